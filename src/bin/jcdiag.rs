@@ -1,0 +1,52 @@
+//! The `jcdiag` binary: parse, run, print, exit with the documented code.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use jcdiag::app::{self, Failure};
+use jcdiag::cli::Cli;
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let (json, silent, quiet) = (cli.global.json, cli.global.silent, cli.global.quiet);
+    match app::run(cli) {
+        Ok(None) => ExitCode::SUCCESS,
+        Ok(Some(report)) => {
+            if json {
+                println!("{}", report.json);
+            } else if silent {
+                println!("{}", report.line);
+            } else {
+                print!("{}", report.human);
+                if !quiet {
+                    for warning in &report.warnings {
+                        eprintln!("warning: {warning}");
+                    }
+                }
+            }
+            ExitCode::SUCCESS
+        }
+        Err(failure) => {
+            let code = failure.exit_code();
+            report_failure(&failure, code, json, silent);
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+/// Scripts get the failure where they look for results: the JSON object or the result line.
+fn report_failure(failure: &Failure, code: i32, json: bool, silent: bool) {
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({ "error": failure.to_string(), "exit_code": code })
+        );
+    } else if silent {
+        println!(
+            "failed exit={code}: {}",
+            failure.to_string().replace('\n', "; ")
+        );
+    } else {
+        eprintln!("jcdiag: error: {failure}");
+    }
+}

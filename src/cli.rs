@@ -1,0 +1,168 @@
+//! The command line, defined once: parsing, `--help`, completions and the man page all come
+//! from these types. Every flag also reads `JCDIAG_<NAME>` (clap's `env`); the config file is
+//! layered below both in [`crate::app`].
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::target::TargetOs;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "jcdiag",
+    version,
+    about = "Collects a complete, scrubbed JumpCloud support case and delivers it to support",
+    long_about = "Collects a complete, scrubbed JumpCloud support case and delivers it to support.\n\n\
+        jcdiag finds the JumpCloud agent's logs (rotated ones too), gathers OS facts, screenshots \
+        and agent status, takes the issue form, removes secrets and writes one zip bundle.",
+    after_help = "Exit codes: 0 done, 1 internal failure, 2 invalid usage or input, \
+        3 queued in the outbox, 4 refused by the endpoint."
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Build the case bundle only; never touches the network
+    Collect(Box<CollectArgs>),
+    /// Print shell completions
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (roff)
+    Man,
+}
+
+/// Options every command takes.
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Config file [default: /etc/jcdiag/config.toml, /Library/Application Support/jcdiag/config.toml, C:\ProgramData\jcdiag\config.toml]
+    #[arg(long, global = true, env = "JCDIAG_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Folder for jcdiag's own state (outbox, log)
+    #[arg(long, global = true, env = "JCDIAG_STATE_DIR", value_name = "DIR")]
+    pub state_dir: Option<PathBuf>,
+    /// Consent given: never prompt
+    #[arg(long, global = true, env = "JCDIAG_YES")]
+    pub yes: bool,
+    /// Unattended (MDM): implies --yes; stdout carries only the result line
+    #[arg(long, global = true, env = "JCDIAG_SILENT")]
+    pub silent: bool,
+    /// Print one JSON object on stdout and nothing else there
+    #[arg(long, global = true, env = "JCDIAG_JSON")]
+    pub json: bool,
+    /// More detail on stderr (repeatable)
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    /// Only errors on stderr
+    #[arg(short, long, global = true, env = "JCDIAG_QUIET")]
+    pub quiet: bool,
+    /// When to use colour (NO_COLOR is honoured)
+    #[arg(long, global = true, value_enum, default_value_t = Color::Auto, env = "JCDIAG_COLOR")]
+    pub color: Color,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+/// The issue form (also from `--form FILE` and the config file).
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Case form")]
+pub struct FormArgs {
+    /// What is wrong, in detail
+    #[arg(long, env = "JCDIAG_DESCRIPTION", value_name = "TEXT")]
+    pub description: Option<String>,
+    /// What was tried already
+    #[arg(long, env = "JCDIAG_TROUBLESHOOTING", value_name = "TEXT")]
+    pub troubleshooting: Option<String>,
+    /// An error message seen (repeatable)
+    #[arg(long = "error", env = "JCDIAG_ERROR", value_name = "TEXT")]
+    pub errors: Vec<String>,
+    /// 1 entire loss of functionality, 2 major loss, 3 partial / non-critical
+    #[arg(long, env = "JCDIAG_SEVERITY", value_parser = clap::value_parser!(u8).range(1..=3))]
+    pub severity: Option<u8>,
+    /// Support tier of the organisation
+    #[arg(long, env = "JCDIAG_TIER", value_parser = ["free", "standard", "premium", "jumpstart"])]
+    pub tier: Option<String>,
+    /// Admin contact email
+    #[arg(long, env = "JCDIAG_EMAIL", value_name = "ADDR")]
+    pub email: Option<String>,
+    /// Admin contact name
+    #[arg(long, env = "JCDIAG_NAME", value_name = "TEXT")]
+    pub name: Option<String>,
+    /// JumpCloud organisation id
+    #[arg(long, env = "JCDIAG_ORG", value_name = "ID")]
+    pub org: Option<String>,
+    /// The requester is a JumpCloud partner
+    #[arg(long, env = "JCDIAG_PARTNER")]
+    pub partner: bool,
+    /// Existing case number to attach to
+    #[arg(long = "case", env = "JCDIAG_CASE", value_name = "ID")]
+    pub case_id: Option<String>,
+    /// Screenshot image to include (repeatable)
+    #[arg(long = "screenshot", env = "JCDIAG_SCREENSHOT", value_name = "PATH")]
+    pub screenshots: Vec<PathBuf>,
+    /// Read the form from a TOML or JSON file with the flags' field names
+    #[arg(long, env = "JCDIAG_FORM", value_name = "FILE")]
+    pub form: Option<PathBuf>,
+}
+
+/// Which system to collect from.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Where")]
+pub struct WhereArgs {
+    /// Collect from this root (a mounted system disk or a test tree) instead of the live system
+    #[arg(long, env = "JCDIAG_SYSROOT", value_name = "DIR")]
+    pub sysroot: Option<PathBuf>,
+    /// The OS whose layout the root holds [default: this OS]
+    #[arg(long, value_enum, env = "JCDIAG_TARGET_OS")]
+    pub target_os: Option<TargetOs>,
+}
+
+/// What to collect and how much.
+#[derive(Debug, Args)]
+#[command(next_help_heading = "Collection")]
+pub struct CollectionArgs {
+    /// Bundle destination: a folder, or the zip's path [default: current folder]
+    #[arg(long, env = "JCDIAG_OUT", value_name = "PATH")]
+    pub out: Option<PathBuf>,
+    /// Keep only log entries newer than this (90s, 5m, 48h, 2d)
+    #[arg(long, env = "JCDIAG_SINCE", value_name = "DURATION", value_parser = crate::duration::parse_duration)]
+    pub since: Option<std::time::Duration>,
+    /// Most bytes kept of one log (newest kept) [default: 10MiB]
+    #[arg(long, env = "JCDIAG_MAX_LOG_SIZE", value_name = "SIZE", value_parser = crate::size::parse_size)]
+    pub max_log_size: Option<u64>,
+    /// Most bytes kept of all logs together [default: 64MiB]
+    #[arg(long, env = "JCDIAG_MAX_TOTAL_LOG_SIZE", value_name = "SIZE", value_parser = crate::size::parse_size)]
+    pub max_total_log_size: Option<u64>,
+    /// Largest screenshot accepted [default: 20MiB]
+    #[arg(long, env = "JCDIAG_MAX_SCREENSHOT_SIZE", value_name = "SIZE", value_parser = crate::size::parse_size)]
+    pub max_screenshot_size: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct CollectArgs {
+    #[command(flatten)]
+    pub form: FormArgs,
+    #[command(flatten)]
+    pub place: WhereArgs,
+    #[command(flatten)]
+    pub collection: CollectionArgs,
+}
+
+impl Cli {
+    /// The clap command, for completions and the man page.
+    pub fn command() -> clap::Command {
+        <Cli as clap::CommandFactory>::command()
+    }
+}

@@ -1,0 +1,124 @@
+//! The config file: site-wide defaults that an MDM package or an admin puts in place.
+//!
+//! Looked for at `/etc/jcdiag/config.toml` (Linux), `/Library/Application Support/jcdiag/config.toml`
+//! (macOS) and `C:\ProgramData\jcdiag\config.toml` (Windows), or at `--config FILE`. It sits
+//! below flags and environment variables in precedence. Unknown keys are an error, so a typo
+//! does not silently do nothing.
+
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::form::CaseForm;
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error(
+        "the config file {path} cannot be read: {source} (fix the path given to --config or JCDIAG_CONFIG)"
+    )]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the config file {path} is not valid: {message}")]
+    Parse { path: PathBuf, message: String },
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    // Defaults for the case form.
+    pub tier: Option<String>,
+    pub severity: Option<u8>,
+    pub email: Option<String>,
+    pub name: Option<String>,
+    pub org: Option<String>,
+    pub partner: Option<bool>,
+    // Collection.
+    pub out: Option<PathBuf>,
+    pub max_log_size: Option<String>,
+    pub max_total_log_size: Option<String>,
+    pub max_screenshot_size: Option<String>,
+    /// Words that mark a key as secret, added to the profile's list.
+    #[serde(default)]
+    pub secret_key_words: Vec<String>,
+}
+
+impl Config {
+    /// The platform's config path.
+    pub fn default_path() -> PathBuf {
+        if cfg!(windows) {
+            PathBuf::from(r"C:\ProgramData\jcdiag\config.toml")
+        } else if cfg!(target_os = "macos") {
+            PathBuf::from("/Library/Application Support/jcdiag/config.toml")
+        } else {
+            PathBuf::from("/etc/jcdiag/config.toml")
+        }
+    }
+
+    /// Loads `explicit` (which must exist) or the default path (which may be absent).
+    pub fn load(explicit: Option<&Path>) -> Result<Config, ConfigError> {
+        let (path, required) = match explicit {
+            Some(p) => (p.to_path_buf(), true),
+            None => (Config::default_path(), false),
+        };
+        let text = match std::fs::read_to_string(&path) {
+            Ok(text) => text,
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => {
+                return Ok(Config::default());
+            }
+            Err(source) => return Err(ConfigError::Read { path, source }),
+        };
+        toml::from_str(&text).map_err(|e| ConfigError::Parse {
+            path,
+            message: e.to_string(),
+        })
+    }
+
+    /// The form defaults this file sets.
+    pub fn form(&self) -> CaseForm {
+        CaseForm {
+            tier: self.tier.clone(),
+            severity: self.severity,
+            email: self.email.clone(),
+            name: self.name.clone(),
+            org: self.org.clone(),
+            partner: self.partner,
+            ..CaseForm::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_missing_default_file_is_fine_but_a_named_one_is_not() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("nope.toml");
+        assert!(
+            Config::load(Some(&missing))
+                .unwrap_err()
+                .to_string()
+                .contains("--config")
+        );
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(&path, "tier = \"premium\"\nendpiont = \"x\"\n").unwrap();
+        assert!(
+            Config::load(Some(&path))
+                .unwrap_err()
+                .to_string()
+                .contains("endpiont")
+        );
+        std::fs::write(&path, "tier = \"premium\"\nsecret_key_words = [\"pin\"]\n").unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.form().tier.as_deref(), Some("premium"));
+        assert_eq!(config.secret_key_words, ["pin"]);
+    }
+}
