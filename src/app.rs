@@ -9,7 +9,7 @@ use std::path::PathBuf;
 
 use serde_json::{Value, json};
 
-use crate::cli::{Cli, CollectArgs, Command, FormArgs, GlobalArgs};
+use crate::cli::{Cli, CollectArgs, Command, FormArgs, GlobalArgs, SlaArgs};
 use crate::collect::{self, Caps, RunInfo};
 use crate::config::Config;
 use crate::form::CaseForm;
@@ -59,6 +59,7 @@ pub fn run(cli: Cli) -> Result<Option<Report>, Failure> {
     crate::interrupt::install();
     match cli.command {
         Some(Command::Collect(args)) => collect_command(&cli.global, *args).map(Some),
+        Some(Command::Sla(args)) => sla_command(&cli.global, args).map(Some),
         Some(Command::Completions { shell }) => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "jcdiag", &mut std::io::stdout());
@@ -150,7 +151,8 @@ fn collect_command(global: &GlobalArgs, args: CollectArgs) -> Result<Report, Fai
     let trust = Trust {
         require_root_owner: run.elevated,
     };
-    let case = crate::case::record(&form, profile, now);
+    let sla = sla_terms(profile, &config)?;
+    let case = crate::case::record(&form, profile, &sla, now);
     let outcome = collect::collect(collect::Request {
         profile,
         scrubber: &scrubber,
@@ -230,4 +232,66 @@ fn size_setting(
         }
         None => Ok(default),
     }
+}
+
+/// The profile's response terms with the config file's holidays added.
+fn sla_terms(profile: &Profile, config: &Config) -> Result<crate::sla::SlaProfile, Failure> {
+    let mut sla = profile.sla.clone();
+    for day in &config.holidays {
+        let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| {
+            Failure::Usage(format!(
+                "config file, holidays: `{day}` is not a date like 2026-12-25"
+            ))
+        })?;
+        sla.support_hours.holidays.insert(date);
+    }
+    Ok(sla)
+}
+
+fn sla_command(global: &GlobalArgs, args: SlaArgs) -> Result<Report, Failure> {
+    let config =
+        Config::load(global.config.as_deref()).map_err(|e| Failure::Usage(e.to_string()))?;
+    let profile = Profile::builtin();
+    let sla = sla_terms(profile, &config)?;
+    let tier: crate::sla::Tier = args
+        .tier
+        .parse()
+        .map_err(|e| Failure::Usage(format!("--tier: {e}")))?;
+    let severity = crate::sla::Severity::try_from(args.severity)
+        .map_err(|e| Failure::Usage(format!("--severity: {e}")))?;
+    let filed = match &args.at {
+        Some(text) => chrono::DateTime::parse_from_rfc3339(text)
+            .map_err(|_| {
+                Failure::Usage(format!(
+                    "--at: `{text}` is not an RFC 3339 time like 2026-11-27T16:30:00-07:00"
+                ))
+            })?
+            .with_timezone(&chrono::Utc),
+        None => chrono::Utc::now(),
+    };
+    let target = crate::case::target(&sla, tier, severity, filed)
+        .map_err(|e| Failure::Internal(e.to_string()))?;
+    let channels = profile.channels_of(tier.id(), args.partner);
+    let definition = &profile.severities[&severity.to_string()].definition;
+    let mut human = format!(
+        "{}\nSeverity {severity}: {definition}\nChannels:\n",
+        target.text
+    );
+    for channel in &channels {
+        human.push_str(&format!("  - {channel}\n"));
+    }
+    Ok(Report {
+        json: json!({
+            "tier": tier.id(),
+            "severity": severity.get(),
+            "response_due": target.due_rfc3339(),
+            "channels": channels,
+        }),
+        line: format!(
+            "response_due={}",
+            target.due_rfc3339().unwrap_or_else(|| "none".into())
+        ),
+        human,
+        warnings: Vec::new(),
+    })
 }

@@ -30,6 +30,8 @@ pub struct Cli {
 pub enum Command {
     /// Build the case bundle only; never touches the network
     Collect(Box<CollectArgs>),
+    /// Print the response target and contact channels for a tier and severity
+    Sla(SlaArgs),
     /// Print shell completions
     Completions {
         #[arg(value_enum)]
@@ -158,6 +160,22 @@ pub struct CollectArgs {
     pub place: WhereArgs,
     #[command(flatten)]
     pub collection: CollectionArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SlaArgs {
+    /// Support tier
+    #[arg(long, value_parser = ["free", "standard", "premium", "jumpstart"])]
+    pub tier: String,
+    /// Severity (1, 2 or 3)
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=3))]
+    pub severity: u8,
+    /// Filing time, RFC 3339 [default: now]
+    #[arg(long, value_name = "RFC3339")]
+    pub at: Option<String>,
+    /// Show the partner channels
+    #[arg(long)]
+    pub partner: bool,
 }
 
 impl Cli {

@@ -39,6 +39,9 @@ pub struct Config {
     pub max_log_size: Option<String>,
     pub max_total_log_size: Option<String>,
     pub max_screenshot_size: Option<String>,
+    /// Support holidays (`YYYY-MM-DD`) on which the Standard tier's clock does not run.
+    #[serde(default)]
+    pub holidays: Vec<String>,
     /// Words that mark a key as secret, added to the profile's list.
     #[serde(default)]
     pub secret_key_words: Vec<String>,

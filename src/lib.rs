@@ -18,4 +18,5 @@ pub mod manifest;
 pub mod profile;
 pub mod scrub;
 pub mod size;
+pub mod sla;
 pub mod target;

@@ -9,6 +9,7 @@ use std::sync::OnceLock;
 
 use serde::Deserialize;
 
+use crate::sla::SlaProfile;
 use crate::target::TargetOs;
 
 const DEFAULT_PROFILE: &str = include_str!("profile.toml");
@@ -25,6 +26,8 @@ pub struct Profile {
     pub contacts: Contacts,
     /// Tier id → contact channel ids (keys of `contacts`, or a benefit such as `early_access`).
     pub channels: BTreeMap<String, Vec<String>>,
+    /// Support hours and each tier's response terms.
+    pub sla: SlaProfile,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -217,6 +220,45 @@ mod tests {
         for name in ["client.key", "ca.crt", "*.pem", "*.pfx"] {
             assert!(JUMPCLOUD.contains(name.trim_start_matches('*')));
         }
+    }
+
+    #[test]
+    fn response_terms_are_the_seeds_table() {
+        use crate::sla::{ResponseRule, Severity, Tier};
+        let sla = &Profile::builtin().sla;
+        let rule = |tier, level: u8| {
+            sla.tiers[&tier]
+                .response
+                .get(&Severity::try_from(level).unwrap())
+                .cloned()
+        };
+        // Seed: Severity 1 "4 hours 1 hour", 2 "8 hours 2 hours", 3 "Next business day 4 hours".
+        assert!(SEED.contains("4 hours 1 hour") && SEED.contains("8 hours 2 hours"));
+        assert!(SEED.contains("Next business day 4 hours"));
+        assert_eq!(
+            rule(Tier::Premium, 1),
+            Some(ResponseRule::Wall { hours: 1 })
+        );
+        assert_eq!(
+            rule(Tier::Premium, 2),
+            Some(ResponseRule::Wall { hours: 2 })
+        );
+        assert_eq!(
+            rule(Tier::Premium, 3),
+            Some(ResponseRule::Wall { hours: 4 })
+        );
+        assert_eq!(
+            rule(Tier::Standard, 1),
+            Some(ResponseRule::Support { hours: 4 })
+        );
+        assert_eq!(
+            rule(Tier::Standard, 2),
+            Some(ResponseRule::Support { hours: 8 })
+        );
+        assert_eq!(rule(Tier::Standard, 3), Some(ResponseRule::NextBusinessDay));
+        assert!(SEED.contains("9am-5pm MT") && SEED.contains("24 x 7 x 365"));
+        assert_eq!(sla.support_hours.time_zone, chrono_tz::America::Denver);
+        assert!(!sla.tiers[&Tier::Free].accepts_cases);
     }
 
     #[test]

@@ -219,6 +219,13 @@ fn add_logs(
                 continue;
             }
         };
+        if text.bytes.is_empty() && text.size_before > 0 && cap < req.caps.per_file {
+            manifest.skip(
+                &located.system_path,
+                format!("total log cap of {} bytes reached", req.caps.total),
+            );
+            continue;
+        }
         let mut truncated = text.truncated;
         if cap < req.caps.per_file && text.size_before > cap {
             truncated = truncated.map(|t| format!("{t}; total log cap reached"));

@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Cross-platform checks; run .ci/setup-cross.sh first.
+#   1. cargo test for x86_64-pc-windows-gnu, executed under Wine (extra args
+#      to this script are passed on to cargo test, e.g. `-- --nocapture`);
+#   2. cargo clippy for aarch64-apple-darwin (type-check + lints only: there
+#      is no Apple SDK or linker here, so nothing is linked or run).
+set -euo pipefail
+
+CI_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+# shellcheck source=cross-env.sh
+source "$CI_DIR/cross-env.sh"
+cd "$CI_DIR/.."
+
+# Stop the Wine server on exit, so no daemon outlives the run.
+trap 'wineserver -k >/dev/null 2>&1 || true' EXIT
+
+echo "== cross-check: cargo test --target x86_64-pc-windows-gnu (under Wine)"
+start=$SECONDS
+cargo test --target x86_64-pc-windows-gnu "$@"
+echo "== cross-check: windows tests took $((SECONDS - start))s"
+
+echo "== cross-check: cargo clippy --target aarch64-apple-darwin"
+start=$SECONDS
+cargo clippy --all-targets --target aarch64-apple-darwin -- -D warnings
+echo "== cross-check: darwin clippy took $((SECONDS - start))s"
