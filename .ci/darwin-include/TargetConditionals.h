@@ -2,6 +2,10 @@
  * Stand-in for the macOS SDK's TargetConditionals.h so C code (ring) can be
  * type-checked for aarch64-apple-darwin on Linux without an Apple SDK.
  * Only used with -nostdinc -ffreestanding; see .ci/cross-env.sh.
+ * Used even when real Darwin libc headers are on the path (no #include_next):
+ * the current SDK's TargetConditionals.h needs clang >= 18's
+ * -fdefine-target-os-macros and #errors ("KernelKit requires ...") on
+ * Debian 12's clang 14.
  */
 #ifndef JCDIAG_CI_TARGETCONDITIONALS_H
 #define JCDIAG_CI_TARGETCONDITIONALS_H

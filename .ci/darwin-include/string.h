@@ -1,5 +1,11 @@
-/* Stand-in string.h for freestanding darwin type-checking (see TargetConditionals.h). */
-#ifndef JCDIAG_CI_STRING_H
+/*
+ * Stand-in string.h for type-checking C deps (ring) for aarch64-apple-darwin
+ * on Linux. If real Darwin libc headers come later on the include path (see
+ * setup-cross.sh), defer to them; otherwise declare the few functions ring uses.
+ */
+#if defined(__has_include_next) && __has_include_next(<string.h>)
+#include_next <string.h>
+#elif !defined(JCDIAG_CI_STRING_H)
 #define JCDIAG_CI_STRING_H
 
 #include <stddef.h> /* size_t, NULL: from clang's builtin include dir */
