@@ -30,7 +30,7 @@ export JCDIAG_ZIGLANG_VERSION=0.17.0
 export JCDIAG_DARWIN_LIBC="${JCDIAG_DARWIN_LIBC:-$HOME/.cache/jcdiag-cross/darwin-libc-ziglang-$JCDIAG_ZIGLANG_VERSION}"
 export CC_aarch64_apple_darwin=clang
 export AR_aarch64_apple_darwin=llvm-ar
-CFLAGS_aarch64_apple_darwin="-nostdinc -ffreestanding -isystem $(clang -print-resource-dir 2>/dev/null)/include -isystem $JCDIAG_CI_DIR/darwin-include"
+CFLAGS_aarch64_apple_darwin="-nostdinc -ffreestanding -isystem $(clang -print-resource-dir 2>/dev/null || true)/include -isystem $JCDIAG_CI_DIR/darwin-include"
 if [[ -f "$JCDIAG_DARWIN_LIBC/stdio.h" ]]; then
     CFLAGS_aarch64_apple_darwin+=" -isystem $JCDIAG_DARWIN_LIBC"
 fi

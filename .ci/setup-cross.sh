@@ -53,7 +53,7 @@ source "$CI_DIR/cross-env.sh"
 if [[ ! -f "$JCDIAG_DARWIN_LIBC/stdio.h" ]]; then
     echo "setup-cross: fetching Darwin libc headers (ziglang $JCDIAG_ZIGLANG_VERSION wheel)"
     dl="$(mktemp -d)"
-    python3 -m pip download -q --no-deps --only-binary=:all: \
+    python3 -m pip download -q --no-cache-dir --no-deps --only-binary=:all: \
         --platform manylinux_2_12_x86_64 -d "$dl" "ziglang==$JCDIAG_ZIGLANG_VERSION" \
         || { rm -rf "$dl"; skip "pip download ziglang==$JCDIAG_ZIGLANG_VERSION failed (Darwin libc headers)"; }
     python3 - "$dl"/ziglang-*.whl "$dl/x" <<'PY'
@@ -84,9 +84,10 @@ fi
 # A fresh Wine 8 prefix has no such file in system32, so ours is loaded as a
 # native DLL. Newer Wines put a builtin stub there: we overwrite it and force
 # "native" (registry here, WINEDLLOVERRIDES in wine-run) so ours always wins.
+# --no-insert-timestamp: reproducible bytes, so a re-run can skip the install.
 tmp="$(mktemp -d)"
 trap 'rm -rf "$tmp"' EXIT
-x86_64-w64-mingw32-gcc -shared -O2 -s -Wall -Wextra -Werror \
+x86_64-w64-mingw32-gcc -shared -O2 -s -Wall -Wextra -Werror -Wl,--no-insert-timestamp \
     -o "$tmp/bcryptprimitives.dll" "$CI_DIR/wine-prng/processprng.c" -ladvapi32
 if ! cmp -s "$tmp/bcryptprimitives.dll" "$sys32/bcryptprimitives.dll"; then
     install -m 0644 "$tmp/bcryptprimitives.dll" "$sys32/bcryptprimitives.dll"

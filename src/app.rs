@@ -2,24 +2,30 @@
 //!
 //! Output rules (SPEC "Machine-readable output"): `--json` prints one object on stdout and
 //! nothing else there; `--silent` prints one result line; otherwise a short human report.
-//! Problems go to stderr. Every failure maps to one documented exit code.
+//! Problems go to stderr. Every outcome maps to one documented exit code.
 
 use std::io::IsTerminal;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use serde_json::{Value, json};
 
-use crate::cli::{Cli, CollectArgs, Command, FormArgs, GlobalArgs, SlaArgs};
-use crate::collect::{self, Caps, RunInfo};
+use crate::cli::{
+    Cli, CollectArgs, CollectionArgs, Command, FormArgs, GlobalArgs, OutboxAction, OutboxArgs,
+    SendArgs, SlaArgs, SubmitArgs, WhereArgs,
+};
+use crate::collect::{self, Caps, Outcome, RunInfo};
 use crate::config::Config;
+use crate::deliver::{self, Api, Connection, DeliverError, DeliveryState, Outbox};
 use crate::form::CaseForm;
 use crate::fsafe::Trust;
 use crate::profile::Profile;
 use crate::scrub::Scrubber;
 use crate::size::parse_size;
+use crate::sla::SlaProfile;
 use crate::target::TargetOs;
 
-/// A failure with its exit code (SPEC "Exit codes").
+/// A failure that produced nothing to report, with its exit code (SPEC "Exit codes").
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
     /// Exit 1: nothing usable was produced.
@@ -39,7 +45,8 @@ impl Failure {
     }
 }
 
-/// What a successful command reports.
+/// What a command reports. A non-zero `exit_code` with a report means the work was done in
+/// part (a bundle kept in the outbox, exit 3 or 4) and `problem` says why.
 pub struct Report {
     /// The `--json` object.
     pub json: Value,
@@ -48,18 +55,38 @@ pub struct Report {
     /// The human report (stdout).
     pub human: String,
     pub warnings: Vec<String>,
+    pub exit_code: i32,
+    pub problem: Option<String>,
+}
+
+impl Report {
+    fn ok(json: Value, line: String, human: String) -> Report {
+        Report {
+            json,
+            line,
+            human,
+            warnings: Vec::new(),
+            exit_code: 0,
+            problem: None,
+        }
+    }
 }
 
 const DEFAULT_LOG_CAP: u64 = 10 << 20;
 const DEFAULT_TOTAL_CAP: u64 = 64 << 20;
 const DEFAULT_SCREENSHOT_CAP: u64 = 20 << 20;
+/// Leaves a JumpCloud Command (120 s) room to print and exit.
+const DEFAULT_DEADLINE: Duration = Duration::from_secs(100);
 
-/// Runs one command line; `None` means "print this text as is" (completions, man page).
+/// Runs one command line; `None` means the output was already printed (completions, man page).
 pub fn run(cli: Cli) -> Result<Option<Report>, Failure> {
     crate::interrupt::install();
+    let global = &cli.global;
     match cli.command {
-        Some(Command::Collect(args)) => collect_command(&cli.global, *args).map(Some),
-        Some(Command::Sla(args)) => sla_command(&cli.global, args).map(Some),
+        Some(Command::Collect(args)) => collect_command(global, *args).map(Some),
+        Some(Command::Submit(args)) => submit_command(global, *args).map(Some),
+        Some(Command::Outbox(args)) => outbox_command(global, args).map(Some),
+        Some(Command::Sla(args)) => sla_command(global, args).map(Some),
         Some(Command::Completions { shell }) => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "jcdiag", &mut std::io::stdout());
@@ -78,30 +105,86 @@ pub fn run(cli: Cli) -> Result<Option<Report>, Failure> {
     }
 }
 
+fn load_config(global: &GlobalArgs) -> Result<Config, Failure> {
+    Config::load(global.config.as_deref()).map_err(|e| Failure::Usage(e.to_string()))
+}
+
 fn collect_command(global: &GlobalArgs, args: CollectArgs) -> Result<Report, Failure> {
-    let config =
-        Config::load(global.config.as_deref()).map_err(|e| Failure::Usage(e.to_string()))?;
+    let config = load_config(global)?;
     let form = layered_form(&args.form, &config)?;
     form.validate(&[])
         .map_err(|e| Failure::Usage(e.to_string()))?;
+    let out = args
+        .collection
+        .out
+        .clone()
+        .or(config.out.clone())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let outcome = build_bundle(
+        global,
+        &config,
+        &form,
+        &args.place,
+        &args.collection,
+        out,
+        "collect",
+    )?;
+    let path = outcome.bundle.display().to_string();
+    let mut report = Report::ok(
+        bundle_json(&outcome),
+        format!(
+            "ok bundle={path} size={} sha256={} warnings={}",
+            outcome.size,
+            outcome.sha256,
+            outcome.warnings.len()
+        ),
+        format!(
+            "Bundle written: {path}\n  {} entries, {} bytes, sha256 {}\n",
+            outcome.entries.len() + 1,
+            outcome.size,
+            outcome.sha256
+        ),
+    );
+    report.warnings = outcome.warnings;
+    Ok(report)
+}
 
+fn bundle_json(outcome: &Outcome) -> Value {
+    json!({
+        "bundle": outcome.bundle.display().to_string(),
+        "sha256": outcome.sha256,
+        "size": outcome.size,
+        "warnings": outcome.warnings,
+    })
+}
+
+/// Collects a bundle into `out` with every input layered and checked.
+fn build_bundle(
+    global: &GlobalArgs,
+    config: &Config,
+    form: &CaseForm,
+    place: &WhereArgs,
+    collection: &CollectionArgs,
+    out: PathBuf,
+    command: &str,
+) -> Result<Outcome, Failure> {
     let profile = Profile::builtin();
     let caps = Caps {
         per_file: size_setting(
-            args.collection.max_log_size,
+            collection.max_log_size,
             config.max_log_size.as_deref(),
             "max_log_size",
             DEFAULT_LOG_CAP,
         )?,
         total: size_setting(
-            args.collection.max_total_log_size,
+            collection.max_total_log_size,
             config.max_total_log_size.as_deref(),
             "max_total_log_size",
             DEFAULT_TOTAL_CAP,
         )?,
     };
     let screenshot_cap = size_setting(
-        args.collection.max_screenshot_size,
+        collection.max_screenshot_size,
         config.max_screenshot_size.as_deref(),
         "max_screenshot_size",
         DEFAULT_SCREENSHOT_CAP,
@@ -114,10 +197,9 @@ fn collect_command(global: &GlobalArgs, args: CollectArgs) -> Result<Report, Fai
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| Failure::Usage(e.to_string()))?;
 
-    let os = args.place.target_os.unwrap_or_else(TargetOs::current);
-    let live = args.place.sysroot.is_none() && os == TargetOs::current();
-    let sysroot = args
-        .place
+    let os = place.target_os.unwrap_or_else(TargetOs::current);
+    let live = place.sysroot.is_none() && os == TargetOs::current();
+    let sysroot = place
         .sysroot
         .clone()
         .unwrap_or_else(TargetOs::default_sysroot);
@@ -127,12 +209,6 @@ fn collect_command(global: &GlobalArgs, args: CollectArgs) -> Result<Report, Fai
             sysroot.display()
         )));
     }
-    let out = args
-        .collection
-        .out
-        .clone()
-        .or(config.out.clone())
-        .unwrap_or_else(|| PathBuf::from("."));
     if !collect::out_dir(&out).is_dir() {
         return Err(Failure::Usage(format!(
             "--out {}: the folder does not exist; create it or choose another",
@@ -147,13 +223,13 @@ fn collect_command(global: &GlobalArgs, args: CollectArgs) -> Result<Report, Fai
 
     let now = chrono::Utc::now();
     let interactive = std::io::stdin().is_terminal() && !global.silent;
-    let run = RunInfo::detect("collect", global.silent, interactive);
+    let run = RunInfo::detect(command, global.silent, interactive);
     let trust = Trust {
         require_root_owner: run.elevated,
     };
-    let sla = sla_terms(profile, &config)?;
-    let case = crate::case::record(&form, profile, &sla, now);
-    let outcome = collect::collect(collect::Request {
+    let sla = sla_terms(profile, config)?;
+    let case = crate::case::record(form, profile, &sla, now);
+    collect::collect(collect::Request {
         profile,
         scrubber: &scrubber,
         os,
@@ -161,38 +237,365 @@ fn collect_command(global: &GlobalArgs, args: CollectArgs) -> Result<Report, Fai
         live,
         trust,
         caps,
-        since: args.collection.since,
+        since: collection.since,
         screenshots,
-        form: &form,
+        form,
         case,
         run,
         out,
         now,
     })
-    .map_err(|e| Failure::Internal(e.to_string()))?;
+    .map_err(|e| Failure::Internal(e.to_string()))
+}
 
-    let path = outcome.bundle.display().to_string();
-    Ok(Report {
-        json: json!({
-            "bundle": path,
-            "sha256": outcome.sha256,
-            "size": outcome.size,
-            "warnings": outcome.warnings,
-        }),
-        line: format!(
-            "ok bundle={path} size={} sha256={} warnings={}",
-            outcome.size,
-            outcome.sha256,
-            outcome.warnings.len()
-        ),
-        human: format!(
-            "Bundle written: {path}\n  {} entries, {} bytes, sha256 {}\n",
-            outcome.entries.len() + 1,
-            outcome.size,
-            outcome.sha256
-        ),
-        warnings: outcome.warnings,
+fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failure> {
+    let config = load_config(global)?;
+    let form = layered_form(&args.form, &config)?;
+    // Adding to an existing case needs no new form; a new case needs what support triages by.
+    let required: &[&str] = if form.case.is_some() || args.bundle.is_some() {
+        &[]
+    } else {
+        &["description", "severity", "tier", "email"]
+    };
+    form.validate(required)
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let connection = connection(&args.send, &config)?;
+    let profile = Profile::builtin();
+    if form.tier.as_deref() == Some("free") && form.case.is_none() {
+        let note = profile.sla.tiers[&crate::sla::Tier::Free]
+            .no_target_note
+            .clone()
+            .unwrap_or_default();
+        let out = args
+            .collection
+            .out
+            .clone()
+            .or(config.out.clone())
+            .unwrap_or_else(|| PathBuf::from("."));
+        let kept = match &args.bundle {
+            Some(bundle) => bundle.clone(),
+            None => {
+                build_bundle(
+                    global,
+                    &config,
+                    &form,
+                    &args.place,
+                    &args.collection,
+                    out,
+                    "submit",
+                )?
+                .bundle
+            }
+        };
+        return Err(Failure::Usage(format!(
+            "tier: free accounts cannot open support cases. {note} The bundle is kept at {}; attach it to a case once you have support.",
+            kept.display()
+        )));
+    }
+
+    let state_dir = state_dir(global, &config);
+    let outbox = Outbox::new(&state_dir);
+    let staging = state_dir.join("staging");
+    crate::fsafe::create_private_dir(&staging).map_err(|e| {
+        Failure::Usage(format!(
+            "--state-dir {}: {e}; choose a writable folder",
+            state_dir.display()
+        ))
+    })?;
+    let (bundle, warnings, local_copy, case_json) = match &args.bundle {
+        Some(bundle) => {
+            let case_json = case_json_of(bundle)?;
+            (bundle.clone(), Vec::new(), Some(bundle.clone()), case_json)
+        }
+        None => {
+            let out = args.collection.out.clone().or(config.out.clone());
+            let keep_local = out.is_some();
+            let outcome = build_bundle(
+                global,
+                &config,
+                &form,
+                &args.place,
+                &args.collection,
+                out.unwrap_or(staging.clone()),
+                "submit",
+            )?;
+            let case_json = case_json_of(&outcome.bundle)?;
+            let local = keep_local.then(|| outcome.bundle.clone());
+            (outcome.bundle, outcome.warnings, local, case_json)
+        }
+    };
+    let state = DeliveryState {
+        id: deliver::outbox::new_id(),
+        created: deliver::outbox::now_rfc3339(),
+        case_id: form.case.clone(),
+        attach_to_existing: form.case.is_some(),
+        endpoint: Some(connection.endpoint.to_string()),
+        response_due: case_json["response_due"].as_str().map(str::to_string),
+        ..DeliveryState::default()
+    };
+    let case_bytes = serde_json::to_vec(&case_json).expect("JSON serialises");
+    let entry = outbox
+        .add(&bundle, &case_bytes, state)
+        .map_err(|e| Failure::Internal(e.to_string()))?;
+    if local_copy.is_none() {
+        let _ = std::fs::remove_file(&bundle);
+    }
+    let shown_bundle = local_copy.unwrap_or_else(|| entry.bundle());
+    let deadline = Instant::now()
+        + args
+            .send
+            .deadline
+            .or(config_deadline(&config)?)
+            .unwrap_or(DEFAULT_DEADLINE);
+    let (sha256, size) = (entry.state.sha256.clone(), entry.state.size);
+    let outbox_id = entry.state.id.clone();
+    let result = block_on(async {
+        let api = Api::new(connection)?;
+        deliver::deliver(&api, &outbox, entry, deadline, deliver::CHUNK_SIZE, &()).await
+    })?;
+    let mut json = json!({
+        "bundle": shown_bundle.display().to_string(),
+        "sha256": sha256,
+        "size": size,
+        "warnings": warnings,
+    });
+    let mut report = match result {
+        Ok(delivered) => {
+            json["case_id"] = json!(delivered.case_id);
+            json["status"] = json!("delivered");
+            json["response_due"] = json!(delivered.response_due);
+            let target = case_json["response_target"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            Report::ok(
+                json,
+                format!(
+                    "delivered case={} sha256={sha256} response_due={}",
+                    delivered.case_id,
+                    delivered.response_due.as_deref().unwrap_or("none")
+                ),
+                format!(
+                    "Case {} received (receipt {}).\n  {target}\n  Bundle: {size} bytes, sha256 {sha256}\n",
+                    delivered.case_id, delivered.receipt.receipt_id
+                ),
+            )
+        }
+        Err(failure) => {
+            let code = failure.exit_code();
+            if code == 1 || code == 2 {
+                return Err(if code == 2 {
+                    Failure::Usage(failure.to_string())
+                } else {
+                    Failure::Internal(failure.to_string())
+                });
+            }
+            json["case_id"] = json!(form.case);
+            json["status"] = json!("queued");
+            json["response_due"] = Value::Null;
+            Report {
+                line: format!("queued outbox={outbox_id} exit={code}: {failure}"),
+                human: format!("Case kept in the outbox as {outbox_id}.\n"),
+                json,
+                warnings: Vec::new(),
+                exit_code: code,
+                problem: Some(failure.to_string()),
+            }
+        }
+    };
+    report.warnings = warnings;
+    Ok(report)
+}
+
+/// The case record inside a bundle (what the endpoint is sent when the case is created).
+fn case_json_of(bundle: &Path) -> Result<Value, Failure> {
+    let bad = |why: String| {
+        Failure::Usage(format!(
+            "{}: not a jcdiag bundle ({why}); make one with `jcdiag collect`",
+            bundle.display()
+        ))
+    };
+    let file = std::fs::File::open(bundle).map_err(|e| bad(e.to_string()))?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
+    let entry = zip.by_name("case.json").map_err(|e| bad(e.to_string()))?;
+    serde_json::from_reader(entry).map_err(|e| bad(e.to_string()))
+}
+
+fn outbox_command(global: &GlobalArgs, args: OutboxArgs) -> Result<Report, Failure> {
+    let config = load_config(global)?;
+    let outbox = Outbox::new(&state_dir(global, &config));
+    match args.action.unwrap_or(OutboxAction::List) {
+        OutboxAction::List => {
+            let entries = outbox
+                .list()
+                .map_err(|e| Failure::Internal(e.to_string()))?;
+            let mut rows = Vec::new();
+            let mut human = String::new();
+            for entry in entries {
+                match entry {
+                    Ok(e) => {
+                        let s = &e.state;
+                        rows.push(json!({
+                            "id": s.id, "case_id": s.case_id, "created": s.created,
+                            "size": s.size, "attempts": s.attempts, "last_error": s.last_error,
+                        }));
+                        human.push_str(&format!(
+                            "{}  case {}  {} bytes  created {}  attempts {}{}\n",
+                            s.id,
+                            s.case_id.as_deref().unwrap_or("(new)"),
+                            s.size,
+                            s.created,
+                            s.attempts,
+                            s.last_error
+                                .as_ref()
+                                .map(|e| format!("\n    last error: {e}"))
+                                .unwrap_or_default()
+                        ));
+                    }
+                    Err(e) => human.push_str(&format!("damaged entry: {e}\n")),
+                }
+            }
+            if rows.is_empty() {
+                human.push_str("The outbox is empty.\n");
+            }
+            let count = rows.len();
+            Ok(Report::ok(
+                Value::Array(rows),
+                format!("outbox entries={count}"),
+                human,
+            ))
+        }
+        OutboxAction::Purge { id } => {
+            let entry = outbox.get(&id).map_err(|e| Failure::Usage(e.to_string()))?;
+            outbox
+                .remove(&entry)
+                .map_err(|e| Failure::Internal(e.to_string()))?;
+            Ok(Report::ok(
+                json!({ "purged": id }),
+                format!("purged {id}"),
+                format!("Removed {id} from the outbox.\n"),
+            ))
+        }
+        OutboxAction::Flush => {
+            let entries = outbox
+                .list()
+                .map_err(|e| Failure::Internal(e.to_string()))?;
+            let connection = connection(&args.send, &config)?;
+            let deadline = Instant::now()
+                + args
+                    .send
+                    .deadline
+                    .or(config_deadline(&config)?)
+                    .unwrap_or(DEFAULT_DEADLINE);
+            let results = block_on(async {
+                let api = Api::new(connection)?;
+                let mut results = Vec::new();
+                for entry in entries.into_iter().flatten() {
+                    let id = entry.state.id.clone();
+                    let outcome =
+                        deliver::deliver(&api, &outbox, entry, deadline, deliver::CHUNK_SIZE, &())
+                            .await;
+                    results.push((id, outcome));
+                }
+                Ok::<_, DeliverError>(results)
+            })?
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+            let mut rows = Vec::new();
+            let mut human = String::new();
+            let mut exit_code = 0;
+            for (id, outcome) in results {
+                match outcome {
+                    Ok(d) => {
+                        human.push_str(&format!("{id}: delivered as case {}\n", d.case_id));
+                        rows.push(json!({ "id": id, "case_id": d.case_id, "status": "delivered" }));
+                    }
+                    Err(e) => {
+                        exit_code = exit_code.max(e.exit_code());
+                        human.push_str(&format!("{id}: {e}\n"));
+                        rows.push(json!({ "id": id, "status": "queued", "error": e.to_string() }));
+                    }
+                }
+            }
+            if rows.is_empty() {
+                human.push_str("The outbox is empty: nothing to send.\n");
+            }
+            let delivered = rows.iter().filter(|r| r["status"] == "delivered").count();
+            let line = format!(
+                "flushed delivered={delivered} kept={}",
+                rows.len() - delivered
+            );
+            Ok(Report {
+                json: Value::Array(rows),
+                line,
+                human,
+                warnings: Vec::new(),
+                exit_code,
+                problem: (exit_code != 0).then(|| "some cases are still in the outbox".to_string()),
+            })
+        }
+    }
+}
+
+/// Runs async delivery code on a runtime made for this command.
+fn block_on<T>(
+    future: impl std::future::Future<Output = Result<T, DeliverError>>,
+) -> Result<Result<T, DeliverError>, Failure> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Failure::Internal(format!("cannot start the network runtime: {e}")))?;
+    let result = runtime.block_on(future);
+    match result {
+        Err(DeliverError::Usage(message)) => Err(Failure::Usage(message)),
+        other => Ok(other),
+    }
+}
+
+/// Endpoint, token and TLS settings: flag/env > config file. Both endpoint and token are needed.
+fn connection(send: &SendArgs, config: &Config) -> Result<Connection, Failure> {
+    let endpoint = send.endpoint.clone().or(config.endpoint.clone());
+    let token = send.token.clone().or(config.token.clone());
+    let mut missing = Vec::new();
+    if endpoint.is_none() {
+        missing.push("endpoint: missing; give --endpoint https://… (or JCDIAG_ENDPOINT, or `endpoint` in the config file)");
+    }
+    if token.as_deref().is_none_or(str::is_empty) {
+        missing
+            .push("token: missing; give --token (or JCDIAG_TOKEN, or `token` in the config file)");
+    }
+    if !missing.is_empty() {
+        return Err(Failure::Usage(format!(
+            "cannot send:\n  {}",
+            missing.join("\n  ")
+        )));
+    }
+    let endpoint = deliver::client::parse_endpoint(&endpoint.unwrap_or_default())
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    Ok(Connection {
+        endpoint,
+        token: token.unwrap_or_default(),
+        ca_file: send.ca_file.clone().or(config.ca_file.clone()),
+        proxy: send.proxy.clone().or(config.proxy.clone()),
     })
+}
+
+fn config_deadline(config: &Config) -> Result<Option<Duration>, Failure> {
+    config
+        .deadline
+        .as_deref()
+        .map(|d| {
+            crate::duration::parse_duration(d)
+                .map_err(|e| Failure::Usage(format!("config file, deadline: {e}")))
+        })
+        .transpose()
+}
+
+fn state_dir(global: &GlobalArgs, config: &Config) -> PathBuf {
+    global
+        .state_dir
+        .clone()
+        .or(config.state_dir.clone())
+        .unwrap_or_else(|| Config::default_state_dir(crate::collect::system::is_elevated()))
 }
 
 /// flag/env > form file > config file.
@@ -235,7 +638,7 @@ fn size_setting(
 }
 
 /// The profile's response terms with the config file's holidays added.
-fn sla_terms(profile: &Profile, config: &Config) -> Result<crate::sla::SlaProfile, Failure> {
+fn sla_terms(profile: &Profile, config: &Config) -> Result<SlaProfile, Failure> {
     let mut sla = profile.sla.clone();
     for day in &config.holidays {
         let date = chrono::NaiveDate::parse_from_str(day, "%Y-%m-%d").map_err(|_| {
@@ -249,8 +652,7 @@ fn sla_terms(profile: &Profile, config: &Config) -> Result<crate::sla::SlaProfil
 }
 
 fn sla_command(global: &GlobalArgs, args: SlaArgs) -> Result<Report, Failure> {
-    let config =
-        Config::load(global.config.as_deref()).map_err(|e| Failure::Usage(e.to_string()))?;
+    let config = load_config(global)?;
     let profile = Profile::builtin();
     let sla = sla_terms(profile, &config)?;
     let tier: crate::sla::Tier = args
@@ -280,18 +682,17 @@ fn sla_command(global: &GlobalArgs, args: SlaArgs) -> Result<Report, Failure> {
     for channel in &channels {
         human.push_str(&format!("  - {channel}\n"));
     }
-    Ok(Report {
-        json: json!({
+    Ok(Report::ok(
+        json!({
             "tier": tier.id(),
             "severity": severity.get(),
             "response_due": target.due_rfc3339(),
             "channels": channels,
         }),
-        line: format!(
+        format!(
             "response_due={}",
             target.due_rfc3339().unwrap_or_else(|| "none".into())
         ),
         human,
-        warnings: Vec::new(),
-    })
+    ))
 }

@@ -30,6 +30,10 @@ pub struct Cli {
 pub enum Command {
     /// Build the case bundle only; never touches the network
     Collect(Box<CollectArgs>),
+    /// Collect (or take a bundle made earlier) and upload it to the support endpoint
+    Submit(Box<SubmitArgs>),
+    /// Cases kept on disk until the endpoint acknowledged them
+    Outbox(OutboxArgs),
     /// Print the response target and contact channels for a tier and severity
     Sla(SlaArgs),
     /// Print shell completions
@@ -160,6 +164,68 @@ pub struct CollectArgs {
     pub place: WhereArgs,
     #[command(flatten)]
     pub collection: CollectionArgs,
+}
+
+/// How to reach the support endpoint.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Sending")]
+pub struct SendArgs {
+    /// Support endpoint, https:// (http:// only to loopback addresses)
+    #[arg(long, env = "JCDIAG_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Upload token (org-wide, or scoped to one case)
+    #[arg(
+        long,
+        env = "JCDIAG_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
+    /// Extra CA certificate(s), PEM, trusted besides the OS trust store
+    #[arg(long, env = "JCDIAG_CA_FILE", value_name = "PEM")]
+    pub ca_file: Option<PathBuf>,
+    /// Proxy URL (HTTPS_PROXY, NO_PROXY and the system proxy are used otherwise)
+    #[arg(long, env = "JCDIAG_PROXY", value_name = "URL")]
+    pub proxy: Option<String>,
+    /// Give up retrying after this long and keep the case in the outbox [default: 100s]
+    #[arg(long, env = "JCDIAG_DEADLINE", value_name = "DURATION", value_parser = crate::duration::parse_duration)]
+    pub deadline: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct SubmitArgs {
+    /// A bundle made earlier by `jcdiag collect` (default: collect a new one)
+    #[arg(value_name = "BUNDLE")]
+    pub bundle: Option<PathBuf>,
+    #[command(flatten)]
+    pub form: FormArgs,
+    #[command(flatten)]
+    pub place: WhereArgs,
+    #[command(flatten)]
+    pub collection: CollectionArgs,
+    #[command(flatten)]
+    pub send: SendArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct OutboxArgs {
+    #[command(subcommand)]
+    pub action: Option<OutboxAction>,
+    #[command(flatten)]
+    pub send: SendArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OutboxAction {
+    /// List the kept cases (the default)
+    List,
+    /// Try to deliver every kept case now
+    Flush,
+    /// Delete a kept case without sending it
+    Purge {
+        /// The outbox id shown by `jcdiag outbox list`
+        id: String,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -34,6 +34,14 @@ pub struct Config {
     pub name: Option<String>,
     pub org: Option<String>,
     pub partner: Option<bool>,
+    // Sending. A token here is readable by whoever can read this file: the MSI and packages
+    // create it owner-only.
+    pub endpoint: Option<String>,
+    pub token: Option<String>,
+    pub ca_file: Option<PathBuf>,
+    pub proxy: Option<String>,
+    pub state_dir: Option<PathBuf>,
+    pub deadline: Option<String>,
     // Collection.
     pub out: Option<PathBuf>,
     pub max_log_size: Option<String>,
@@ -76,6 +84,36 @@ impl Config {
             path,
             message: e.to_string(),
         })
+    }
+
+    /// Where jcdiag keeps its outbox and log when neither `--state-dir` nor the config says:
+    /// a system folder when elevated (the MDM case), the user's own otherwise.
+    pub fn default_state_dir(elevated: bool) -> PathBuf {
+        let home = |var: &str| std::env::var_os(var).map(PathBuf::from);
+        if cfg!(windows) {
+            if elevated {
+                PathBuf::from(r"C:\ProgramData\jcdiag")
+            } else {
+                home("LOCALAPPDATA")
+                    .unwrap_or_else(std::env::temp_dir)
+                    .join("jcdiag")
+            }
+        } else if cfg!(target_os = "macos") {
+            if elevated {
+                PathBuf::from("/Library/Application Support/jcdiag/state")
+            } else {
+                home("HOME")
+                    .unwrap_or_else(std::env::temp_dir)
+                    .join("Library/Application Support/jcdiag")
+            }
+        } else if elevated {
+            PathBuf::from("/var/lib/jcdiag")
+        } else {
+            home("XDG_STATE_HOME")
+                .or_else(|| home("HOME").map(|h| h.join(".local/state")))
+                .unwrap_or_else(std::env::temp_dir)
+                .join("jcdiag")
+        }
     }
 
     /// The form defaults this file sets.

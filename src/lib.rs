@@ -10,6 +10,7 @@ pub mod case;
 pub mod cli;
 pub mod collect;
 pub mod config;
+pub mod deliver;
 pub mod duration;
 pub mod form;
 pub mod fsafe;

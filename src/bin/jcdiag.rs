@@ -24,7 +24,12 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            ExitCode::SUCCESS
+            if let Some(problem) = &report.problem {
+                if !silent {
+                    eprintln!("jcdiag: {problem}");
+                }
+            }
+            ExitCode::from(report.exit_code as u8)
         }
         Err(failure) => {
             let code = failure.exit_code();

@@ -1,0 +1,475 @@
+//! Talking to the Case Intake API: HTTPS with rustls, the OS trust store plus `--ca-file`,
+//! retries with backoff, and the tus 1.0.0 upload of the bundle.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD as BASE64;
+use reqwest::{Method, RequestBuilder, Response, StatusCode, Url};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+use tokio::io::{AsyncReadExt, AsyncSeekExt};
+
+use super::DeliverError;
+
+pub const TUS_VERSION: &str = "1.0.0";
+
+/// How to reach the endpoint.
+#[derive(Debug, Clone)]
+pub struct Connection {
+    pub endpoint: Url,
+    pub token: String,
+    pub ca_file: Option<std::path::PathBuf>,
+    pub proxy: Option<String>,
+}
+
+/// Checks an endpoint URL: `https://`, or `http://` to a loopback address only.
+pub fn parse_endpoint(text: &str) -> Result<Url, DeliverError> {
+    let url = Url::parse(text.trim_end_matches('/')).map_err(|e| {
+        DeliverError::Usage(format!(
+            "--endpoint `{text}` is not a URL ({e}); write it as https://support.example.com"
+        ))
+    })?;
+    match url.scheme() {
+        "https" => Ok(url),
+        "http" if is_loopback(&url) => Ok(url),
+        "http" => Err(DeliverError::Usage(format!(
+            "--endpoint `{text}`: plain http:// is only allowed to loopback addresses; use https://"
+        ))),
+        other => Err(DeliverError::Usage(format!(
+            "--endpoint `{text}`: scheme `{other}` is not https"
+        ))),
+    }
+}
+
+fn is_loopback(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// The HTTP client with jcdiag's TLS rules: certificates are always checked.
+pub fn http_client(conn: &Connection) -> Result<reqwest::Client, DeliverError> {
+    // One process-wide provider; installing twice is harmless.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let mut builder = reqwest::Client::builder()
+        .connect_timeout(Duration::from_secs(10))
+        .read_timeout(Duration::from_secs(30))
+        .user_agent(concat!("jcdiag/", env!("CARGO_PKG_VERSION")))
+        .https_only(conn.endpoint.scheme() == "https");
+    if let Some(path) = &conn.ca_file {
+        let pem = std::fs::read(path).map_err(|e| {
+            DeliverError::Usage(format!(
+                "--ca-file {}: cannot be read ({e}); give a PEM file of CA certificates",
+                path.display()
+            ))
+        })?;
+        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
+            DeliverError::Usage(format!(
+                "--ca-file {}: not PEM certificates ({e})",
+                path.display()
+            ))
+        })?;
+        if certs.is_empty() {
+            return Err(DeliverError::Usage(format!(
+                "--ca-file {}: holds no certificate",
+                path.display()
+            )));
+        }
+        builder = builder.tls_certs_merge(certs);
+    }
+    if let Some(proxy) = &conn.proxy {
+        let proxy = reqwest::Proxy::all(proxy).map_err(|e| {
+            DeliverError::Usage(format!("--proxy `{proxy}` is not a proxy URL ({e})"))
+        })?;
+        builder = builder.proxy(proxy);
+    }
+    builder
+        .build()
+        .map_err(|e| DeliverError::Usage(format!("cannot set up HTTPS: {}", chain(&e))))
+}
+
+/// One failed exchange, classified for the retry loop.
+#[derive(Debug)]
+pub enum Failure {
+    /// Worth retrying (connection cut, 5xx, 429); `wait` from `Retry-After`.
+    Transient {
+        message: String,
+        wait: Option<Duration>,
+    },
+    /// The endpoint refused; retrying will not help.
+    Refused { status: u16, message: String },
+    /// The certificate was not trusted: retrying will not help until the trust is fixed.
+    Untrusted(String),
+    /// The upload resource is gone (expired or unknown): start the upload again.
+    UploadGone,
+    /// Our offset differs from the server's: ask it again.
+    OffsetConflict,
+}
+
+impl Failure {
+    fn from_reqwest(e: reqwest::Error) -> Failure {
+        let message = chain(&e);
+        let lower = message.to_lowercase();
+        if lower.contains("certificate")
+            || lower.contains("unknownissuer")
+            || lower.contains("invalid peer")
+        {
+            return Failure::Untrusted(format!(
+                "the endpoint's TLS certificate is not trusted ({message}); if it uses a private CA, pass it with --ca-file"
+            ));
+        }
+        Failure::Transient {
+            message,
+            wait: None,
+        }
+    }
+}
+
+/// The full error chain in one line (reqwest's top-level message hides the cause).
+pub fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let part = cause.to_string();
+        if !text.contains(&part) {
+            text.push_str(": ");
+            text.push_str(&part);
+        }
+        source = cause.source();
+    }
+    text
+}
+
+/// Reads a refusal's JSON `message` (or the body text) for the user.
+async fn refusal(response: Response) -> Failure {
+    let status = response.status();
+    let wait = response
+        .headers()
+        .get(reqwest::header::RETRY_AFTER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok())
+        .map(Duration::from_secs);
+    let body = response.text().await.unwrap_or_default();
+    let detail = serde_json::from_str::<Value>(&body)
+        .ok()
+        .and_then(|v| v["message"].as_str().map(str::to_string))
+        .unwrap_or_else(|| body.chars().take(300).collect());
+    let message = format!("the endpoint answered {status}: {detail}");
+    match status.as_u16() {
+        408 | 429 | 460 | 500..=599 => Failure::Transient { message, wait },
+        404 | 410 => Failure::Refused {
+            status: status.as_u16(),
+            message,
+        },
+        409 => Failure::OffsetConflict,
+        code => Failure::Refused {
+            status: code,
+            message,
+        },
+    }
+}
+
+pub struct Api {
+    client: reqwest::Client,
+    conn: Connection,
+}
+
+/// What `POST /v1/cases` (or `/attachments`) answers.
+#[derive(Debug, Clone)]
+pub struct Created {
+    pub case_id: String,
+    pub upload_url: String,
+    pub response_due: Option<String>,
+}
+
+/// The endpoint's acknowledgement of a complete, verified bundle.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Receipt {
+    pub receipt_id: String,
+    pub case_id: String,
+    pub sha256: String,
+    pub size: u64,
+    pub received_at: Option<String>,
+}
+
+impl Api {
+    pub fn new(conn: Connection) -> Result<Api, DeliverError> {
+        Ok(Api {
+            client: http_client(&conn)?,
+            conn,
+        })
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!(
+            "{}{path}",
+            self.conn.endpoint.as_str().trim_end_matches('/')
+        )
+    }
+
+    fn request(&self, method: Method, url: &str) -> RequestBuilder {
+        self.client
+            .request(method, url)
+            .bearer_auth(&self.conn.token)
+    }
+
+    async fn send(&self, request: RequestBuilder) -> Result<Response, Failure> {
+        let response = request.send().await.map_err(Failure::from_reqwest)?;
+        if response.status().is_success() {
+            Ok(response)
+        } else {
+            Err(refusal(response).await)
+        }
+    }
+
+    /// Creates the case, or adds a bundle to an existing one; idempotent by `key`.
+    pub async fn create(
+        &self,
+        case: &Value,
+        attach_to: Option<&str>,
+        key: &str,
+        sha256: &str,
+        size: u64,
+    ) -> Result<Created, Failure> {
+        let bundle = serde_json::json!({ "sha256": sha256, "size": size });
+        let (url, body) = match attach_to {
+            Some(id) => (
+                self.url(&format!("/v1/cases/{id}/attachments")),
+                serde_json::json!({ "bundle": bundle, "case": case }),
+            ),
+            None => (
+                self.url("/v1/cases"),
+                serde_json::json!({ "case": case, "bundle": bundle }),
+            ),
+        };
+        let response = self
+            .send(
+                self.request(Method::POST, &url)
+                    .header("Idempotency-Key", key)
+                    .json(&body),
+            )
+            .await?;
+        let answer: Value = response.json().await.map_err(Failure::from_reqwest)?;
+        let field = |name: &str| answer[name].as_str().map(str::to_string);
+        match (field("case_id"), field("upload_url")) {
+            (Some(case_id), Some(upload_url)) => Ok(Created {
+                case_id,
+                upload_url,
+                response_due: field("response_due"),
+            }),
+            _ => Err(Failure::Refused {
+                status: 200,
+                message: format!("the endpoint's answer lacks case_id or upload_url: {answer}"),
+            }),
+        }
+    }
+
+    /// tus creation: returns the upload resource's URL.
+    pub async fn create_upload(
+        &self,
+        upload_url: &str,
+        size: u64,
+        sha256: &str,
+        file_name: &str,
+    ) -> Result<String, Failure> {
+        let metadata = format!(
+            "sha256 {},filename {}",
+            BASE64.encode(sha256),
+            BASE64.encode(file_name)
+        );
+        let response = self
+            .send(
+                self.request(Method::POST, upload_url)
+                    .header("Tus-Resumable", TUS_VERSION)
+                    .header("Upload-Length", size.to_string())
+                    .header("Upload-Metadata", metadata),
+            )
+            .await?;
+        let location = response
+            .headers()
+            .get(reqwest::header::LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or(Failure::Refused {
+                status: 201,
+                message: "the endpoint created an upload without a Location".into(),
+            })?;
+        // Location may be relative to the creation URL.
+        let base = Url::parse(upload_url).map_err(|e| Failure::Refused {
+            status: 201,
+            message: e.to_string(),
+        })?;
+        let absolute = base.join(location).map_err(|e| Failure::Refused {
+            status: 201,
+            message: e.to_string(),
+        })?;
+        Ok(absolute.to_string())
+    }
+
+    /// tus HEAD: the offset the server holds.
+    pub async fn offset(&self, location: &str) -> Result<u64, Failure> {
+        let response = self
+            .request(Method::HEAD, location)
+            .header("Tus-Resumable", TUS_VERSION)
+            .send()
+            .await
+            .map_err(Failure::from_reqwest)?;
+        match response.status() {
+            StatusCode::NOT_FOUND | StatusCode::GONE => return Err(Failure::UploadGone),
+            s if !s.is_success() => return Err(refusal(response).await),
+            _ => {}
+        }
+        header_u64(&response, "Upload-Offset").ok_or(Failure::Transient {
+            message: "the endpoint's HEAD answer has no Upload-Offset".into(),
+            wait: None,
+        })
+    }
+
+    /// tus PATCH of one chunk with its SHA-256. Returns the new offset and the receipt id
+    /// when the server completed the upload with this chunk.
+    pub async fn patch(
+        &self,
+        location: &str,
+        offset: u64,
+        chunk: Vec<u8>,
+    ) -> Result<(u64, Option<String>), Failure> {
+        let digest = BASE64.encode(Sha256::digest(&chunk));
+        let response = self
+            .request(Method::PATCH, location)
+            .header("Tus-Resumable", TUS_VERSION)
+            .header("Content-Type", "application/offset+octet-stream")
+            .header("Upload-Offset", offset.to_string())
+            .header("Upload-Checksum", format!("sha256 {digest}"))
+            .body(chunk)
+            .send()
+            .await
+            .map_err(Failure::from_reqwest)?;
+        match response.status() {
+            StatusCode::NOT_FOUND | StatusCode::GONE => return Err(Failure::UploadGone),
+            s if !s.is_success() => return Err(refusal(response).await),
+            _ => {}
+        }
+        let new_offset = header_u64(&response, "Upload-Offset").ok_or(Failure::Transient {
+            message: "PATCH answer without Upload-Offset".into(),
+            wait: None,
+        })?;
+        let receipt = response
+            .headers()
+            .get("Jcdiag-Receipt")
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        Ok((new_offset, receipt))
+    }
+
+    /// The receipt of a completed upload.
+    pub async fn receipt(&self, location: &str) -> Result<Receipt, Failure> {
+        let url = format!("{}/receipt", location.trim_end_matches('/'));
+        let response = self.send(self.request(Method::GET, &url)).await?;
+        let v: Value = response.json().await.map_err(Failure::from_reqwest)?;
+        Ok(Receipt {
+            receipt_id: v["receipt_id"].as_str().unwrap_or_default().to_string(),
+            case_id: v["case_id"].as_str().unwrap_or_default().to_string(),
+            sha256: v["sha256"].as_str().unwrap_or_default().to_string(),
+            size: v["size"].as_u64().unwrap_or_default(),
+            received_at: v["received_at"].as_str().map(str::to_string),
+        })
+    }
+
+    /// `POST /v1/cases/{id}/escalations`.
+    pub async fn escalate(&self, case_id: &str, reason: &str) -> Result<Value, Failure> {
+        let url = self.url(&format!("/v1/cases/{case_id}/escalations"));
+        let response = self
+            .send(
+                self.request(Method::POST, &url)
+                    .json(&serde_json::json!({ "reason": reason })),
+            )
+            .await?;
+        response.json().await.map_err(Failure::from_reqwest)
+    }
+}
+
+fn header_u64(response: &Response, name: &str) -> Option<u64> {
+    response
+        .headers()
+        .get(name)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+/// Reads `len` bytes at `offset` of a file: one chunk, so memory stays at one chunk.
+pub async fn read_chunk(path: &Path, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+    let mut file = tokio::fs::File::open(path).await?;
+    file.seek(std::io::SeekFrom::Start(offset)).await?;
+    let mut chunk = Vec::with_capacity(len);
+    file.take(len as u64).read_to_end(&mut chunk).await?;
+    Ok(chunk)
+}
+
+/// Exponential backoff with full jitter, capped, never past the deadline.
+pub struct Backoff {
+    pub attempt: u32,
+    pub base: Duration,
+    pub cap: Duration,
+    pub deadline: Instant,
+}
+
+impl Backoff {
+    /// The pause before the next attempt, or `None` when the deadline leaves no room.
+    pub fn next(&mut self, server_wait: Option<Duration>) -> Option<Duration> {
+        let ceiling = self
+            .base
+            .saturating_mul(1 << self.attempt.min(16))
+            .min(self.cap);
+        self.attempt += 1;
+        let mut random = [0u8; 8];
+        getrandom::fill(&mut random).ok()?;
+        let jitter = ceiling.mul_f64(u64::from_le_bytes(random) as f64 / u64::MAX as f64);
+        let pause = server_wait.unwrap_or(jitter);
+        let left = self.deadline.checked_duration_since(Instant::now())?;
+        (pause < left).then_some(pause)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plain_http_is_for_loopback_only() {
+        assert!(parse_endpoint("https://support.example.com").is_ok());
+        assert!(parse_endpoint("http://127.0.0.1:8080").is_ok());
+        assert!(parse_endpoint("http://[::1]:8080").is_ok());
+        assert!(parse_endpoint("http://localhost:8080").is_ok());
+        let refused = parse_endpoint("http://support.example.com")
+            .unwrap_err()
+            .to_string();
+        assert!(refused.contains("loopback"), "{refused}");
+        assert!(parse_endpoint("ftp://x").is_err());
+    }
+
+    #[test]
+    fn backoff_grows_within_its_cap_and_stops_at_the_deadline() {
+        let mut backoff = Backoff {
+            attempt: 0,
+            base: Duration::from_millis(100),
+            cap: Duration::from_secs(1),
+            deadline: Instant::now() + Duration::from_secs(3600),
+        };
+        for _ in 0..20 {
+            assert!(backoff.next(None).unwrap() <= Duration::from_secs(1));
+        }
+        assert_eq!(
+            backoff.next(Some(Duration::from_secs(7))),
+            Some(Duration::from_secs(7))
+        );
+        backoff.deadline = Instant::now();
+        assert_eq!(backoff.next(None), None);
+    }
+}

@@ -1,0 +1,227 @@
+//! Delivering a case: create it (idempotently), upload the bundle with tus in checksummed
+//! chunks, and empty the outbox entry only on a receipt.
+//!
+//! Every step's result is saved in the entry's `state.json` before the next step, so a run
+//! that is killed, cut off or out of time resumes where the endpoint says it stopped, and
+//! nothing is sent twice beyond one chunk.
+
+pub mod client;
+pub mod outbox;
+
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+pub use client::{Api, Connection, Receipt};
+pub use outbox::{DeliveryState, Entry, Outbox, OutboxError};
+
+use client::{Backoff, Failure};
+
+/// Default size of one tus PATCH (each checksummed and confirmed on its own).
+pub const CHUNK_SIZE: usize = 8 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliverError {
+    /// Exit 2.
+    #[error("{0}")]
+    Usage(String),
+    /// Exit 3: kept in the outbox, to be retried.
+    #[error(
+        "not delivered yet: {0}; the case is kept in the outbox (run `jcdiag outbox flush` to retry)"
+    )]
+    Queued(String),
+    /// Exit 4: the endpoint refused; kept in the outbox.
+    #[error("refused by the endpoint: {0}; the case is kept in the outbox")]
+    Refused(String),
+    #[error(transparent)]
+    Outbox(#[from] OutboxError),
+}
+
+impl DeliverError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            DeliverError::Usage(_) => 2,
+            DeliverError::Queued(_) => 3,
+            DeliverError::Refused(_) => 4,
+            DeliverError::Outbox(_) => 1,
+        }
+    }
+}
+
+/// Progress reports while uploading (bytes confirmed, total).
+pub trait Progress {
+    fn uploaded(&self, confirmed: u64, total: u64);
+}
+
+impl Progress for () {
+    fn uploaded(&self, _: u64, _: u64) {}
+}
+
+/// What a delivery produced.
+#[derive(Debug, Clone)]
+pub struct Delivered {
+    pub receipt: Receipt,
+    pub case_id: String,
+    pub response_due: Option<String>,
+}
+
+/// Delivers one outbox entry, within `deadline`. The entry is removed only after a receipt.
+pub async fn deliver(
+    api: &Api,
+    outbox: &Outbox,
+    mut entry: Entry,
+    deadline: Instant,
+    chunk_size: usize,
+    progress: &dyn Progress,
+) -> Result<Delivered, DeliverError> {
+    let mut backoff = Backoff {
+        attempt: 0,
+        base: Duration::from_millis(250),
+        cap: Duration::from_secs(8),
+        deadline,
+    };
+    let case: Value = std::fs::read(entry.case_json())
+        .ok()
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(|| OutboxError::Damaged {
+            path: entry.case_json(),
+            message: "case.json unreadable".into(),
+        })?;
+    let mut restarts = 0;
+    loop {
+        let outcome = step(api, &mut entry, &case, chunk_size, progress).await;
+        match outcome {
+            Ok(Some(receipt)) => {
+                let case_id = entry
+                    .state
+                    .case_id
+                    .clone()
+                    .unwrap_or_else(|| receipt.case_id.clone());
+                let response_due = entry.state.response_due.clone();
+                outbox.remove(&entry)?;
+                return Ok(Delivered {
+                    receipt,
+                    case_id,
+                    response_due,
+                });
+            }
+            Ok(None) => continue,
+            Err(failure) => {
+                entry.state.attempts += 1;
+                let (message, wait, fatal) = match failure {
+                    Failure::Transient { message, wait } => (message, wait, None),
+                    Failure::OffsetConflict => (
+                        "the endpoint holds another offset; asking again".into(),
+                        Some(Duration::ZERO),
+                        None,
+                    ),
+                    Failure::UploadGone => {
+                        // Expired or unknown upload: start the upload over, a bounded number of times.
+                        restarts += 1;
+                        entry.state.upload_location = None;
+                        entry.state.offset = 0;
+                        let message =
+                            "the endpoint no longer has the upload; starting it again".to_string();
+                        let fatal = (restarts > 2).then(|| DeliverError::Refused(message.clone()));
+                        (message, Some(Duration::ZERO), fatal)
+                    }
+                    Failure::Refused { message, .. } => {
+                        (message.clone(), None, Some(DeliverError::Refused(message)))
+                    }
+                    Failure::Untrusted(message) => {
+                        (message.clone(), None, Some(DeliverError::Queued(message)))
+                    }
+                };
+                entry.state.last_error = Some(message.clone());
+                entry.save()?;
+                if let Some(fatal) = fatal {
+                    return Err(fatal);
+                }
+                match backoff.next(wait) {
+                    Some(pause) => tokio::time::sleep(pause).await,
+                    None => {
+                        return Err(DeliverError::Queued(format!(
+                            "deadline reached; last error: {message}"
+                        )));
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// One step forward. `Ok(None)`: progress made, call again; `Ok(Some)`: delivered.
+async fn step(
+    api: &Api,
+    entry: &mut Entry,
+    case: &Value,
+    chunk_size: usize,
+    progress: &dyn Progress,
+) -> Result<Option<Receipt>, Failure> {
+    let state = &mut entry.state;
+    if state.upload_url.is_none() {
+        let attach_to = state
+            .attach_to_existing
+            .then(|| state.case_id.clone())
+            .flatten();
+        let created = api
+            .create(
+                case,
+                attach_to.as_deref(),
+                &state.id,
+                &state.sha256,
+                state.size,
+            )
+            .await?;
+        state.case_id = Some(created.case_id);
+        state.upload_url = Some(created.upload_url);
+        state.response_due = created.response_due.or(state.response_due.take());
+        entry.save().map_err(local)?;
+        return Ok(None);
+    }
+    if state.upload_location.is_none() {
+        let upload_url = state.upload_url.clone().unwrap_or_default();
+        let name = format!("{}.zip", state.id);
+        state.upload_location = Some(
+            api.create_upload(&upload_url, state.size, &state.sha256, &name)
+                .await?,
+        );
+        state.offset = 0;
+        entry.save().map_err(local)?;
+        return Ok(None);
+    }
+    let location = state.upload_location.clone().unwrap_or_default();
+    // The server's offset is the truth: after a cut or a crash it may be behind ours.
+    let mut offset = api.offset(&location).await?;
+    progress.uploaded(offset, state.size);
+    while offset < entry.state.size {
+        let len = chunk_size.min((entry.state.size - offset) as usize);
+        let chunk = client::read_chunk(&entry.bundle(), offset, len)
+            .await
+            .map_err(|e| local_io(&e))?;
+        let (confirmed, receipt_id) = api.patch(&location, offset, chunk).await?;
+        offset = confirmed;
+        entry.state.offset = offset;
+        entry.state.last_error = None;
+        entry.save().map_err(local)?;
+        progress.uploaded(offset, entry.state.size);
+        if receipt_id.is_some() && offset >= entry.state.size {
+            break;
+        }
+    }
+    Ok(Some(api.receipt(&location).await?))
+}
+
+fn local(e: OutboxError) -> Failure {
+    Failure::Refused {
+        status: 0,
+        message: e.to_string(),
+    }
+}
+
+fn local_io(e: &std::io::Error) -> Failure {
+    Failure::Refused {
+        status: 0,
+        message: format!("the outbox bundle cannot be read: {e}"),
+    }
+}
