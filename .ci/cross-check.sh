@@ -7,7 +7,7 @@
 set -euo pipefail
 
 CI_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-# shellcheck source=cross-env.sh
+# shellcheck source-path=SCRIPTDIR source=cross-env.sh
 source "$CI_DIR/cross-env.sh"
 cd "$CI_DIR/.."
 

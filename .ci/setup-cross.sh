@@ -42,7 +42,7 @@ rustup target add x86_64-pc-windows-gnu aarch64-apple-darwin \
 rustup component add clippy rustfmt || skip "rustup component add clippy rustfmt failed"
 
 # Same WINEPREFIX/WINEDEBUG/CC/CFLAGS as the checks themselves.
-# shellcheck source=cross-env.sh
+# shellcheck source-path=SCRIPTDIR source=cross-env.sh
 source "$CI_DIR/cross-env.sh"
 
 # --- Darwin libc headers. ring builds with the stand-ins in darwin-include/
@@ -75,6 +75,7 @@ if [[ ! -f "$WINEPREFIX/system.reg" || ! -d "$sys32" ]]; then
     echo "setup-cross: creating Wine prefix $WINEPREFIX"
     start=$SECONDS
     env -u DISPLAY -u WAYLAND_DISPLAY WINEDLLOVERRIDES="mscoree,mshtml=" wineboot -i
+    # (A "failed to open ...syswow64\rundll32.exe" line is harmless: no wine32.)
     wineserver -w # wineboot returns before the prefix is fully written
     echo "setup-cross: Wine prefix ready in $((SECONDS - start))s"
 fi

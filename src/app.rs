@@ -260,6 +260,9 @@ fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failu
     form.validate(required)
         .map_err(|e| Failure::Usage(e.to_string()))?;
     let connection = connection(&args.send, &config)?;
+    // Settle TLS and proxy settings before collecting: a bad --ca-file is a usage error,
+    // not a case stuck in the outbox.
+    let api = Api::new(connection).map_err(|e| Failure::Usage(e.to_string()))?;
     let profile = Profile::builtin();
     if form.tier.as_deref() == Some("free") && form.case.is_none() {
         let note = profile.sla.tiers[&crate::sla::Tier::Free]
@@ -329,7 +332,7 @@ fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failu
         created: deliver::outbox::now_rfc3339(),
         case_id: form.case.clone(),
         attach_to_existing: form.case.is_some(),
-        endpoint: Some(connection.endpoint.to_string()),
+        endpoint: Some(api.endpoint().to_string()),
         response_due: case_json["response_due"].as_str().map(str::to_string),
         ..DeliveryState::default()
     };
@@ -350,8 +353,7 @@ fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failu
     let (sha256, size) = (entry.state.sha256.clone(), entry.state.size);
     let outbox_id = entry.state.id.clone();
     let result = block_on(async {
-        let api = Api::new(connection)?;
-        deliver::deliver(&api, &outbox, entry, deadline, deliver::CHUNK_SIZE, &()).await
+        deliver::deliver(&api, &outbox, entry, deadline, chunk_size(&args.send), &()).await
     })?;
     let mut json = json!({
         "bundle": shown_bundle.display().to_string(),
@@ -393,6 +395,7 @@ fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failu
             json["case_id"] = json!(form.case);
             json["status"] = json!("queued");
             json["response_due"] = Value::Null;
+            json["error"] = json!(failure.to_string());
             Report {
                 line: format!("queued outbox={outbox_id} exit={code}: {failure}"),
                 human: format!("Case kept in the outbox as {outbox_id}.\n"),
@@ -476,14 +479,13 @@ fn outbox_command(global: &GlobalArgs, args: OutboxArgs) -> Result<Report, Failu
                 format!("Removed {id} from the outbox.\n"),
             ))
         }
-        OutboxAction::Flush => {
+        OutboxAction::Flush(send) => {
             let entries = outbox
                 .list()
                 .map_err(|e| Failure::Internal(e.to_string()))?;
-            let connection = connection(&args.send, &config)?;
+            let connection = connection(&send, &config)?;
             let deadline = Instant::now()
-                + args
-                    .send
+                + send
                     .deadline
                     .or(config_deadline(&config)?)
                     .unwrap_or(DEFAULT_DEADLINE);
@@ -493,7 +495,7 @@ fn outbox_command(global: &GlobalArgs, args: OutboxArgs) -> Result<Report, Failu
                 for entry in entries.into_iter().flatten() {
                     let id = entry.state.id.clone();
                     let outcome =
-                        deliver::deliver(&api, &outbox, entry, deadline, deliver::CHUNK_SIZE, &())
+                        deliver::deliver(&api, &outbox, entry, deadline, chunk_size(&send), &())
                             .await;
                     results.push((id, outcome));
                 }
@@ -576,6 +578,12 @@ fn connection(send: &SendArgs, config: &Config) -> Result<Connection, Failure> {
         token: token.unwrap_or_default(),
         ca_file: send.ca_file.clone().or(config.ca_file.clone()),
         proxy: send.proxy.clone().or(config.proxy.clone()),
+    })
+}
+
+fn chunk_size(send: &SendArgs) -> usize {
+    send.chunk_size.map_or(deliver::CHUNK_SIZE, |size| {
+        size.clamp(1024, 64 << 20) as usize
     })
 }
 

@@ -190,6 +190,9 @@ pub struct SendArgs {
     /// Give up retrying after this long and keep the case in the outbox [default: 100s]
     #[arg(long, env = "JCDIAG_DEADLINE", value_name = "DURATION", value_parser = crate::duration::parse_duration)]
     pub deadline: Option<std::time::Duration>,
+    /// Bytes per upload request (tuning and tests)
+    #[arg(long, hide = true, env = "JCDIAG_CHUNK_SIZE", value_parser = crate::size::parse_size)]
+    pub chunk_size: Option<u64>,
 }
 
 #[derive(Debug, Args)]
@@ -211,8 +214,6 @@ pub struct SubmitArgs {
 pub struct OutboxArgs {
     #[command(subcommand)]
     pub action: Option<OutboxAction>,
-    #[command(flatten)]
-    pub send: SendArgs,
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,7 +221,7 @@ pub enum OutboxAction {
     /// List the kept cases (the default)
     List,
     /// Try to deliver every kept case now
-    Flush,
+    Flush(SendArgs),
     /// Delete a kept case without sending it
     Purge {
         /// The outbox id shown by `jcdiag outbox list`

@@ -14,6 +14,7 @@ pub mod deliver;
 pub mod duration;
 pub mod form;
 pub mod fsafe;
+pub mod intake;
 pub mod interrupt;
 pub mod manifest;
 pub mod profile;

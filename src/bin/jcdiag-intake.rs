@@ -1,14 +1,28 @@
-//! `jcdiag-intake`: the support endpoint. The server lands with the delivery work; for now it
-//! only reports its version.
+//! `jcdiag-intake`: parses the command line, sets up logging, and hands over to the library.
 
-fn main() {
-    if std::env::args().nth(1).as_deref() == Some("--version") {
-        println!("jcdiag-intake {}", env!("CARGO_PKG_VERSION"));
-        return;
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use jcdiag::intake::cli::{Cli, run};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    // Logs go to stderr so stdout stays clean for `token create` and `--json`.
+    // RUST_LOG overrides the default level (e.g. RUST_LOG=jcdiag=debug).
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .init();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            // Each library error message already names its cause and the fix.
+            eprintln!("jcdiag-intake: {error}");
+            ExitCode::from(error.exit_code())
+        }
     }
-    eprintln!(
-        "jcdiag-intake {}: the server is not built into this version yet",
-        env!("CARGO_PKG_VERSION")
-    );
-    std::process::exit(2);
 }

@@ -24,10 +24,8 @@ fn main() -> ExitCode {
                     }
                 }
             }
-            if let Some(problem) = &report.problem {
-                if !silent {
-                    eprintln!("jcdiag: {problem}");
-                }
+            if let Some(problem) = report.problem.as_ref().filter(|_| !silent) {
+                eprintln!("jcdiag: {problem}");
             }
             ExitCode::from(report.exit_code as u8)
         }

@@ -155,19 +155,27 @@ async fn refusal(response: Response) -> Failure {
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
     let body = response.text().await.unwrap_or_default();
-    let detail = serde_json::from_str::<Value>(&body)
-        .ok()
-        .and_then(|v| v["message"].as_str().map(str::to_string))
-        .unwrap_or_else(|| body.chars().take(300).collect());
+    let json = serde_json::from_str::<Value>(&body).unwrap_or_default();
+    let code = json["error"].as_str().unwrap_or_default().to_string();
+    let detail = json["message"]
+        .as_str()
+        .map_or_else(|| body.chars().take(300).collect(), str::to_string);
     let message = format!("the endpoint answered {status}: {detail}");
-    match status.as_u16() {
-        408 | 429 | 460 | 500..=599 => Failure::Transient { message, wait },
-        404 | 410 => Failure::Refused {
-            status: status.as_u16(),
+    match (status.as_u16(), code.as_str()) {
+        // A whole-bundle mismatch deletes the upload: the bundle itself is bad.
+        (460, "bundle_checksum_mismatch") => Failure::Refused {
+            status: 460,
             message,
         },
-        409 => Failure::OffsetConflict,
-        code => Failure::Refused {
+        // A chunk damaged on the way: send it again.
+        (408 | 429 | 460 | 500..=599, _) => Failure::Transient { message, wait },
+        (409, "offset_mismatch" | "upload_complete") => Failure::OffsetConflict,
+        // Busy, or still checking the completed bundle: ask again shortly.
+        (409, _) => Failure::Transient {
+            message,
+            wait: wait.or(Some(Duration::from_millis(500))),
+        },
+        (code, _) => Failure::Refused {
             status: code,
             message,
         },
@@ -203,6 +211,10 @@ impl Api {
             client: http_client(&conn)?,
             conn,
         })
+    }
+
+    pub fn endpoint(&self) -> &Url {
+        &self.conn.endpoint
     }
 
     fn url(&self, path: &str) -> String {
@@ -368,7 +380,17 @@ impl Api {
     /// The receipt of a completed upload.
     pub async fn receipt(&self, location: &str) -> Result<Receipt, Failure> {
         let url = format!("{}/receipt", location.trim_end_matches('/'));
-        let response = self.send(self.request(Method::GET, &url)).await?;
+        let response = self
+            .request(Method::GET, &url)
+            .send()
+            .await
+            .map_err(Failure::from_reqwest)?;
+        match response.status() {
+            // Refused, expired or deleted: only a new upload can bring a receipt.
+            StatusCode::NOT_FOUND | StatusCode::GONE => return Err(Failure::UploadGone),
+            s if !s.is_success() => return Err(refusal(response).await),
+            _ => {}
+        }
         let v: Value = response.json().await.map_err(Failure::from_reqwest)?;
         Ok(Receipt {
             receipt_id: v["receipt_id"].as_str().unwrap_or_default().to_string(),

@@ -1,6 +1,11 @@
 //! A tiny harness for running `jcdiag` against file-system layouts built in temp folders.
 #![allow(dead_code)]
 
+pub mod intake;
+pub mod relay;
+#[allow(unused_imports)]
+pub use intake::*;
+
 use std::collections::BTreeMap;
 use std::io::Read;
 use std::path::{Path, PathBuf};

@@ -1,0 +1,409 @@
+//! The `jcdiag-intake` command line: argument definitions and what each command does.
+//! The binary only parses arguments, sets up logging and calls [`run`].
+
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use chrono::Utc;
+use clap::{Args, Parser, Subcommand};
+use serde_json::{Value, json};
+
+use super::files::DataDir;
+use super::ids::CaseId;
+use super::store::{CaseRecord, Store, StoreError};
+use super::tls::{TlsError, load_server_config};
+use super::tokens::{self, TokenError};
+use super::{Config, DEFAULT_MAX_BUNDLE, ServeError};
+use crate::duration::parse_duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "jcdiag-intake",
+    version,
+    about = "The support endpoint that receives jcdiag cases"
+)]
+pub struct Cli {
+    /// The folder holding all of the intake's state.
+    #[arg(long, global = true, env = "JCDIAG_INTAKE_DATA", value_name = "DIR")]
+    pub data: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the endpoint.
+    Serve(ServeArgs),
+    /// Manage upload tokens.
+    #[command(subcommand)]
+    Token(TokenCommand),
+    /// Look at received cases.
+    #[command(subcommand)]
+    Case(CaseCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on, e.g. 0.0.0.0:8443 (plain HTTP only on loopback addresses).
+    #[arg(long, env = "JCDIAG_INTAKE_LISTEN", value_name = "ADDR")]
+    pub listen: String,
+    /// PEM file with the server certificate (then its chain).
+    #[arg(
+        long,
+        env = "JCDIAG_INTAKE_TLS_CERT",
+        value_name = "PEM",
+        requires = "tls_key"
+    )]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM file with the certificate's private key.
+    #[arg(
+        long,
+        env = "JCDIAG_INTAKE_TLS_KEY",
+        value_name = "PEM",
+        requires = "tls_cert"
+    )]
+    pub tls_key: Option<PathBuf>,
+    /// Largest bundle accepted: bytes, or with a unit (KiB, MiB, GiB, KB, MB, GB).
+    #[arg(long, env = "JCDIAG_INTAKE_MAX_BUNDLE", value_name = "SIZE", default_value = "512MiB", value_parser = parse_size)]
+    pub max_bundle: u64,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TokenCommand {
+    /// Create an upload token and print it (only its hash is kept).
+    Create {
+        /// The customer organisation the token belongs to.
+        #[arg(long)]
+        org: String,
+        /// Limit the token to adding bundles and escalations to this case.
+        #[arg(long = "case", value_name = "ID")]
+        case_id: Option<CaseId>,
+        /// Lifetime, e.g. 48h or 30d; without it the token does not expire.
+        #[arg(long, value_parser = parse_duration, value_name = "DURATION")]
+        expires: Option<Duration>,
+        /// Print `{"token", "org", "case_id", "expires"}` instead of the bare token.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CaseCommand {
+    /// List every case.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one case with its form, bundles and escalations.
+    Show {
+        #[arg(value_name = "ID")]
+        case_id: CaseId,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("no data folder given: pass --data DIR or set JCDIAG_INTAKE_DATA")]
+    NoDataDir,
+    #[error(
+        "{0} holds no intake data (no intake.sqlite): check --data, or run `jcdiag-intake serve` first"
+    )]
+    NoDatabase(PathBuf),
+    #[error("case {0} does not exist: `jcdiag-intake case list` shows the cases")]
+    UnknownCase(CaseId),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen { addr: String, source: io::Error },
+    #[error("cannot create the data folder {path}: {source}")]
+    DataDir { path: PathBuf, source: io::Error },
+    #[error("cannot start the async runtime: {0}")]
+    Runtime(io::Error),
+    #[error("cannot write the output: {0}")]
+    Output(#[from] io::Error),
+    #[error(transparent)]
+    Tls(#[from] TlsError),
+    #[error(transparent)]
+    Serve(#[from] ServeError),
+    #[error(transparent)]
+    Token(#[from] TokenError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl CliError {
+    /// 2 for mistakes in how the command was called, 1 for everything else.
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::NoDataDir | CliError::UnknownCase(_) | CliError::NoDatabase(_) => 2,
+            CliError::Token(
+                TokenError::BadOrg | TokenError::UnknownCase(_) | TokenError::WrongOrg { .. },
+            ) => 2,
+            CliError::Serve(ServeError::PlainHttpNotLoopback(_)) => 2,
+            _ => 1,
+        }
+    }
+}
+
+pub fn run(cli: Cli) -> Result<(), CliError> {
+    let data = cli.data.ok_or(CliError::NoDataDir)?;
+    let mut out = io::stdout().lock();
+    match cli.command {
+        Command::Serve(args) => serve(&data, args),
+        Command::Token(TokenCommand::Create {
+            org,
+            case_id,
+            expires,
+            json,
+        }) => {
+            let dir = DataDir::create(&data).map_err(|source| CliError::DataDir {
+                path: data.clone(),
+                source,
+            })?;
+            let store = Store::open(&dir.database())?;
+            let issued = tokens::issue(&store, &org, case_id, expires, Utc::now())?;
+            if json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string(&issued).expect("plain struct")
+                )?;
+            } else {
+                writeln!(out, "{}", issued.token)?;
+            }
+            Ok(())
+        }
+        Command::Case(CaseCommand::List { json }) => {
+            let cases = open_existing(&data)?.cases()?;
+            if json {
+                let list: Vec<Value> = cases.iter().map(|c| case_json(c, false)).collect();
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&list).expect("JSON values")
+                )?;
+            } else {
+                write!(out, "{}", case_table(&cases))?;
+            }
+            Ok(())
+        }
+        Command::Case(CaseCommand::Show { case_id, json }) => {
+            let case = open_existing(&data)?
+                .case(case_id)?
+                .ok_or(CliError::UnknownCase(case_id))?;
+            if json {
+                writeln!(
+                    out,
+                    "{}",
+                    serde_json::to_string_pretty(&case_json(&case, true)).expect("JSON values")
+                )?;
+            } else {
+                write!(out, "{}", case_page(&case))?;
+            }
+            Ok(())
+        }
+    }
+}
+
+fn serve(data: &Path, args: ServeArgs) -> Result<(), CliError> {
+    let mut config = Config::new(data);
+    config.max_bundle = args.max_bundle;
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        config.tls = Some(load_server_config(cert, key)?);
+    }
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(CliError::Runtime)?;
+    runtime.block_on(async {
+        let listener = tokio::net::TcpListener::bind(&args.listen)
+            .await
+            .map_err(|source| CliError::Listen {
+                addr: args.listen.clone(),
+                source,
+            })?;
+        let server = super::serve(config, listener).await?;
+        // Announce the real address on stdout: with port 0, scripts need it.
+        println!("listening on {}", server.url());
+        stop_signal().await;
+        tracing::info!("stopping");
+        server.shutdown().await;
+        Ok(())
+    })
+}
+
+/// Ctrl-C, or SIGTERM from a service manager.
+async fn stop_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut term) = signal(SignalKind::terminate()) {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {}
+                _ = term.recv() => {}
+            }
+            return;
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+}
+
+fn open_existing(data: &Path) -> Result<Store, CliError> {
+    let path = data.join("intake.sqlite");
+    if !path.exists() {
+        return Err(CliError::NoDatabase(data.to_path_buf()));
+    }
+    Ok(Store::open(&path)?)
+}
+
+/// The `--json` shape: `case show` has `form`, `case list` does not.
+fn case_json(case: &CaseRecord, with_form: bool) -> Value {
+    let mut value = json!({
+        "case_id": case.case_id.to_string(),
+        "org": case.org,
+        "tier": case.tier,
+        "severity": case.severity,
+        "created": case.created,
+        "bundles": case.bundles,
+        "escalations": case.escalations,
+        "response_due": case.response_due,
+    });
+    if with_form {
+        value["form"] = form(case);
+    }
+    value
+}
+
+fn form(case: &CaseRecord) -> Value {
+    serde_json::from_str::<Value>(&case.case_json)
+        .ok()
+        .and_then(|mut c| c.get_mut("form").map(Value::take))
+        .unwrap_or(Value::Null)
+}
+
+fn case_table(cases: &[CaseRecord]) -> String {
+    if cases.is_empty() {
+        return "No cases yet.\n".into();
+    }
+    let mut text = format!(
+        "{:<9} {:<16} {:<10} {:<3} {:<20} {:>7} {:>5}  {}\n",
+        "CASE", "ORG", "TIER", "SEV", "CREATED", "BUNDLES", "ESC", "RESPONSE DUE"
+    );
+    for case in cases {
+        text += &format!(
+            "{:<9} {:<16} {:<10} {:<3} {:<20} {:>7} {:>5}  {}\n",
+            case.case_id.to_string(),
+            clip(&case.org, 16),
+            clip(&case.tier, 10),
+            clip(&case.severity, 3),
+            case.created,
+            case.bundles.len(),
+            case.escalations.len(),
+            case.response_due.as_deref().unwrap_or("-")
+        );
+    }
+    text
+}
+
+fn case_page(case: &CaseRecord) -> String {
+    let mut text = format!("Case {}\n", case.case_id);
+    for (label, value) in [
+        ("Org", case.org.as_str()),
+        ("Tier", &case.tier),
+        ("Severity", &case.severity),
+        ("Created", &case.created),
+        (
+            "Response due",
+            case.response_due.as_deref().unwrap_or("none"),
+        ),
+    ] {
+        text += &format!("  {label:<13} {value}\n");
+    }
+    text += "\nForm\n";
+    match form(case) {
+        Value::Object(fields) if !fields.is_empty() => {
+            for (name, value) in fields {
+                let value = match value {
+                    Value::String(s) => s,
+                    other => other.to_string(),
+                };
+                text += &format!("  {name:<16} {value}\n");
+            }
+        }
+        _ => text += "  (empty)\n",
+    }
+    text += &format!("\nBundles ({})\n", case.bundles.len());
+    for bundle in &case.bundles {
+        text += &format!(
+            "  {}  {:>12} bytes  received {}\n",
+            bundle.sha256, bundle.size, bundle.received_at
+        );
+    }
+    text += &format!("\nEscalations ({})\n", case.escalations.len());
+    for escalation in &case.escalations {
+        text += &format!("  {}  {}\n", escalation.at, escalation.reason);
+    }
+    text
+}
+
+fn clip(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        text.to_owned()
+    } else {
+        text.chars().take(width - 1).chain(['…']).collect()
+    }
+}
+
+/// `--max-bundle`: `536870912`, `512MiB`, `1GiB`, `500MB` (case-insensitive).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let text = text.trim();
+    let split = text
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(text.len());
+    let (digits, unit) = text.split_at(split);
+    let number: u64 = digits
+        .parse()
+        .map_err(|_| format!("`{text}` is not a size: write it as 512MiB, 2GiB or bytes"))?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        other => {
+            return Err(format!(
+                "`{text}` has an unknown unit `{other}`: use KiB, MiB, GiB, KB, MB or GB"
+            ));
+        }
+    };
+    let size = number
+        .checked_mul(factor)
+        .ok_or_else(|| format!("`{text}` is too large"))?;
+    if size == 0 {
+        return Err("the size must be more than 0".into());
+    }
+    Ok(size)
+}
+
+const _: () = assert!(
+    DEFAULT_MAX_BUNDLE == 512 << 20,
+    "keep --max-bundle's default_value in step"
+);
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("512MiB"), Ok(DEFAULT_MAX_BUNDLE));
+        assert_eq!(parse_size("1gib"), Ok(1 << 30));
+        assert_eq!(parse_size("500MB"), Ok(500_000_000));
+        assert_eq!(parse_size("1024"), Ok(1024));
+        assert!(parse_size("12 parsecs").is_err());
+        assert!(parse_size("0").is_err());
+    }
+}

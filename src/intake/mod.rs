@@ -1,0 +1,65 @@
+//! `jcdiag-intake`: the support endpoint that receives cases uploaded by `jcdiag`.
+//!
+//! Where to start reading:
+//!
+//! - [`server`]: [`serve`] binds the pieces together and runs the accept loop (TLS or,
+//!   on loopback only, plain HTTP).
+//! - [`api`]: the JSON routes (cases, attachments, escalations) and shared request plumbing.
+//! - [`tus`]: resumable bundle uploads, and what happens when the last byte arrives.
+//! - [`inspect`]: the zip checks every bundle passes before it is kept.
+//! - [`store`]: the SQLite schema and every query; [`files`]: the data folder's layout.
+//! - [`tokens`]: upload tokens and their scopes; [`tls`]: certificate loading.
+//! - [`cli`]: the `jcdiag-intake` commands (`serve`, `token create`, `case list|show`).
+//!
+//! The wire contract is `openapi/intake-v1.json`, also served at `/v1/openapi.json`.
+
+pub mod api;
+pub mod cli;
+pub mod error;
+pub mod files;
+pub mod ids;
+pub mod inspect;
+pub mod server;
+pub mod store;
+pub mod tls;
+pub mod tokens;
+pub mod tus;
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use server::{RunningServer, ServeError, serve};
+
+/// Default for `--max-bundle`.
+pub const DEFAULT_MAX_BUNDLE: u64 = 512 << 20;
+
+/// How the server runs. [`Config::new`] fills in the contract's defaults.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// The one folder holding all state (`--data`).
+    pub data_dir: PathBuf,
+    /// `None` serves plain HTTP, which [`serve`] allows on loopback addresses only.
+    pub tls: Option<Arc<rustls::ServerConfig>>,
+    /// Largest bundle accepted, in bytes (`--max-bundle`).
+    pub max_bundle: u64,
+    /// How long an unfinished upload is kept (tus expiration extension).
+    pub upload_ttl: Duration,
+    /// How long a PATCH body may stall before the chunk is dropped.
+    pub body_idle_timeout: Duration,
+    /// What a bundle may contain.
+    pub limits: inspect::Limits,
+}
+
+impl Config {
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Config {
+            data_dir: data_dir.into(),
+            tls: None,
+            max_bundle: DEFAULT_MAX_BUNDLE,
+            upload_ttl: Duration::from_secs(7 * 24 * 3600),
+            body_idle_timeout: Duration::from_secs(60),
+            limits: inspect::Limits::default(),
+        }
+    }
+}

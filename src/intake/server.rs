@@ -1,0 +1,196 @@
+//! Starting, running and stopping the server.
+//!
+//! The accept loop is written out (rather than `axum::serve`) because it must terminate
+//! TLS with tokio-rustls, and because tests need a handle to stop one server and start
+//! another on the same data folder.
+
+use std::io;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use axum::Router;
+use hyper::server::conn::http1;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
+use hyper_util::service::TowerToHyperService;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::watch;
+use tokio::task::{JoinHandle, JoinSet};
+use tokio_rustls::TlsAcceptor;
+
+use super::Config;
+use super::api::{self, AppState};
+use super::files::DataDir;
+use super::store::{Store, StoreError};
+use super::tus;
+
+/// A client must finish the TLS handshake and send request headers this quickly.
+const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
+/// On shutdown, requests in flight get this long before their connections are dropped.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+/// Largest read buffer per connection; see `http`.
+const CONNECTION_BUFFER: usize = 64 * 1024;
+const SWEEP_EVERY: Duration = Duration::from_secs(15 * 60);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(
+        "refusing to serve plain HTTP on {0}: it is not a loopback address. Pass --tls-cert and --tls-key, or listen on 127.0.0.1 or [::1]"
+    )]
+    PlainHttpNotLoopback(SocketAddr),
+    #[error("cannot use the data folder {path}: {source}")]
+    DataDir { path: PathBuf, source: io::Error },
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("start-up recovery of unfinished uploads failed: {0}")]
+    Recovery(String),
+    #[error("the listening socket failed: {0}")]
+    Socket(#[from] io::Error),
+    #[error("start-up was interrupted: {0}")]
+    Join(#[from] tokio::task::JoinError),
+}
+
+/// A server started by [`serve`]. Dropping it stops the server too.
+pub struct RunningServer {
+    addr: SocketAddr,
+    scheme: &'static str,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+}
+
+impl RunningServer {
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `https://127.0.0.1:PORT` (or `http://…` without TLS).
+    pub fn url(&self) -> String {
+        format!("{}://{}", self.scheme, self.addr)
+    }
+
+    /// Stops accepting, lets requests in flight finish (up to a few seconds), and returns
+    /// once every connection is closed.
+    pub async fn shutdown(self) {
+        let _ = self.stop.send(true);
+        let _ = self.task.await;
+    }
+}
+
+/// Opens the data folder, finishes any interrupted work, and serves the API on `listener`
+/// until [`RunningServer::shutdown`].
+pub async fn serve(config: Config, listener: TcpListener) -> Result<RunningServer, ServeError> {
+    let addr = listener.local_addr()?;
+    if config.tls.is_none() && !addr.ip().is_loopback() {
+        return Err(ServeError::PlainHttpNotLoopback(addr));
+    }
+    let state = tokio::task::spawn_blocking(move || -> Result<AppState, ServeError> {
+        let path = config.data_dir.clone();
+        let dir = DataDir::create(&path).map_err(|source| ServeError::DataDir { path, source })?;
+        let store = Store::open(&dir.database())?;
+        let state = AppState::new(store, dir, config);
+        tus::recover(&state).map_err(|e| ServeError::Recovery(e.message))?;
+        Ok(state)
+    })
+    .await??;
+    tus::sweep_expired(&state)
+        .await
+        .map_err(|e| ServeError::Recovery(e.message))?;
+
+    let scheme = state.scheme();
+    let acceptor = state.config.tls.clone().map(TlsAcceptor::from);
+    let (stop, stopped) = watch::channel(false);
+    let task = tokio::spawn(accept_loop(listener, state, acceptor, stopped));
+    tracing::info!("jcdiag-intake listening on {scheme}://{addr}");
+    Ok(RunningServer {
+        addr,
+        scheme,
+        stop,
+        task,
+    })
+}
+
+async fn accept_loop(
+    listener: TcpListener,
+    state: AppState,
+    acceptor: Option<TlsAcceptor>,
+    mut stopped: watch::Receiver<bool>,
+) {
+    let router = api::router(state.clone());
+    let graceful = GracefulShutdown::new();
+    let mut connections = JoinSet::new();
+    let mut sweep = tokio::time::interval(SWEEP_EVERY);
+    sweep.tick().await; // the first tick is immediate; start-up already swept
+
+    loop {
+        tokio::select! {
+            // A stop request, or the handle being dropped.
+            _ = stopped.changed() => break,
+            // Reap finished connection tasks so the set does not grow.
+            Some(_) = connections.join_next(), if !connections.is_empty() => {}
+            _ = sweep.tick() => {
+                let state = state.clone();
+                tokio::spawn(async move {
+                    if let Err(error) = tus::sweep_expired(&state).await {
+                        tracing::warn!("expired-upload sweep failed: {}", error.message);
+                    }
+                });
+            }
+            accepted = listener.accept() => match accepted {
+                Ok((tcp, _peer)) => {
+                    connections.spawn(connection(tcp, acceptor.clone(), router.clone(), graceful.watcher()));
+                }
+                Err(error) => {
+                    // Typically out of file descriptors: back off instead of spinning.
+                    tracing::warn!("accept failed: {error}");
+                    tokio::time::sleep(Duration::from_millis(100)).await;
+                }
+            },
+        }
+    }
+    drop(listener);
+    if tokio::time::timeout(SHUTDOWN_GRACE, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!("dropping connections still busy after {SHUTDOWN_GRACE:?}");
+    }
+    connections.shutdown().await;
+    tracing::info!("jcdiag-intake stopped");
+}
+
+async fn connection(
+    tcp: TcpStream,
+    acceptor: Option<TlsAcceptor>,
+    router: Router,
+    watcher: Watcher,
+) {
+    let _ = tcp.set_nodelay(true);
+    let Some(acceptor) = acceptor else {
+        return http(tcp, router, watcher).await;
+    };
+    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => http(tls, router, watcher).await,
+        Ok(Err(error)) => tracing::debug!("TLS handshake failed: {error}"),
+        Err(_) => tracing::debug!("TLS handshake timed out"),
+    }
+}
+
+async fn http<I>(io: I, router: Router, watcher: Watcher)
+where
+    I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
+    let connection = http1::Builder::new()
+        .timer(TokioTimer::new())
+        .header_read_timeout(HEADER_TIMEOUT)
+        // Bounds each connection's read buffer (hyper's default grows to ~400 KiB). Body
+        // frames are at most this big, and so is the copy tokio's file writer keeps:
+        // with 100 uploads in flight that is the difference between ~20 and ~100 MiB.
+        .max_buf_size(CONNECTION_BUFFER)
+        .serve_connection(TokioIo::new(io), TowerToHyperService::new(router));
+    if let Err(error) = watcher.watch(connection).await {
+        tracing::debug!("connection ended: {error}");
+    }
+}

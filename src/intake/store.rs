@@ -1,0 +1,701 @@
+//! SQLite storage for everything but the bytes of bundles.
+//!
+//! One connection behind a mutex: the intake writes little (a few rows per request), and a
+//! single writer keeps "check then insert" sequences (idempotency keys, offsets) race-free
+//! without retry loops. Callers on the async side run these methods on `spawn_blocking`.
+//!
+//! WAL with `synchronous=FULL` makes every committed transaction durable before the call
+//! returns, so a response is only sent for state that survives a power cut.
+//!
+//! Timestamps are stored as RFC 3339 UTC text with a `Z` suffix (see [`timestamp`]), which
+//! sorts and compares correctly as plain text.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Mutex, MutexGuard};
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use rusqlite::{Connection, OptionalExtension, TransactionBehavior, params};
+use serde::Serialize;
+
+use super::files;
+use super::ids::{CaseId, UploadId};
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open the intake database {path}: {source}")]
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
+    #[error("cannot create the intake database {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("intake database error: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    #[error("the intake database holds a value it cannot read back: {0}")]
+    Corrupt(String),
+    #[error("the database was written by a newer jcdiag-intake (schema {0}); upgrade this binary")]
+    NewerSchema(i64),
+    #[error("the idempotency key was already used for a different request ({0})")]
+    IdempotencyConflict(String),
+}
+
+/// Formats a time the way it is stored and shown: `2026-05-01T12:00:00Z`.
+pub fn timestamp(at: DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+fn parse_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|t| t.with_timezone(&Utc))
+        .map_err(|e| StoreError::Corrupt(format!("timestamp `{text}`: {e}")))
+}
+
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA: &str = "
+CREATE TABLE tokens (
+    hash     TEXT PRIMARY KEY,          -- hex SHA-256 of the token; the token itself is never stored
+    org      TEXT NOT NULL,
+    case_id  INTEGER REFERENCES cases(id),
+    expires  TEXT,                      -- NULL: never expires
+    created  TEXT NOT NULL
+);
+CREATE TABLE cases (
+    id           INTEGER PRIMARY KEY AUTOINCREMENT,
+    org          TEXT NOT NULL,
+    case_json    TEXT NOT NULL,         -- the client's case.json as received
+    tier         TEXT NOT NULL,
+    severity     TEXT NOT NULL,
+    response_due TEXT,
+    created      TEXT NOT NULL
+);
+CREATE TABLE idempotency (
+    org     TEXT NOT NULL,
+    key     TEXT NOT NULL,
+    scope   TEXT NOT NULL,              -- 'case' or 'attachment:<case id>'
+    case_id INTEGER NOT NULL REFERENCES cases(id),
+    PRIMARY KEY (org, key)
+);
+CREATE TABLE declared_bundles (         -- bundles announced by POST /v1/cases or /attachments
+    id       INTEGER PRIMARY KEY,
+    case_id  INTEGER NOT NULL REFERENCES cases(id),
+    sha256   TEXT NOT NULL,
+    size     INTEGER NOT NULL,
+    received INTEGER NOT NULL DEFAULT 0
+);
+CREATE TABLE uploads (
+    id          TEXT PRIMARY KEY,
+    case_id     INTEGER NOT NULL REFERENCES cases(id),
+    length      INTEGER NOT NULL,
+    offset      INTEGER NOT NULL,
+    sha256      TEXT NOT NULL,
+    filename    TEXT,
+    expires     TEXT NOT NULL,
+    created     TEXT NOT NULL,
+    receipt_id  TEXT UNIQUE,            -- set together with received_at once the bundle is accepted
+    received_at TEXT
+);
+CREATE TABLE bundles (
+    case_id     INTEGER NOT NULL REFERENCES cases(id),
+    sha256      TEXT NOT NULL,
+    size        INTEGER NOT NULL,
+    received_at TEXT NOT NULL,
+    PRIMARY KEY (case_id, sha256)
+);
+CREATE TABLE escalations (
+    id      INTEGER PRIMARY KEY,
+    case_id INTEGER NOT NULL REFERENCES cases(id),
+    reason  TEXT NOT NULL,
+    at      TEXT NOT NULL
+);
+";
+
+/// A token as stored: who it belongs to and what it may touch.
+#[derive(Debug, Clone)]
+pub struct TokenRecord {
+    pub org: String,
+    pub case_id: Option<CaseId>,
+    pub expires: Option<DateTime<Utc>>,
+}
+
+/// A case as POST /v1/cases delivers it, already validated.
+#[derive(Debug, Clone)]
+pub struct NewCase {
+    pub org: String,
+    pub case_json: String,
+    pub tier: String,
+    pub severity: String,
+    pub response_due: Option<String>,
+}
+
+/// A bundle the client says it is about to upload.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeclaredBundle {
+    pub sha256: String,
+    pub size: u64,
+}
+
+/// What POST /v1/cases and /attachments answer with.
+#[derive(Debug, Clone)]
+pub struct CaseHandle {
+    pub case_id: CaseId,
+    pub response_due: Option<String>,
+    /// False when an idempotency key matched an earlier request.
+    pub created: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BundleRecord {
+    pub sha256: String,
+    pub size: u64,
+    pub received_at: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct EscalationRecord {
+    pub reason: String,
+    pub at: String,
+}
+
+/// One case with everything `case show` prints.
+#[derive(Debug, Clone)]
+pub struct CaseRecord {
+    pub case_id: CaseId,
+    pub org: String,
+    pub case_json: String,
+    pub tier: String,
+    pub severity: String,
+    pub response_due: Option<String>,
+    pub created: String,
+    pub bundles: Vec<BundleRecord>,
+    pub escalations: Vec<EscalationRecord>,
+}
+
+/// Proof that a bundle was accepted, as GET /v1/uploads/{id}/receipt returns it.
+#[derive(Debug, Clone, Serialize)]
+pub struct Receipt {
+    pub receipt_id: String,
+    pub case_id: String,
+    pub sha256: String,
+    pub size: u64,
+    pub received_at: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct UploadRecord {
+    pub id: UploadId,
+    pub case_id: CaseId,
+    pub length: u64,
+    pub offset: u64,
+    pub sha256: String,
+    pub filename: Option<String>,
+    pub expires: DateTime<Utc>,
+    /// Set once the bundle passed every check and was moved into `bundles/`.
+    pub receipt: Option<Receipt>,
+}
+
+impl UploadRecord {
+    pub fn is_complete(&self) -> bool {
+        self.receipt.is_some()
+    }
+}
+
+pub struct Store {
+    conn: Mutex<Connection>,
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `path`, owner-only.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        // Create the file ourselves so it gets mode 0600; SQLite then gives its -wal and
+        // -shm companions the same permissions.
+        files::private_options()
+            .create(true)
+            .append(true)
+            .open(path)
+            .map_err(|source| StoreError::Create {
+                path: path.to_path_buf(),
+                source,
+            })?;
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_path_buf(),
+            source,
+        })?;
+        conn.busy_timeout(std::time::Duration::from_secs(10))?;
+        // journal_mode answers with a row, so it is queried rather than executed.
+        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Corrupt(format!(
+                "SQLite refused WAL mode (got `{mode}`)"
+            )));
+        }
+        conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
+
+        let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+        match version {
+            0 => {
+                let tx = conn.unchecked_transaction()?;
+                tx.execute_batch(SCHEMA)?;
+                tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+                tx.commit()?;
+            }
+            SCHEMA_VERSION => {}
+            newer => return Err(StoreError::NewerSchema(newer)),
+        }
+        Ok(Store {
+            conn: Mutex::new(conn),
+        })
+    }
+
+    fn conn(&self) -> MutexGuard<'_, Connection> {
+        // A panic while holding the lock cannot leave SQLite half-written (transactions roll
+        // back on drop), so a poisoned lock is still safe to use.
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    // ----- tokens -----
+
+    pub fn insert_token(
+        &self,
+        hash: &str,
+        record: &TokenRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO tokens (hash, org, case_id, expires, created) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                hash,
+                record.org,
+                record.case_id.map(CaseId::row),
+                record.expires.map(timestamp),
+                timestamp(now)
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        let row = self
+            .conn()
+            .query_row(
+                "SELECT org, case_id, expires FROM tokens WHERE hash = ?1",
+                [hash],
+                |row| {
+                    Ok((
+                        row.get::<_, String>(0)?,
+                        row.get::<_, Option<i64>>(1)?,
+                        row.get::<_, Option<String>>(2)?,
+                    ))
+                },
+            )
+            .optional()?;
+        row.map(|(org, case_id, expires)| {
+            Ok(TokenRecord {
+                org,
+                case_id: case_id.map(CaseId::from_row),
+                expires: expires.as_deref().map(parse_time).transpose()?,
+            })
+        })
+        .transpose()
+    }
+
+    // ----- cases -----
+
+    /// Creates a case with its declared bundle, or returns the case an earlier request with
+    /// the same (org, idempotency key) created. One transaction, under the connection lock,
+    /// so two concurrent retries cannot both create a case.
+    pub fn create_case(
+        &self,
+        idempotency_key: &str,
+        case: &NewCase,
+        bundle: &DeclaredBundle,
+        now: DateTime<Utc>,
+    ) -> Result<CaseHandle, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        if let Some(case_id) = replayed(&tx, &case.org, idempotency_key, "case")? {
+            let response_due = tx.query_row(
+                "SELECT response_due FROM cases WHERE id = ?1",
+                [case_id.row()],
+                |row| row.get::<_, Option<String>>(0),
+            )?;
+            return Ok(CaseHandle {
+                case_id,
+                response_due,
+                created: false,
+            });
+        }
+        let next: i64 = tx.query_row("SELECT COALESCE(MAX(id), 0) + 1 FROM cases", [], |row| {
+            row.get(0)
+        })?;
+        if next > CaseId::MAX {
+            return Err(StoreError::Corrupt("all 8-digit case ids are used".into()));
+        }
+        tx.execute(
+            "INSERT INTO cases (id, org, case_json, tier, severity, response_due, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                next,
+                case.org,
+                case.case_json,
+                case.tier,
+                case.severity,
+                case.response_due,
+                timestamp(now)
+            ],
+        )?;
+        let case_id = CaseId::from_row(next);
+        declare(&tx, case_id, bundle)?;
+        tx.execute(
+            "INSERT INTO idempotency (org, key, scope, case_id) VALUES (?1, ?2, 'case', ?3)",
+            params![case.org, idempotency_key, next],
+        )?;
+        tx.commit()?;
+        Ok(CaseHandle {
+            case_id,
+            response_due: case.response_due.clone(),
+            created: true,
+        })
+    }
+
+    /// Declares one more bundle for an existing case (POST /v1/cases/{id}/attachments),
+    /// idempotently like [`Store::create_case`].
+    pub fn add_attachment(
+        &self,
+        org: &str,
+        idempotency_key: &str,
+        case_id: CaseId,
+        bundle: &DeclaredBundle,
+    ) -> Result<CaseHandle, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let scope = format!("attachment:{case_id}");
+        let response_due = tx.query_row(
+            "SELECT response_due FROM cases WHERE id = ?1",
+            [case_id.row()],
+            |row| row.get::<_, Option<String>>(0),
+        )?;
+        if replayed(&tx, org, idempotency_key, &scope)?.is_some() {
+            return Ok(CaseHandle {
+                case_id,
+                response_due,
+                created: false,
+            });
+        }
+        declare(&tx, case_id, bundle)?;
+        tx.execute(
+            "INSERT INTO idempotency (org, key, scope, case_id) VALUES (?1, ?2, ?3, ?4)",
+            params![org, idempotency_key, scope, case_id.row()],
+        )?;
+        tx.commit()?;
+        Ok(CaseHandle {
+            case_id,
+            response_due,
+            created: true,
+        })
+    }
+
+    /// The org a case belongs to, or `None` for an unknown case.
+    pub fn case_org(&self, case_id: CaseId) -> Result<Option<String>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row(
+                "SELECT org FROM cases WHERE id = ?1",
+                [case_id.row()],
+                |row| row.get(0),
+            )
+            .optional()?)
+    }
+
+    /// Declared bundles of a case that have not been received yet.
+    pub fn pending_bundles(&self, case_id: CaseId) -> Result<Vec<DeclaredBundle>, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT sha256, size FROM declared_bundles WHERE case_id = ?1 AND received = 0 ORDER BY id")?;
+        let rows = stmt.query_map([case_id.row()], |row| {
+            Ok(DeclaredBundle {
+                sha256: row.get(0)?,
+                size: row.get::<_, i64>(1)? as u64,
+            })
+        })?;
+        Ok(rows.collect::<Result<_, _>>()?)
+    }
+
+    pub fn add_escalation(
+        &self,
+        case_id: CaseId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO escalations (case_id, reason, at) VALUES (?1, ?2, ?3)",
+            params![case_id.row(), reason, timestamp(now)],
+        )?;
+        Ok(())
+    }
+
+    pub fn case(&self, case_id: CaseId) -> Result<Option<CaseRecord>, StoreError> {
+        let conn = self.conn();
+        let found = conn
+            .query_row(
+                "SELECT org, case_json, tier, severity, response_due, created FROM cases WHERE id = ?1",
+                [case_id.row()],
+                |row| {
+                    Ok(CaseRecord {
+                        case_id,
+                        org: row.get(0)?,
+                        case_json: row.get(1)?,
+                        tier: row.get(2)?,
+                        severity: row.get(3)?,
+                        response_due: row.get(4)?,
+                        created: row.get(5)?,
+                        bundles: Vec::new(),
+                        escalations: Vec::new(),
+                    })
+                },
+            )
+            .optional()?;
+        let Some(mut record) = found else {
+            return Ok(None);
+        };
+        fill_children(&conn, &mut record)?;
+        Ok(Some(record))
+    }
+
+    /// Every case, oldest first.
+    pub fn cases(&self) -> Result<Vec<CaseRecord>, StoreError> {
+        let conn = self.conn();
+        let mut stmt =
+            conn.prepare("SELECT id, org, case_json, tier, severity, response_due, created FROM cases ORDER BY id")?;
+        let mut records = stmt
+            .query_map([], |row| {
+                Ok(CaseRecord {
+                    case_id: CaseId::from_row(row.get(0)?),
+                    org: row.get(1)?,
+                    case_json: row.get(2)?,
+                    tier: row.get(3)?,
+                    severity: row.get(4)?,
+                    response_due: row.get(5)?,
+                    created: row.get(6)?,
+                    bundles: Vec::new(),
+                    escalations: Vec::new(),
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?;
+        for record in &mut records {
+            fill_children(&conn, record)?;
+        }
+        Ok(records)
+    }
+
+    // ----- uploads -----
+
+    pub fn insert_upload(
+        &self,
+        upload: &UploadRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO uploads (id, case_id, length, offset, sha256, filename, expires, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                upload.id.as_str(),
+                upload.case_id.row(),
+                upload.length as i64,
+                upload.offset as i64,
+                upload.sha256,
+                upload.filename,
+                timestamp(upload.expires),
+                timestamp(now)
+            ],
+        )?;
+        Ok(())
+    }
+
+    pub fn upload(&self, id: &UploadId) -> Result<Option<UploadRecord>, StoreError> {
+        let conn = self.conn();
+        let row = conn
+            .query_row(
+                "SELECT case_id, length, offset, sha256, filename, expires, receipt_id, received_at
+                 FROM uploads WHERE id = ?1",
+                [id.as_str()],
+                |row| {
+                    Ok((
+                        row.get::<_, i64>(0)?,
+                        row.get::<_, i64>(1)?,
+                        row.get::<_, i64>(2)?,
+                        row.get::<_, String>(3)?,
+                        row.get::<_, Option<String>>(4)?,
+                        row.get::<_, String>(5)?,
+                        row.get::<_, Option<String>>(6)?,
+                        row.get::<_, Option<String>>(7)?,
+                    ))
+                },
+            )
+            .optional()?;
+        let Some((case_id, length, offset, sha256, filename, expires, receipt_id, received_at)) =
+            row
+        else {
+            return Ok(None);
+        };
+        let case_id = CaseId::from_row(case_id);
+        let receipt = match (receipt_id, received_at) {
+            (Some(receipt_id), Some(received_at)) => Some(Receipt {
+                receipt_id,
+                case_id: case_id.to_string(),
+                sha256: sha256.clone(),
+                size: length as u64,
+                received_at,
+            }),
+            _ => None,
+        };
+        Ok(Some(UploadRecord {
+            id: id.clone(),
+            case_id,
+            length: length as u64,
+            offset: offset as u64,
+            sha256,
+            filename,
+            expires: parse_time(&expires)?,
+            receipt,
+        }))
+    }
+
+    /// Moves an upload's offset from `from` to `to`; false if the stored offset was not
+    /// `from` any more (another PATCH won the race).
+    pub fn advance_offset(&self, id: &UploadId, from: u64, to: u64) -> Result<bool, StoreError> {
+        let changed = self.conn().execute(
+            "UPDATE uploads SET offset = ?3 WHERE id = ?1 AND offset = ?2 AND receipt_id IS NULL",
+            params![id.as_str(), from as i64, to as i64],
+        )?;
+        Ok(changed == 1)
+    }
+
+    /// Records an accepted bundle: the upload's receipt, the case's bundle list, and the
+    /// matching declaration, all in one transaction.
+    pub fn complete_upload(
+        &self,
+        upload: &UploadRecord,
+        receipt: &Receipt,
+    ) -> Result<(), StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        tx.execute(
+            "UPDATE uploads SET receipt_id = ?2, received_at = ?3 WHERE id = ?1",
+            params![upload.id.as_str(), receipt.receipt_id, receipt.received_at],
+        )?;
+        // The same bundle uploaded twice to one case is one bundle with two receipts.
+        tx.execute(
+            "INSERT OR IGNORE INTO bundles (case_id, sha256, size, received_at) VALUES (?1, ?2, ?3, ?4)",
+            params![upload.case_id.row(), upload.sha256, upload.length as i64, receipt.received_at],
+        )?;
+        tx.execute(
+            "UPDATE declared_bundles SET received = 1 WHERE id = (
+                 SELECT id FROM declared_bundles
+                 WHERE case_id = ?1 AND sha256 = ?2 AND received = 0 ORDER BY id LIMIT 1)",
+            params![upload.case_id.row(), upload.sha256],
+        )?;
+        tx.commit()?;
+        Ok(())
+    }
+
+    pub fn delete_upload(&self, id: &UploadId) -> Result<(), StoreError> {
+        self.conn()
+            .execute("DELETE FROM uploads WHERE id = ?1", [id.as_str()])?;
+        Ok(())
+    }
+
+    /// Unfinished uploads whose expiry has passed.
+    pub fn expired_uploads(&self, now: DateTime<Utc>) -> Result<Vec<UploadId>, StoreError> {
+        self.upload_ids(
+            "SELECT id FROM uploads WHERE receipt_id IS NULL AND expires < ?1",
+            params![timestamp(now)],
+        )
+    }
+
+    /// Uploads that have every byte but no receipt: the server stopped between the last
+    /// PATCH and the end of the checks. They are finished at start-up.
+    pub fn unfinished_full_uploads(&self) -> Result<Vec<UploadId>, StoreError> {
+        self.upload_ids(
+            "SELECT id FROM uploads WHERE receipt_id IS NULL AND offset = length",
+            [],
+        )
+    }
+
+    fn upload_ids(
+        &self,
+        sql: &str,
+        args: impl rusqlite::Params,
+    ) -> Result<Vec<UploadId>, StoreError> {
+        let conn = self.conn();
+        let mut stmt = conn.prepare(sql)?;
+        let ids = stmt
+            .query_map(args, |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        ids.into_iter()
+            .map(|id| {
+                UploadId::parse(&id).ok_or_else(|| StoreError::Corrupt(format!("upload id `{id}`")))
+            })
+            .collect()
+    }
+}
+
+/// The case an earlier request with this key created, if any; an error if the key was
+/// used for a different kind of request.
+fn replayed(
+    tx: &Connection,
+    org: &str,
+    key: &str,
+    scope: &str,
+) -> Result<Option<CaseId>, StoreError> {
+    let found = tx
+        .query_row(
+            "SELECT scope, case_id FROM idempotency WHERE org = ?1 AND key = ?2",
+            params![org, key],
+            |row| Ok((row.get::<_, String>(0)?, row.get::<_, i64>(1)?)),
+        )
+        .optional()?;
+    match found {
+        None => Ok(None),
+        Some((stored, case_id)) if stored == scope => Ok(Some(CaseId::from_row(case_id))),
+        Some((stored, _)) => Err(StoreError::IdempotencyConflict(stored)),
+    }
+}
+
+fn declare(tx: &Connection, case_id: CaseId, bundle: &DeclaredBundle) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO declared_bundles (case_id, sha256, size) VALUES (?1, ?2, ?3)",
+        params![case_id.row(), bundle.sha256, bundle.size as i64],
+    )?;
+    Ok(())
+}
+
+fn fill_children(conn: &Connection, record: &mut CaseRecord) -> Result<(), StoreError> {
+    let mut stmt =
+        conn.prepare_cached("SELECT sha256, size, received_at FROM bundles WHERE case_id = ?1 ORDER BY received_at, sha256")?;
+    record.bundles = stmt
+        .query_map([record.case_id.row()], |row| {
+            Ok(BundleRecord {
+                sha256: row.get(0)?,
+                size: row.get::<_, i64>(1)? as u64,
+                received_at: row.get(2)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut stmt =
+        conn.prepare_cached("SELECT reason, at FROM escalations WHERE case_id = ?1 ORDER BY id")?;
+    record.escalations = stmt
+        .query_map([record.case_id.row()], |row| {
+            Ok(EscalationRecord {
+                reason: row.get(0)?,
+                at: row.get(1)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    Ok(())
+}
