@@ -352,9 +352,11 @@ fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failu
             .unwrap_or(DEFAULT_DEADLINE);
     let (sha256, size) = (entry.state.sha256.clone(), entry.state.size);
     let outbox_id = entry.state.id.clone();
+    let bar = upload_bar(global);
     let result = block_on(async {
-        deliver::deliver(&api, &outbox, entry, deadline, chunk_size(&args.send), &()).await
+        deliver::deliver(&api, &outbox, entry, deadline, chunk_size(&args.send), &bar).await
     })?;
+    bar.0.finish_and_clear();
     let mut json = json!({
         "bundle": shown_bundle.display().to_string(),
         "sha256": sha256,
@@ -536,6 +538,29 @@ fn outbox_command(global: &GlobalArgs, args: OutboxArgs) -> Result<Report, Failu
             })
         }
     }
+}
+
+/// The upload progress bar: bytes, rate and time left, on a terminal only.
+struct UploadBar(indicatif::ProgressBar);
+
+impl deliver::Progress for UploadBar {
+    fn uploaded(&self, confirmed: u64, total: u64) {
+        self.0.set_length(total);
+        self.0.set_position(confirmed);
+    }
+}
+
+fn upload_bar(global: &GlobalArgs) -> UploadBar {
+    let visible =
+        std::io::stderr().is_terminal() && !global.silent && !global.json && !global.quiet;
+    if !visible {
+        return UploadBar(indicatif::ProgressBar::hidden());
+    }
+    let style = indicatif::ProgressStyle::with_template(
+        "uploading {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+    )
+    .expect("the template is valid");
+    UploadBar(indicatif::ProgressBar::new(0).with_style(style))
 }
 
 /// Runs async delivery code on a runtime made for this command.

@@ -1,6 +1,7 @@
 //! A tiny harness for running `jcdiag` against file-system layouts built in temp folders.
 #![allow(dead_code)]
 
+pub mod canary;
 pub mod intake;
 pub mod relay;
 #[allow(unused_imports)]
