@@ -8,25 +8,6 @@ use std::time::Instant;
 
 use jcdiag::scrub::Scrubber;
 
-/// Secret key words of the jcdiag profile.
-const WORDS: &[&str] = &[
-    "password",
-    "passwd",
-    "pwd",
-    "secret",
-    "token",
-    "api_key",
-    "apikey",
-    "access_key",
-    "private_key",
-    "auth",
-    "credential",
-    "connectkey",
-    "systemtoken",
-    "certuuid",
-    "local_ldap_bind_pwd",
-];
-
 /// Ordinary jcagent.log messages (after the timestamp and pid). `{hex}` is a 24-hex id and
 /// `{n}` a number. Some mention trigger words in prose ("token", "password", "auth", "://"),
 /// so the rules do run on them.
@@ -131,8 +112,8 @@ fn main() {
         .nth(1)
         .and_then(|a| a.parse().ok())
         .unwrap_or(100);
-    let words: Vec<String> = WORDS.iter().map(|w| w.to_string()).collect();
-    let scrubber = Scrubber::new(&words, &["systemkey".to_string()]).expect("rules compile");
+    let secrets = &jcdiag::profile::Profile::builtin().secrets;
+    let scrubber = Scrubber::new(&secrets.key_words, &secrets.public_keys).expect("rules compile");
     let (text, planted) = generate(mb << 20);
     if let Ok(path) = std::env::var("SCRUB_BENCH_DUMP") {
         std::fs::write(path, &text).expect("dump");

@@ -15,12 +15,9 @@ server=
 cleanup() { [ -n "$server" ] && kill "$server" 2>/dev/null; rm -rf "$work"; }
 trap cleanup EXIT
 
-# A CA and a certificate for 127.0.0.1.
-openssl req -x509 -newkey rsa:2048 -nodes -days 1 -subj /CN=bench-ca -keyout "$work/ca.key" -out "$work/ca.pem" 2>/dev/null
-openssl req -newkey rsa:2048 -nodes -subj /CN=127.0.0.1 -keyout "$work/key.pem" -out "$work/req.pem" 2>/dev/null
-printf 'subjectAltName=IP:127.0.0.1\n' >"$work/ext"
-openssl x509 -req -in "$work/req.pem" -CA "$work/ca.pem" -CAkey "$work/ca.key" -CAcreateserial -days 1 \
-    -extfile "$work/ext" -out "$work/cert.pem" 2>/dev/null
+# shellcheck source=scripts/local-intake.sh
+source scripts/local-intake.sh
+make_certs "$work"
 
 # A bundle-shaped zip of incompressible data (stored, so the intake's ratio check is happy).
 mkdir "$work/b"
@@ -30,11 +27,9 @@ python3 -c "import json; print(json.dumps({'schema':'jcdiag.case/1','form':{'des
 sha=$(sha256sum "$work/bundle.zip" | cut -d' ' -f1)
 size=$(stat -c %s "$work/bundle.zip")
 
-"$bin/jcdiag-intake" serve --listen 127.0.0.1:0 --data "$work/data" --tls-cert "$work/cert.pem" --tls-key "$work/key.pem" \
-    --max-bundle 1GiB >"$work/serve.out" 2>"$work/serve.err" &
-server=$!
-for _ in $(seq 50); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
-url=$(sed -n 's/.*listening on \(https:[^ ]*\).*/\1/p' "$work/serve.out")
+start_intake "$work" --max-bundle 1GiB
+server=$intake_pid
+url=$intake_url
 token=$("$bin/jcdiag-intake" token create --org bench --data "$work/data")
 
 # jcdiag: the whole submit of a bundle made earlier.

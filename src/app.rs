@@ -337,12 +337,11 @@ fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failu
         ..DeliveryState::default()
     };
     let case_bytes = serde_json::to_vec(&case_json).expect("JSON serialises");
+    // A bundle made just now in the staging folder is moved in; any other is copied.
+    let take = local_copy.is_none();
     let entry = outbox
-        .add(&bundle, &case_bytes, state)
+        .add(&bundle, take, &case_bytes, state)
         .map_err(|e| Failure::Internal(e.to_string()))?;
-    if local_copy.is_none() {
-        let _ = std::fs::remove_file(&bundle);
-    }
     let shown_bundle = local_copy.unwrap_or_else(|| entry.bundle());
     let deadline = Instant::now()
         + args

@@ -11,6 +11,8 @@ use crate::target::TargetOs;
 #[derive(Debug, Parser)]
 #[command(
     name = "jcdiag",
+    // Fixed, so that help reads the same whatever the executable is called (jcdiag.exe).
+    bin_name = "jcdiag",
     version,
     about = "Collects a complete, scrubbed JumpCloud support case and delivers it to support",
     long_about = "Collects a complete, scrubbed JumpCloud support case and delivers it to support.\n\n\

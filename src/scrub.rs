@@ -1733,32 +1733,12 @@ mod tests {
     use proptest::prelude::*;
     use std::sync::OnceLock;
 
-    /// The secret key words of the jcdiag profile.
-    const PROFILE_WORDS: &[&str] = &[
-        "password",
-        "passwd",
-        "pwd",
-        "secret",
-        "token",
-        "api_key",
-        "apikey",
-        "access_key",
-        "private_key",
-        "auth",
-        "credential",
-        "connectkey",
-        "systemtoken",
-        "certuuid",
-        "local_ldap_bind_pwd",
-    ];
-    const PUBLIC_KEYS: &[&str] = &["systemkey"];
-
+    /// The scrubber with the profile's rules, as jcdiag builds it.
     fn scrubber() -> &'static Scrubber {
         static S: OnceLock<Scrubber> = OnceLock::new();
         S.get_or_init(|| {
-            let words: Vec<String> = PROFILE_WORDS.iter().map(|s| s.to_string()).collect();
-            let public: Vec<String> = PUBLIC_KEYS.iter().map(|s| s.to_string()).collect();
-            Scrubber::new(&words, &public).expect("profile compiles")
+            let secrets = &crate::profile::Profile::builtin().secrets;
+            Scrubber::new(&secrets.key_words, &secrets.public_keys).expect("profile compiles")
         })
     }
 

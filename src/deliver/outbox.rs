@@ -84,10 +84,13 @@ impl Outbox {
         }
     }
 
-    /// Creates an entry holding a copy of `bundle` and the case JSON.
+    /// Creates an entry holding `bundle` and the case JSON. With `take`, the bundle file is
+    /// moved in (a bundle jcdiag just made); otherwise the entry gets its own link or copy, so
+    /// that the case survives the user deleting the original.
     pub fn add(
         &self,
         bundle: &Path,
+        take: bool,
         case_json: &[u8],
         mut state: DeliveryState,
     ) -> Result<Entry, OutboxError> {
@@ -102,7 +105,16 @@ impl Outbox {
         state.sha256 = sha256;
         state.size = size;
         let entry = Entry { dir, state };
-        copy_atomic(bundle, &entry.bundle())?;
+        // A hard link is as safe as a copy against deletion of the original, and free; the
+        // endpoint checks the SHA-256 recorded here, so a later edit of the original is caught.
+        let placed = if take {
+            std::fs::rename(bundle, entry.bundle()).is_ok()
+        } else {
+            std::fs::hard_link(bundle, entry.bundle()).is_ok()
+        };
+        if !placed {
+            copy_atomic(bundle, &entry.bundle())?;
+        }
         write_atomic(&entry.case_json(), case_json)?;
         entry.save()?;
         Ok(entry)
@@ -252,7 +264,7 @@ mod tests {
             created: now_rfc3339(),
             ..Default::default()
         };
-        let mut entry = outbox.add(&bundle, b"{}", state).unwrap();
+        let mut entry = outbox.add(&bundle, false, b"{}", state).unwrap();
         assert_eq!(entry.state.size, 9);
         entry.state.offset = 4;
         entry.save().unwrap();
