@@ -52,45 +52,100 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
-/// The HTTP client with jcdiag's TLS rules: certificates are always checked.
+/// The HTTP client with jcdiag's TLS rules: certificates are always checked, against the OS
+/// trust store (the platform verifier) plus the CAs of `--ca-file`.
 pub fn http_client(conn: &Connection) -> Result<reqwest::Client, DeliverError> {
     // One process-wide provider; installing twice is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
+    let extra = match &conn.ca_file {
+        Some(path) => read_ca_file(path)?,
+        None => Vec::new(),
+    };
+    let certs = extra
+        .iter()
+        .map(|der| reqwest::Certificate::from_der(der))
+        .collect::<Result<Vec<_>, _>>();
+    let certs = certs.map_err(|e| DeliverError::Usage(format!("--ca-file: {e}")))?;
+    match base_builder(conn)?.tls_certs_merge(certs).build() {
+        Ok(client) => Ok(client),
+        // Where the platform verifier cannot take extra roots (seen under wine), verify with
+        // webpki against the OS store's roots plus the extra CAs instead: still fully checked.
+        Err(_) if !extra.is_empty() => {
+            let config = webpki_config(&extra)?;
+            base_builder(conn)?
+                .tls_backend_preconfigured(config)
+                .build()
+                .map_err(|e| DeliverError::Usage(format!("cannot set up HTTPS: {}", chain(&e))))
+        }
+        Err(e) => Err(DeliverError::Usage(format!(
+            "cannot set up HTTPS: {}",
+            chain(&e)
+        ))),
+    }
+}
+
+fn base_builder(conn: &Connection) -> Result<reqwest::ClientBuilder, DeliverError> {
     let mut builder = reqwest::Client::builder()
         .connect_timeout(Duration::from_secs(10))
         .read_timeout(Duration::from_secs(30))
         .user_agent(concat!("jcdiag/", env!("CARGO_PKG_VERSION")))
         .https_only(conn.endpoint.scheme() == "https");
-    if let Some(path) = &conn.ca_file {
-        let pem = std::fs::read(path).map_err(|e| {
-            DeliverError::Usage(format!(
-                "--ca-file {}: cannot be read ({e}); give a PEM file of CA certificates",
-                path.display()
-            ))
-        })?;
-        let certs = reqwest::Certificate::from_pem_bundle(&pem).map_err(|e| {
-            DeliverError::Usage(format!(
-                "--ca-file {}: not PEM certificates ({e})",
-                path.display()
-            ))
-        })?;
-        if certs.is_empty() {
-            return Err(DeliverError::Usage(format!(
-                "--ca-file {}: holds no certificate",
-                path.display()
-            )));
-        }
-        builder = builder.tls_certs_merge(certs);
-    }
     if let Some(proxy) = &conn.proxy {
         let proxy = reqwest::Proxy::all(proxy).map_err(|e| {
             DeliverError::Usage(format!("--proxy `{proxy}` is not a proxy URL ({e})"))
         })?;
         builder = builder.proxy(proxy);
     }
-    builder
-        .build()
-        .map_err(|e| DeliverError::Usage(format!("cannot set up HTTPS: {}", chain(&e))))
+    Ok(builder)
+}
+
+/// The certificates of a PEM file, as DER.
+fn read_ca_file(path: &std::path::Path) -> Result<Vec<Vec<u8>>, DeliverError> {
+    use rustls_pki_types::CertificateDer;
+    use rustls_pki_types::pem::PemObject;
+    let pem = std::fs::read(path).map_err(|e| {
+        DeliverError::Usage(format!(
+            "--ca-file {}: cannot be read ({e}); give a PEM file of CA certificates",
+            path.display()
+        ))
+    })?;
+    let certs: Vec<Vec<u8>> = CertificateDer::pem_slice_iter(&pem)
+        .map(|c| c.map(|c| c.to_vec()))
+        .collect::<Result<_, _>>()
+        .map_err(|e| {
+            DeliverError::Usage(format!(
+                "--ca-file {}: not PEM certificates ({e})",
+                path.display()
+            ))
+        })?;
+    if certs.is_empty() {
+        return Err(DeliverError::Usage(format!(
+            "--ca-file {}: holds no certificate",
+            path.display()
+        )));
+    }
+    Ok(certs)
+}
+
+fn webpki_config(extra: &[Vec<u8>]) -> Result<rustls::ClientConfig, DeliverError> {
+    let mut roots = rustls::RootCertStore::empty();
+    let native = rustls_native_certs::load_native_certs();
+    roots.add_parsable_certificates(native.certs);
+    for der in extra {
+        roots
+            .add(rustls_pki_types::CertificateDer::from(der.clone()))
+            .map_err(|e| {
+                DeliverError::Usage(format!(
+                    "--ca-file: a certificate is not usable as a CA ({e})"
+                ))
+            })?;
+    }
+    let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
+    Ok(rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .map_err(|e| DeliverError::Usage(format!("cannot set up TLS: {e}")))?
+        .with_root_certificates(roots)
+        .with_no_client_auth())
 }
 
 /// One failed exchange, classified for the retry loop.
