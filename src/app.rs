@@ -129,6 +129,9 @@ fn collect_command(global: &GlobalArgs, args: CollectArgs) -> Result<Report, Fai
         out,
         "collect",
     )?;
+    if args.collection.dry_run {
+        return Ok(preview_report(outcome));
+    }
     let path = outcome.bundle.display().to_string();
     let mut report = Report::ok(
         bundle_json(&outcome),
@@ -244,8 +247,55 @@ fn build_bundle(
         run,
         out,
         now,
+        dry_run: collection.dry_run,
     })
     .map_err(|e| Failure::Internal(e.to_string()))
+}
+
+/// The `--dry-run` report: what would be sent, nothing written.
+fn preview_report(outcome: Outcome) -> Report {
+    let entries: Vec<Value> = outcome
+        .entries
+        .iter()
+        .map(|e| json!({ "name": e.name, "source": e.source, "size": e.size_after, "redactions": e.redactions }))
+        .collect();
+    let count = entries.len();
+    let mut report = Report::ok(
+        json!({ "dry_run": true, "entries": entries, "warnings": outcome.warnings }),
+        format!("dry-run entries={count} written=0"),
+        format!(
+            "Would send (nothing was written):\n{}",
+            collect::preview(&outcome.entries)
+        ),
+    );
+    report.warnings = outcome.warnings;
+    report
+}
+
+/// Consent before anything leaves the machine: `--yes`/`--silent`, or a "yes" typed at a
+/// terminal after the preview. Without a terminal and without `--yes`, nothing is sent.
+fn consent(global: &GlobalArgs, preview: &str) -> Result<(), Failure> {
+    if global.yes || global.silent {
+        return Ok(());
+    }
+    if !(std::io::stdin().is_terminal() && std::io::stderr().is_terminal()) {
+        return Err(Failure::Usage(
+            "consent: no terminal to ask on; pass --yes (or --silent) to send without asking"
+                .into(),
+        ));
+    }
+    eprint!("These files will be sent to JumpCloud support:\n{preview}Send them? [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Failure::Internal(format!("cannot read the answer: {e}")))?;
+    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+        Ok(())
+    } else {
+        Err(Failure::Usage(
+            "consent: not given; nothing was sent".into(),
+        ))
+    }
 }
 
 fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failure> {
@@ -308,6 +358,7 @@ fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failu
     let (bundle, warnings, local_copy, case_json) = match &args.bundle {
         Some(bundle) => {
             let case_json = case_json_of(bundle)?;
+            consent(global, &zip_listing(bundle)?)?;
             (bundle.clone(), Vec::new(), Some(bundle.clone()), case_json)
         }
         None => {
@@ -322,6 +373,15 @@ fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failu
                 out.unwrap_or(staging.clone()),
                 "submit",
             )?;
+            if args.collection.dry_run {
+                return Ok(preview_report(outcome));
+            }
+            if let Err(refused) = consent(global, &collect::preview(&outcome.entries)) {
+                if !keep_local {
+                    let _ = std::fs::remove_file(&outcome.bundle);
+                }
+                return Err(refused);
+            }
             let case_json = case_json_of(&outcome.bundle)?;
             let local = keep_local.then(|| outcome.bundle.clone());
             (outcome.bundle, outcome.warnings, local, case_json)
@@ -409,6 +469,21 @@ fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failu
     };
     report.warnings = warnings;
     Ok(report)
+}
+
+/// The entries of a bundle made earlier, for the consent preview.
+fn zip_listing(bundle: &Path) -> Result<String, Failure> {
+    let bad =
+        |why: String| Failure::Usage(format!("{}: not a zip bundle ({why})", bundle.display()));
+    let file = std::fs::File::open(bundle).map_err(|e| bad(e.to_string()))?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
+    let mut text = String::new();
+    for i in 0..zip.len() {
+        let entry = zip.by_index(i).map_err(|e| bad(e.to_string()))?;
+        let name = entry.name().map(|n| n.to_string()).unwrap_or_default();
+        text.push_str(&format!("  {name:<48} {:>10} bytes\n", entry.size()));
+    }
+    Ok(text)
 }
 
 /// The case record inside a bundle (what the endpoint is sent when the case is created).

@@ -76,6 +76,8 @@ pub struct BundleWriter {
     options: SimpleFileOptions,
     in_flight: VecDeque<(String, JoinHandle<zip::result::ZipResult<PreparedZipFile>>)>,
     parallelism: usize,
+    /// A preview (`--dry-run`) hashes and counts entries but writes nothing.
+    preview: bool,
 }
 
 impl BundleWriter {
@@ -113,7 +115,21 @@ impl BundleWriter {
             parallelism: std::thread::available_parallelism()
                 .map_or(1, |n| n.get())
                 .min(4),
+            preview: false,
         })
+    }
+
+    /// A writer for `--dry-run`: entries are measured and hashed, no file is created.
+    pub fn preview(dest: &Path) -> BundleWriter {
+        BundleWriter {
+            zip: None,
+            temp: PathBuf::new(),
+            dest: dest.to_path_buf(),
+            options: SimpleFileOptions::default(),
+            in_flight: VecDeque::new(),
+            parallelism: 1,
+            preview: true,
+        }
     }
 
     /// Adds an entry; compression happens on a worker thread. Returns the stored size and hash.
@@ -127,6 +143,9 @@ impl BundleWriter {
         let options = self
             .options
             .large_file(bytes.len() as u64 >= u32::MAX as u64);
+        if self.preview {
+            return Ok(stored);
+        }
         let entry_name = name.to_string();
         let worker =
             std::thread::spawn(move || PreparedZipFile::from_data(entry_name, options, &bytes));
@@ -155,6 +174,9 @@ impl BundleWriter {
 
     /// Writes the central directory, flushes to disk and renames the bundle into place.
     pub fn finish(mut self) -> Result<PathBuf, BundleError> {
+        if self.preview {
+            return Ok(self.dest.clone());
+        }
         while !self.in_flight.is_empty() {
             self.write_oldest()?;
         }

@@ -153,6 +153,9 @@ pub struct CollectionArgs {
     /// Most bytes kept of all logs together [default: 64MiB]
     #[arg(long, env = "JCDIAG_MAX_TOTAL_LOG_SIZE", value_name = "SIZE", value_parser = crate::size::parse_size)]
     pub max_total_log_size: Option<u64>,
+    /// Show every file that would be sent, with sizes and redactions, and write nothing
+    #[arg(long, env = "JCDIAG_DRY_RUN")]
+    pub dry_run: bool,
     /// Largest screenshot accepted [default: 20MiB]
     #[arg(long, env = "JCDIAG_MAX_SCREENSHOT_SIZE", value_name = "SIZE", value_parser = crate::size::parse_size)]
     pub max_screenshot_size: Option<u64>,

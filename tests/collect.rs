@@ -630,3 +630,82 @@ fn the_live_windows_layout_is_read_from_drive_c() {
         system["os"]
     );
 }
+
+#[test]
+fn dry_run_lists_what_would_be_sent_and_writes_nothing() {
+    let sandbox = Sandbox::new("linux");
+    sandbox.write(
+        "/var/log/jcagent.log",
+        "2021/05/07 09:25:13 [1] [INFO] password=hunter2-dry-run\n",
+    );
+    sandbox.write(
+        "/opt/jc/jcagent.conf",
+        r#"{"systemKey":"5f0c1a2b3c4d5e6f7a8b9c0d","systemToken":"tok-dry-run-123456"}"#,
+    );
+    let output = sandbox.collect(&["--dry-run"]);
+    assert_ok(&output);
+    assert!(sandbox.out_files().is_empty(), "{:?}", sandbox.out_files());
+    let preview = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        preview.contains("logs/var/log/jcagent.log") && preview.contains("agent/jcagent.conf"),
+        "{preview}"
+    );
+    assert!(
+        preview.contains("1 password") && preview.contains("1 system-token"),
+        "{preview}"
+    );
+    assert!(!preview.contains("hunter2") && !preview.contains("tok-dry-run"));
+
+    let output = sandbox.collect(&["--dry-run", "--json"]);
+    let result: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["dry_run"], true);
+    let log = result["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "logs/var/log/jcagent.log")
+        .unwrap()
+        .clone();
+    assert_eq!(log["redactions"]["password"], 1);
+    assert!(sandbox.out_files().is_empty());
+}
+
+#[test]
+fn submit_without_consent_and_without_a_terminal_sends_nothing() {
+    let sandbox = Sandbox::new("linux");
+    sandbox.write("/var/log/jcagent.log", "x\n");
+    let state = sandbox.dir.path().join("state");
+    let output = jcdiag()
+        .args([
+            "submit",
+            "--description",
+            "d",
+            "--severity",
+            "3",
+            "--tier",
+            "standard",
+            "--email",
+            "a@example.com",
+        ])
+        .args([
+            "--endpoint",
+            "https://127.0.0.1:9",
+            "--token",
+            "jcd_x",
+            "--target-os",
+            "linux",
+        ])
+        .arg("--sysroot")
+        .arg(sandbox.root())
+        .arg("--state-dir")
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("--yes"));
+    let staged = std::fs::read_dir(state.join("staging"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(staged, 0, "nothing kept");
+    assert!(!state.join("outbox").exists());
+}

@@ -466,3 +466,25 @@ async fn an_untrusted_certificate_names_ca_file_and_plain_http_off_loopback_is_r
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stdout).contains("loopback"));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_dry_run_submit_sends_nothing() {
+    let intake = Intake::start().await;
+    let case = Case::new();
+    let token = intake.token(ORG, None);
+    let output = run(case.submit(&intake.url, &token, &intake.certs.ca_pem, &["--dry-run"])).await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(json_of(&output)["dry_run"], true);
+    assert!(
+        intake_cli(&intake, &["case", "list"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(case.outbox_len(), 0);
+}

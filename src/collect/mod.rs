@@ -53,6 +53,8 @@ pub struct Request<'a> {
     /// `--out`: a folder, or the bundle's file path.
     pub out: PathBuf,
     pub now: DateTime<Utc>,
+    /// `--dry-run`: measure and scrub everything, write nothing.
+    pub dry_run: bool,
 }
 
 /// What a finished collection produced.
@@ -79,7 +81,11 @@ pub fn collect(req: Request) -> Result<Outcome, BundleError> {
     };
     let host = system::host_name(&source);
     let dest = bundle::destination(&req.out, &bundle::file_name(&host, req.now));
-    let mut writer = BundleWriter::create(&dest, req.now)?;
+    let mut writer = if req.dry_run {
+        BundleWriter::preview(&dest)
+    } else {
+        BundleWriter::create(&dest, req.now)?
+    };
     let mut manifest = Manifest {
         schema: manifest::SCHEMA,
         tool_version: env!("CARGO_PKG_VERSION"),
@@ -151,10 +157,14 @@ pub fn collect(req: Request) -> Result<Outcome, BundleError> {
         pretty(&serde_json::to_value(&manifest).expect("manifest serialises")),
     )?;
     let bundle = writer.finish()?;
-    let (sha256, size) = bundle::sha256_file(&bundle).map_err(|source| BundleError::Write {
-        path: bundle.clone(),
-        source,
-    })?;
+    let (sha256, size) = if req.dry_run {
+        (String::new(), 0)
+    } else {
+        bundle::sha256_file(&bundle).map_err(|source| BundleError::Write {
+            path: bundle.clone(),
+            source,
+        })?
+    };
     Ok(Outcome {
         bundle,
         sha256,
@@ -497,6 +507,30 @@ fn last_lines_with(text: &[u8], marker: &str, n: usize) -> Vec<String> {
         .collect();
     lines.reverse();
     lines
+}
+
+/// The preview a user consents to: every entry with its size and what was removed from it.
+pub fn preview(entries: &[Entry]) -> String {
+    let mut text = String::new();
+    for entry in entries {
+        let removed: Vec<String> = entry
+            .redactions
+            .iter()
+            .map(|(kind, n)| format!("{n} {kind}"))
+            .collect();
+        let removed = if removed.is_empty() {
+            String::new()
+        } else {
+            format!("  redacted: {}", removed.join(", "))
+        };
+        let cut = if entry.truncated { " (cut)" } else { "" };
+        text.push_str(&format!(
+            "  {:<48} {:>10} bytes{cut}{removed}\n",
+            entry.name, entry.size_after
+        ));
+    }
+    text.push_str("  manifest.json (the list above, with hashes and what was not found)\n");
+    text
 }
 
 /// The folder a `--out` bundle lands in, for messages.
