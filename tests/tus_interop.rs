@@ -11,7 +11,7 @@ use std::process::{Child, ChildStdin, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use jcdiag::deliver::client::{Api, Connection, parse_endpoint};
+use jcdiag::deliver::client::{Api, Chunk, Connection, parse_endpoint};
 use serde_json::Value;
 use support::{Intake, sha256_hex};
 
@@ -217,7 +217,7 @@ async fn jcdiag_client_uploads_to_the_official_tus_server() {
     let mut patches = 0;
     for chunk in data.chunks(CHUNK) {
         let (next, receipt) = api
-            .patch(&location, offset, chunk.to_vec())
+            .patch(&location, offset, Chunk::new(chunk.to_vec()))
             .await
             .expect("@tus/server takes the chunk");
         assert_eq!(next, offset + chunk.len() as u64);
@@ -243,7 +243,7 @@ async fn jcdiag_client_uploads_to_the_official_tus_server() {
         .await
         .unwrap();
     let (first, _) = api
-        .patch(&location, 0, data[..CHUNK].to_vec())
+        .patch(&location, 0, Chunk::new(data[..CHUNK].to_vec()))
         .await
         .unwrap();
     assert_eq!(first, CHUNK as u64);
@@ -259,7 +259,11 @@ async fn jcdiag_client_uploads_to_the_official_tus_server() {
     while offset < size {
         let end = data.len().min(offset as usize + CHUNK);
         let (next, _) = api
-            .patch(&location, offset, data[offset as usize..end].to_vec())
+            .patch(
+                &location,
+                offset,
+                Chunk::new(data[offset as usize..end].to_vec()),
+            )
             .await
             .expect("@tus/server takes the resumed chunk");
         assert_eq!(next, end as u64);

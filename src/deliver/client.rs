@@ -402,9 +402,12 @@ impl Api {
         &self,
         location: &str,
         offset: u64,
-        chunk: Vec<u8>,
+        chunk: Chunk,
     ) -> Result<(u64, Option<String>), Failure> {
-        let digest = BASE64.encode(Sha256::digest(&chunk));
+        let Chunk {
+            bytes: chunk,
+            digest,
+        } = chunk;
         let response = self
             .request(Method::PATCH, location)
             .header("Tus-Resumable", TUS_VERSION)
@@ -481,12 +484,25 @@ fn header_u64(response: &Response, name: &str) -> Option<u64> {
 }
 
 /// Reads `len` bytes at `offset` of a file: one chunk, so memory stays at one chunk.
-pub async fn read_chunk(path: &Path, offset: u64, len: usize) -> std::io::Result<Vec<u8>> {
+pub async fn read_chunk(path: &Path, offset: u64, len: usize) -> std::io::Result<Chunk> {
     let mut file = tokio::fs::File::open(path).await?;
     file.seek(std::io::SeekFrom::Start(offset)).await?;
-    let mut chunk = Vec::with_capacity(len);
-    file.take(len as u64).read_to_end(&mut chunk).await?;
-    Ok(chunk)
+    let mut bytes = Vec::with_capacity(len);
+    file.take(len as u64).read_to_end(&mut bytes).await?;
+    Ok(Chunk::new(bytes))
+}
+
+/// One PATCH body with its `Upload-Checksum` digest (base64 of the SHA-256).
+pub struct Chunk {
+    pub bytes: Vec<u8>,
+    pub digest: String,
+}
+
+impl Chunk {
+    pub fn new(bytes: Vec<u8>) -> Chunk {
+        let digest = BASE64.encode(Sha256::digest(&bytes));
+        Chunk { bytes, digest }
+    }
 }
 
 /// Exponential backoff with full jitter, capped, never past the deadline.

@@ -194,19 +194,38 @@ async fn step(
     // The server's offset is the truth: after a cut or a crash it may be behind ours.
     let mut offset = api.offset(&location).await?;
     progress.uploaded(offset, state.size);
-    while offset < entry.state.size {
-        let len = chunk_size.min((entry.state.size - offset) as usize);
-        let chunk = client::read_chunk(&entry.bundle(), offset, len)
+    let (bundle, size) = (entry.bundle(), entry.state.size);
+    // The next chunk is read and hashed while the current one travels: at most two chunks
+    // are in memory.
+    let prefetch = |from: u64| {
+        let (path, len) = (
+            bundle.clone(),
+            chunk_size.min(size.saturating_sub(from) as usize),
+        );
+        tokio::spawn(async move { (from, client::read_chunk(&path, from, len).await) })
+    };
+    let mut next = (offset < size).then(|| prefetch(offset));
+    while let Some(pending) = next.take() {
+        let (from, chunk) = pending
             .await
-            .map_err(|e| local_io(&e))?;
-        let (confirmed, receipt_id) = api.patch(&location, offset, chunk).await?;
+            .map_err(|e| local_io(&std::io::Error::other(e)))?;
+        let chunk = chunk.map_err(|e| local_io(&e))?;
+        let expected = from + chunk.bytes.len() as u64;
+        if expected < size {
+            next = Some(prefetch(expected));
+        }
+        let (confirmed, receipt_id) = api.patch(&location, from, chunk).await?;
         offset = confirmed;
         entry.state.offset = offset;
         entry.state.last_error = None;
         entry.save().map_err(local)?;
-        progress.uploaded(offset, entry.state.size);
-        if receipt_id.is_some() && offset >= entry.state.size {
+        progress.uploaded(offset, size);
+        if receipt_id.is_some() && offset >= size {
             break;
+        }
+        if confirmed != expected {
+            // The server kept less than we sent: continue from its offset, not our guess.
+            next = (confirmed < size).then(|| prefetch(confirmed));
         }
     }
     Ok(Some(api.receipt(&location).await?))
