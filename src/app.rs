@@ -114,12 +114,7 @@ fn collect_command(global: &GlobalArgs, args: CollectArgs) -> Result<Report, Fai
     let form = layered_form(&args.form, &config)?;
     form.validate(&[])
         .map_err(|e| Failure::Usage(e.to_string()))?;
-    let out = args
-        .collection
-        .out
-        .clone()
-        .or(config.out.clone())
-        .unwrap_or_else(|| PathBuf::from("."));
+    let out = configured_out(&args.collection, &config).unwrap_or_else(|| PathBuf::from("."));
     let outcome = build_bundle(
         global,
         &config,
@@ -150,6 +145,11 @@ fn collect_command(global: &GlobalArgs, args: CollectArgs) -> Result<Report, Fai
     );
     report.warnings = outcome.warnings;
     Ok(report)
+}
+
+/// `--out` (flag or environment), else the config file's `out`.
+fn configured_out(collection: &CollectionArgs, config: &Config) -> Option<PathBuf> {
+    collection.out.clone().or(config.out.clone())
 }
 
 fn bundle_json(outcome: &Outcome) -> Value {
@@ -319,12 +319,7 @@ fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failu
             .no_target_note
             .clone()
             .unwrap_or_default();
-        let out = args
-            .collection
-            .out
-            .clone()
-            .or(config.out.clone())
-            .unwrap_or_else(|| PathBuf::from("."));
+        let out = configured_out(&args.collection, &config).unwrap_or_else(|| PathBuf::from("."));
         let kept = match &args.bundle {
             Some(bundle) => bundle.clone(),
             None => {
@@ -362,7 +357,7 @@ fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failu
             (bundle.clone(), Vec::new(), Some(bundle.clone()), case_json)
         }
         None => {
-            let out = args.collection.out.clone().or(config.out.clone());
+            let out = configured_out(&args.collection, &config);
             let keep_local = out.is_some();
             let outcome = build_bundle(
                 global,

@@ -385,11 +385,7 @@ impl Api {
             .send()
             .await
             .map_err(Failure::from_reqwest)?;
-        match response.status() {
-            StatusCode::NOT_FOUND | StatusCode::GONE => return Err(Failure::UploadGone),
-            s if !s.is_success() => return Err(refusal(response).await),
-            _ => {}
-        }
+        let response = upload_answer(response).await?;
         header_u64(&response, "Upload-Offset").ok_or(Failure::Transient {
             message: "the endpoint's HEAD answer has no Upload-Offset".into(),
             wait: None,
@@ -418,11 +414,7 @@ impl Api {
             .send()
             .await
             .map_err(Failure::from_reqwest)?;
-        match response.status() {
-            StatusCode::NOT_FOUND | StatusCode::GONE => return Err(Failure::UploadGone),
-            s if !s.is_success() => return Err(refusal(response).await),
-            _ => {}
-        }
+        let response = upload_answer(response).await?;
         let new_offset = header_u64(&response, "Upload-Offset").ok_or(Failure::Transient {
             message: "PATCH answer without Upload-Offset".into(),
             wait: None,
@@ -443,12 +435,8 @@ impl Api {
             .send()
             .await
             .map_err(Failure::from_reqwest)?;
-        match response.status() {
-            // Refused, expired or deleted: only a new upload can bring a receipt.
-            StatusCode::NOT_FOUND | StatusCode::GONE => return Err(Failure::UploadGone),
-            s if !s.is_success() => return Err(refusal(response).await),
-            _ => {}
-        }
+        // Gone means refused, expired or deleted: only a new upload can bring a receipt.
+        let response = upload_answer(response).await?;
         let v: Value = response.json().await.map_err(Failure::from_reqwest)?;
         Ok(Receipt {
             receipt_id: v["receipt_id"].as_str().unwrap_or_default().to_string(),
@@ -469,6 +457,15 @@ impl Api {
             )
             .await?;
         response.json().await.map_err(Failure::from_reqwest)
+    }
+}
+
+/// An answer about an upload resource: gone (404/410), refused, or usable.
+async fn upload_answer(response: Response) -> Result<Response, Failure> {
+    match response.status() {
+        StatusCode::NOT_FOUND | StatusCode::GONE => Err(Failure::UploadGone),
+        s if !s.is_success() => Err(refusal(response).await),
+        _ => Ok(response),
     }
 }
 
