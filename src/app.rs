@@ -300,7 +300,7 @@ fn consent(global: &GlobalArgs, preview: &str) -> Result<(), Failure> {
 
 fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failure> {
     let config = load_config(global)?;
-    let form = layered_form(&args.form, &config)?;
+    let form = layered_form(&args.collect.form, &config)?;
     // Adding to an existing case needs no new form; a new case needs what support triages by.
     let required: &[&str] = if form.case.is_some() || args.bundle.is_some() {
         &[]
@@ -319,7 +319,8 @@ fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failu
             .no_target_note
             .clone()
             .unwrap_or_default();
-        let out = configured_out(&args.collection, &config).unwrap_or_else(|| PathBuf::from("."));
+        let out =
+            configured_out(&args.collect.collection, &config).unwrap_or_else(|| PathBuf::from("."));
         let kept = match &args.bundle {
             Some(bundle) => bundle.clone(),
             None => {
@@ -327,8 +328,8 @@ fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failu
                     global,
                     &config,
                     &form,
-                    &args.place,
-                    &args.collection,
+                    &args.collect.place,
+                    &args.collect.collection,
                     out,
                     "submit",
                 )?
@@ -357,18 +358,18 @@ fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failu
             (bundle.clone(), Vec::new(), Some(bundle.clone()), case_json)
         }
         None => {
-            let out = configured_out(&args.collection, &config);
+            let out = configured_out(&args.collect.collection, &config);
             let keep_local = out.is_some();
             let outcome = build_bundle(
                 global,
                 &config,
                 &form,
-                &args.place,
-                &args.collection,
+                &args.collect.place,
+                &args.collect.collection,
                 out.unwrap_or(staging.clone()),
                 "submit",
             )?;
-            if args.collection.dry_run {
+            if args.collect.collection.dry_run {
                 return Ok(preview_report(outcome));
             }
             if let Err(refused) = consent(global, &collect::preview(&outcome.entries)) {

@@ -205,12 +205,9 @@ pub struct SubmitArgs {
     /// A bundle made earlier by `jcdiag collect` (default: collect a new one)
     #[arg(value_name = "BUNDLE")]
     pub bundle: Option<PathBuf>,
+    /// Everything `collect` takes, for the bundle made when none is given.
     #[command(flatten)]
-    pub form: FormArgs,
-    #[command(flatten)]
-    pub place: WhereArgs,
-    #[command(flatten)]
-    pub collection: CollectionArgs,
+    pub collect: CollectArgs,
     #[command(flatten)]
     pub send: SendArgs,
 }

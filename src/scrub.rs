@@ -738,6 +738,20 @@ struct Placed {
     fresh: bool,
 }
 
+impl Placed {
+    /// This earlier placeholder at its position in the new output, where `copied` input bytes
+    /// have become `out_len` output bytes; it was not added by this round.
+    fn carried(&self, out_len: usize, copied: usize) -> Placed {
+        let start = out_len + self.start - copied;
+        Placed {
+            start,
+            end: start + self.end - self.start,
+            kind: self.kind,
+            fresh: false,
+        }
+    }
+}
+
 /// Upper bound on rescan rounds in [`Scrubber::scrub_text`]; one is the norm.
 const MAX_ROUNDS: usize = 8;
 
@@ -1399,13 +1413,7 @@ impl Scrubber {
                 i += 1;
             }
             while let Some(p) = old.next_if(|p| p.end <= first.start) {
-                let at = out.len() + p.start - copied;
-                placed.push(Placed {
-                    start: at,
-                    end: at + p.end - p.start,
-                    kind: p.kind,
-                    fresh: false,
-                });
+                placed.push(p.carried(out.len(), copied));
             }
             while old.next_if(|p| p.start < end).is_some() {}
             out.extend_from_slice(&input[copied..first.start]);
@@ -1420,13 +1428,7 @@ impl Scrubber {
             copied = end;
         }
         for p in old {
-            let at = out.len() + p.start - copied;
-            placed.push(Placed {
-                start: at,
-                end: at + p.end - p.start,
-                kind: p.kind,
-                fresh: false,
-            });
+            placed.push(p.carried(out.len(), copied));
         }
         out.extend_from_slice(&input[copied..]);
         (out, placed)
