@@ -8,6 +8,7 @@ use std::process::Output;
 use std::time::Duration;
 
 use serde_json::Value;
+use support::proxy::Proxy;
 use support::relay::{Fault, Relay};
 use support::{Intake, ORG, Sandbox, jcdiag, log_lines};
 
@@ -487,4 +488,105 @@ async fn a_dry_run_submit_sends_nothing() {
             .is_empty()
     );
     assert_eq!(case.outbox_len(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_case_goes_through_the_proxy_given_by_flag_or_environment() {
+    let intake = Intake::start().await;
+    let token = intake.token(ORG, None);
+    let target = intake.addr.to_string();
+
+    // --proxy
+    let proxy = Proxy::start().await;
+    let case = Case::new();
+    let output = run(case.submit(
+        &intake.url,
+        &token,
+        &intake.certs.ca_pem,
+        &["--proxy", &proxy.url()],
+    ))
+    .await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(!proxy.tunnels().is_empty(), "--proxy was not used");
+    assert!(
+        proxy.tunnels().iter().all(|t| *t == target),
+        "{:?}",
+        proxy.tunnels()
+    );
+
+    // HTTPS_PROXY, as MDM environments set it
+    let proxy = Proxy::start().await;
+    let case = Case::new();
+    let mut command = case.submit(&intake.url, &token, &intake.certs.ca_pem, &[]);
+    command.env("HTTPS_PROXY", proxy.url());
+    let output = run(command).await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        proxy.tunnels().iter().any(|t| *t == target),
+        "HTTPS_PROXY was not used"
+    );
+
+    // NO_PROXY exempts the endpoint's host
+    let proxy = Proxy::start().await;
+    let case = Case::new();
+    let mut command = case.submit(&intake.url, &token, &intake.certs.ca_pem, &[]);
+    command
+        .env("HTTPS_PROXY", proxy.url())
+        .env("NO_PROXY", "127.0.0.1");
+    let output = run(command).await;
+    assert_eq!(
+        output.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        proxy.tunnels().is_empty(),
+        "NO_PROXY was ignored: {:?}",
+        proxy.tunnels()
+    );
+
+    let cases = intake_cli(&intake, &["case", "list"]);
+    assert_eq!(cases.as_array().unwrap().len(), 3, "{cases}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_unreachable_proxy_keeps_the_case_in_the_outbox() {
+    let intake = Intake::start().await;
+    let token = intake.token(ORG, None);
+    // A port that was free a moment ago: nothing listens there.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let case = Case::new();
+    let output = run(case.submit(
+        &intake.url,
+        &token,
+        &intake.certs.ca_pem,
+        &["--proxy", &format!("http://{dead}"), "--deadline", "3s"],
+    ))
+    .await;
+    assert_eq!(
+        output.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert_eq!(json_of(&output)["status"], "queued");
+    // `outbox list` says why: the proxy, and where to fix it.
+    let listed: Value = serde_json::from_slice(&case.outbox(&["list"]).stdout).unwrap();
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let last_error = listed[0]["last_error"].as_str().unwrap_or_default();
+    assert!(last_error.contains("check --proxy"), "{listed}");
 }

@@ -178,6 +178,14 @@ impl Failure {
                 "the endpoint's TLS certificate is not trusted ({message}); if it uses a private CA, pass it with --ca-file"
             ));
         }
+        if lower.contains("tunnel") {
+            return Failure::Transient {
+                message: format!(
+                    "the proxy failed ({message}); check --proxy, HTTPS_PROXY and NO_PROXY"
+                ),
+                wait: None,
+            };
+        }
         Failure::Transient {
             message,
             wait: None,

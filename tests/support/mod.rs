@@ -3,6 +3,7 @@
 
 pub mod canary;
 pub mod intake;
+pub mod proxy;
 pub mod relay;
 #[allow(unused_imports)]
 pub use intake::*;
@@ -107,6 +108,19 @@ pub fn jcdiag() -> Command {
     }
     let missing_config = std::env::temp_dir().join("jcdiag-test-no-config.toml");
     command.env("JCDIAG_CONFIG", &missing_config);
+    // Tests talk to loopback directly unless they set a proxy themselves.
+    for proxy in [
+        "HTTPS_PROXY",
+        "https_proxy",
+        "HTTP_PROXY",
+        "http_proxy",
+        "ALL_PROXY",
+        "all_proxy",
+        "NO_PROXY",
+        "no_proxy",
+    ] {
+        command.env_remove(proxy);
+    }
     // A config path that does not exist is an error; point at an empty one.
     std::fs::write(&missing_config, "").unwrap();
     command.stdin(Stdio::null());
