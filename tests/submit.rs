@@ -532,7 +532,7 @@ async fn a_case_goes_through_the_proxy_given_by_flag_or_environment() {
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(
-        proxy.tunnels().iter().any(|t| *t == target),
+        proxy.tunnels().contains(&target),
         "HTTPS_PROXY was not used"
     );
 
