@@ -137,14 +137,28 @@ fn collect_command(global: &GlobalArgs, args: CollectArgs) -> Result<Report, Fai
             outcome.warnings.len()
         ),
         format!(
-            "Bundle written: {path}\n  {} entries, {} bytes, sha256 {}\n",
+            "Bundle written: {path}\n  {} entries, {} bytes, sha256 {}\n{}",
             outcome.entries.len() + 1,
             outcome.size,
-            outcome.sha256
+            outcome.sha256,
+            alias_table_line(&outcome)
         ),
     );
     report.warnings = outcome.warnings;
     Ok(report)
+}
+
+/// Where `--obfuscate`'s alias table was kept, for the human report.
+fn alias_table_line(outcome: &Outcome) -> String {
+    outcome
+        .obfuscation_map
+        .as_ref()
+        .map_or(String::new(), |map| {
+            format!(
+                "  aliases (this machine only, not sent): {}\n",
+                map.display()
+            )
+        })
 }
 
 /// `--out` (flag or environment), else the config file's `out`.
@@ -153,12 +167,16 @@ fn configured_out(collection: &CollectionArgs, config: &Config) -> Option<PathBu
 }
 
 fn bundle_json(outcome: &Outcome) -> Value {
-    json!({
+    let mut json = json!({
         "bundle": outcome.bundle.display().to_string(),
         "sha256": outcome.sha256,
         "size": outcome.size,
         "warnings": outcome.warnings,
-    })
+    });
+    if let Some(map) = &outcome.obfuscation_map {
+        json["obfuscation_map"] = json!(map.display().to_string());
+    }
+    json
 }
 
 /// Collects a bundle into `out` with every input layered and checked.
@@ -232,7 +250,7 @@ fn build_bundle(
     };
     let sla = sla_terms(profile, config)?;
     let case = crate::case::record(form, profile, &sla, now);
-    collect::collect(collect::Request {
+    let mut outcome = collect::collect(collect::Request {
         profile,
         scrubber: &scrubber,
         os,
@@ -248,8 +266,32 @@ fn build_bundle(
         out,
         now,
         dry_run: collection.dry_run,
+        obfuscate: collection.obfuscate.clone(),
     })
-    .map_err(|e| Failure::Internal(e.to_string()))
+    .map_err(|e| Failure::Internal(e.to_string()))?;
+    if let (Some(mapping), false) = (&outcome.obfuscation, collection.dry_run) {
+        match write_alias_table(&state_dir(global, config), &outcome.bundle, mapping) {
+            Ok(path) => outcome.obfuscation_map = Some(path),
+            Err(e) => outcome.warnings.push(format!(
+                "the alias table of --obfuscate could not be kept ({e}): the aliases in the bundle cannot be traced back"
+            )),
+        }
+    }
+    Ok(outcome)
+}
+
+/// Keeps `--obfuscate`'s alias → original table on this machine only, owner-only, in the
+/// state folder: `obfuscation/<bundle name>.json`. It never enters the bundle.
+fn write_alias_table(state_dir: &Path, bundle: &Path, mapping: &Value) -> std::io::Result<PathBuf> {
+    let dir = state_dir.join("obfuscation");
+    crate::fsafe::create_private_dir(&dir)?;
+    let stem = bundle.file_stem().unwrap_or_default().to_string_lossy();
+    let path = dir.join(format!("{stem}.json"));
+    let _ = std::fs::remove_file(&path);
+    let mut file = crate::fsafe::create_private(&path)?;
+    std::io::Write::write_all(&mut file, &serde_json::to_vec_pretty(mapping)?)?;
+    file.sync_all()?;
+    Ok(path)
 }
 
 /// The `--dry-run` report: what would be sent, nothing written.

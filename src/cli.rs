@@ -156,6 +156,15 @@ pub struct CollectionArgs {
     /// Show every file that would be sent, with sizes and redactions, and write nothing
     #[arg(long, env = "JCDIAG_DRY_RUN")]
     pub dry_run: bool,
+    /// Also replace these by stable aliases; the alias table stays on this machine
+    #[arg(
+        long,
+        env = "JCDIAG_OBFUSCATE",
+        value_enum,
+        value_delimiter = ',',
+        value_name = "WHAT"
+    )]
+    pub obfuscate: Vec<crate::obfuscate::Category>,
     /// Largest screenshot accepted [default: 20MiB]
     #[arg(long, env = "JCDIAG_MAX_SCREENSHOT_SIZE", value_name = "SIZE", value_parser = crate::size::parse_size)]
     pub max_screenshot_size: Option<u64>,

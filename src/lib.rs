@@ -17,6 +17,7 @@ pub mod fsafe;
 pub mod intake;
 pub mod interrupt;
 pub mod manifest;
+pub mod obfuscate;
 pub mod profile;
 pub mod scrub;
 pub mod size;

@@ -28,6 +28,24 @@ pub struct Profile {
     pub channels: BTreeMap<String, Vec<String>>,
     /// Support hours and each tier's response terms.
     pub sla: SlaProfile,
+    /// Where people's accounts are, per target OS (for `--obfuscate users`).
+    pub accounts: Accounts,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct Accounts {
+    pub linux: AccountLayout,
+    pub macos: AccountLayout,
+    pub windows: AccountLayout,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AccountLayout {
+    pub homes: Vec<String>,
+    /// A passwd file ("" when the OS keeps accounts elsewhere).
+    pub passwd: String,
+    pub first_person_uid: u32,
+    pub not_people: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -97,6 +115,14 @@ impl Profile {
             TargetOs::Linux => &self.agent.linux,
             TargetOs::Macos => &self.agent.macos,
             TargetOs::Windows => &self.agent.windows,
+        }
+    }
+
+    pub fn accounts(&self, os: TargetOs) -> &AccountLayout {
+        match os {
+            TargetOs::Linux => &self.accounts.linux,
+            TargetOs::Macos => &self.accounts.macos,
+            TargetOs::Windows => &self.accounts.windows,
         }
     }
 

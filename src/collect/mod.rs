@@ -21,6 +21,7 @@ use crate::bundle::{self, BundleError, BundleWriter};
 use crate::form::CaseForm;
 use crate::fsafe::{self, Refusal, Trust};
 use crate::manifest::{self, Entry, Manifest};
+use crate::obfuscate::{Category, KnownNames, Obfuscator};
 use crate::profile::Profile;
 use crate::scrub::{Redactions, Scrubbed, Scrubber};
 use crate::target::TargetOs;
@@ -55,6 +56,35 @@ pub struct Request<'a> {
     pub now: DateTime<Utc>,
     /// `--dry-run`: measure and scrub everything, write nothing.
     pub dry_run: bool,
+    /// `--obfuscate`: what to replace by aliases besides the secrets.
+    pub obfuscate: Vec<Category>,
+}
+
+/// Scrubbing, then (with `--obfuscate`) aliasing: what every text entry goes through.
+struct Cleaner<'a> {
+    scrubber: &'a Scrubber,
+    hide: Option<Obfuscator>,
+}
+
+impl Cleaner<'_> {
+    fn text(&self, bytes: &[u8]) -> Scrubbed {
+        self.hide_in(self.scrubber.scrub_text(bytes))
+    }
+
+    fn json_document(&self, bytes: &[u8]) -> Result<Scrubbed, crate::scrub::ScrubError> {
+        self.scrubber
+            .scrub_json_document(bytes)
+            .map(|s| self.hide_in(s))
+    }
+
+    fn hide_in(&self, mut scrubbed: Scrubbed) -> Scrubbed {
+        if let Some(hide) = &self.hide {
+            let (bytes, counts) = hide.apply(&scrubbed.bytes);
+            scrubbed.bytes = bytes;
+            scrubbed.redactions.add(&counts);
+        }
+        scrubbed
+    }
 }
 
 /// What a finished collection produced.
@@ -66,6 +96,12 @@ pub struct Outcome {
     pub warnings: Vec<String>,
     #[serde(skip)]
     pub host: String,
+    /// With `--obfuscate`: the alias table, for the local mapping file (never in the bundle).
+    #[serde(skip)]
+    pub obfuscation: Option<Value>,
+    /// Where the caller kept that table.
+    #[serde(skip)]
+    pub obfuscation_map: Option<PathBuf>,
     /// What the preview shows: every entry with its size and redactions.
     #[serde(skip)]
     pub entries: Vec<Entry>,
@@ -80,6 +116,14 @@ pub fn collect(req: Request) -> Result<Outcome, BundleError> {
         trust: req.trust,
     };
     let host = system::host_name(&source);
+    let clean = Cleaner {
+        scrubber: req.scrubber,
+        hide: Obfuscator::new(&req.obfuscate, known_names(&req, &source, &host)),
+    };
+    let host = clean
+        .hide
+        .as_ref()
+        .map_or(host.clone(), |h| h.host_alias(&host));
     let dest = bundle::destination(&req.out, &bundle::file_name(&host, req.now));
     let mut writer = if req.dry_run {
         BundleWriter::preview(&dest)
@@ -96,8 +140,8 @@ pub fn collect(req: Request) -> Result<Outcome, BundleError> {
     };
     let mut warnings = Vec::new();
 
-    let main_log_errors = add_logs(&req, &mut writer, &mut manifest, &mut warnings)?;
-    let agent = add_agent_files(&req, &mut writer, &mut manifest)?;
+    let main_log_errors = add_logs(&req, &clean, &mut writer, &mut manifest, &mut warnings)?;
+    let agent = add_agent_files(&req, &clean, &mut writer, &mut manifest)?;
 
     let layout = req.profile.layout(req.os);
     let system = json!({
@@ -122,7 +166,7 @@ pub fn collect(req: Request) -> Result<Outcome, BundleError> {
     });
     let summary = summary::render(req.form, &req.case, &system, &main_log_errors, &manifest);
     add_text(
-        &req,
+        &clean,
         &mut writer,
         &mut manifest,
         "system.json",
@@ -130,7 +174,7 @@ pub fn collect(req: Request) -> Result<Outcome, BundleError> {
         None,
     )?;
     add_text(
-        &req,
+        &clean,
         &mut writer,
         &mut manifest,
         "summary.txt",
@@ -138,7 +182,7 @@ pub fn collect(req: Request) -> Result<Outcome, BundleError> {
         None,
     )?;
     add_text(
-        &req,
+        &clean,
         &mut writer,
         &mut manifest,
         "case.json",
@@ -152,10 +196,13 @@ pub fn collect(req: Request) -> Result<Outcome, BundleError> {
     }
     manifest.partial = !manifest.missing.is_empty() || !manifest.errors.is_empty();
     let entries = manifest.entries.clone();
-    writer.add(
-        "manifest.json",
-        pretty(&serde_json::to_value(&manifest).expect("manifest serialises")),
-    )?;
+    let listing = pretty(&serde_json::to_value(&manifest).expect("manifest serialises"));
+    // The manifest names source paths (user folders); the counts in it are already final.
+    let listing = match &clean.hide {
+        Some(hide) => hide.apply(&listing).0,
+        None => listing,
+    };
+    writer.add("manifest.json", listing)?;
     let bundle = writer.finish()?;
     let (sha256, size) = if req.dry_run {
         (String::new(), 0)
@@ -171,13 +218,35 @@ pub fn collect(req: Request) -> Result<Outcome, BundleError> {
         size,
         warnings,
         host,
+        obfuscation: clean.hide.as_ref().map(Obfuscator::mapping),
+        obfuscation_map: None,
         entries,
     })
+}
+
+/// The names `--obfuscate hostnames,users` look for: they have no telling shape.
+fn known_names(req: &Request, source: &system::Source, host: &str) -> KnownNames {
+    let mut users = system::people(source, req.profile.accounts(req.os));
+    let runner = &req.run.user;
+    if !["root", "SYSTEM", "Administrator"].contains(&runner.as_str())
+        && !runner.starts_with("uid ")
+    {
+        users.push(runner.clone());
+    }
+    KnownNames {
+        hosts: [Some(host.to_string()), sysinfo::System::host_name().ok()]
+            .into_iter()
+            .flatten()
+            .collect(),
+        users,
+        keep_emails: req.form.email.iter().cloned().collect(),
+    }
 }
 
 /// Adds the agent logs, newest first, within the caps. Returns the ERROR lines of jcagent.log.
 fn add_logs(
     req: &Request,
+    clean: &Cleaner,
     writer: &mut BundleWriter,
     manifest: &mut Manifest,
     warnings: &mut Vec<String>,
@@ -241,7 +310,7 @@ fn add_logs(
             truncated = truncated.map(|t| format!("{t}; total log cap reached"));
         }
         budget = budget.saturating_sub(text.bytes.len() as u64);
-        let scrubbed = req.scrubber.scrub_text(&text.bytes);
+        let scrubbed = clean.text(&text.bytes);
         if located.system_path.eq_ignore_ascii_case(&layout.main_log) {
             error_lines = last_lines_with(
                 &scrubbed.bytes,
@@ -276,6 +345,7 @@ fn add_logs(
 /// Adds the agent's config (secrets removed), version, log level and proxy config.
 fn add_agent_files(
     req: &Request,
+    clean: &Cleaner,
     writer: &mut BundleWriter,
     manifest: &mut Manifest,
 ) -> Result<system::AgentFacts, BundleError> {
@@ -317,15 +387,12 @@ fn add_agent_files(
         let scrubbed = match kind {
             AgentFile::JsonConfig => {
                 read_agent_identity(req.profile, &bytes, &mut facts);
-                req.scrubber
-                    .scrub_json_document(&bytes)
-                    .map_err(|e| e.to_string())
+                clean.json_document(&bytes).map_err(|e| e.to_string())
             }
-            AgentFile::MaybeJson => Ok(req
-                .scrubber
-                .scrub_json_document(&bytes)
-                .unwrap_or_else(|_| req.scrubber.scrub_text(&bytes))),
-            AgentFile::Text => Ok(req.scrubber.scrub_text(&bytes)),
+            AgentFile::MaybeJson => Ok(clean
+                .json_document(&bytes)
+                .unwrap_or_else(|_| clean.text(&bytes))),
+            AgentFile::Text => Ok(clean.text(&bytes)),
         };
         let scrubbed = match scrubbed {
             Ok(s) => s,
@@ -429,14 +496,14 @@ fn add_screenshots(
 
 /// Adds a text entry that jcdiag wrote (or read), scrubbed like everything else.
 fn add_text(
-    req: &Request,
+    clean: &Cleaner,
     writer: &mut BundleWriter,
     manifest: &mut Manifest,
     name: &str,
     bytes: &[u8],
     source: Option<&str>,
 ) -> Result<(), BundleError> {
-    let scrubbed = req.scrubber.scrub_text(bytes);
+    let scrubbed = clean.text(bytes);
     add_entry(
         writer,
         manifest,

@@ -10,6 +10,7 @@ use std::path::Path;
 use serde_json::{Value, json};
 
 use crate::fsafe::{self, Trust};
+use crate::profile::AccountLayout;
 use crate::target::TargetOs;
 
 /// How jcdiag was run, for `system.json` and the summary.
@@ -104,6 +105,48 @@ pub fn host_name(src: &Source) -> String {
         }
     }
     sysinfo::System::host_name().unwrap_or_else(|_| "unknown-host".into())
+}
+
+/// The names of people's accounts on the target (for `--obfuscate users`): passwd entries from
+/// the profile's first person uid, and folders under the home roots. Only names are read; no
+/// link is followed.
+pub fn people(src: &Source, accounts: &AccountLayout) -> Vec<String> {
+    let mut names = Vec::new();
+    if !accounts.passwd.is_empty()
+        && let Some(passwd) = read_small(src, &accounts.passwd)
+    {
+        for line in passwd.lines() {
+            let fields: Vec<&str> = line.split(':').collect();
+            if let [name, _, uid, ..] = fields[..]
+                && uid
+                    .parse::<u32>()
+                    .is_ok_and(|uid| uid >= accounts.first_person_uid && uid < 65534)
+            {
+                names.push(name.to_string());
+            }
+        }
+    }
+    for root in &accounts.homes {
+        let Ok(entries) = std::fs::read_dir(src.os.resolve(src.sysroot, root)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+            if is_dir
+                && !name.starts_with('.')
+                && !accounts
+                    .not_people
+                    .iter()
+                    .any(|n| n.eq_ignore_ascii_case(&name))
+            {
+                names.push(name);
+            }
+        }
+    }
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// Facts about the machine running jcdiag.
