@@ -105,12 +105,41 @@ pub fn run(cli: Cli) -> Result<Option<Report>, Failure> {
     }
 }
 
+/// Starts jcdiag's own log in the state folder (see [`crate::logfile`]). A log that cannot be
+/// written does not stop the run; it is said on stderr.
+fn start_log(global: &GlobalArgs, config: &Config, command: &str) {
+    let level = if global.verbose > 0 {
+        tracing::Level::DEBUG
+    } else {
+        tracing::Level::INFO
+    };
+    match crate::logfile::start(&state_dir(global, config), level) {
+        Ok(_) => {
+            // Flag values are not logged: `--token` would be one of them.
+            tracing::info!(
+                command,
+                version = env!("CARGO_PKG_VERSION"),
+                elevated = crate::collect::system::is_elevated(),
+                silent = global.silent,
+                "run started"
+            );
+        }
+        Err(e) if !(global.quiet || global.silent || global.json) => {
+            eprintln!("warning: jcdiag's log cannot be written ({e}); going on without it");
+        }
+        Err(_) => {}
+    }
+}
+
 fn load_config(global: &GlobalArgs) -> Result<Config, Failure> {
     Config::load(global.config.as_deref()).map_err(|e| Failure::Usage(e.to_string()))
 }
 
 fn collect_command(global: &GlobalArgs, args: CollectArgs) -> Result<Report, Failure> {
     let config = load_config(global)?;
+    if !args.collection.dry_run {
+        start_log(global, &config, "collect");
+    }
     let form = layered_form(&args.form, &config)?;
     form.validate(&[])
         .map_err(|e| Failure::Usage(e.to_string()))?;
@@ -269,6 +298,23 @@ fn build_bundle(
         obfuscate: collection.obfuscate.clone(),
     })
     .map_err(|e| Failure::Internal(e.to_string()))?;
+    if !collection.dry_run {
+        let mut redactions = crate::scrub::Redactions::default();
+        for entry in &outcome.entries {
+            redactions.add(&crate::scrub::Redactions(entry.redactions.clone()));
+        }
+        tracing::info!(
+            bundle = %outcome.bundle.display(),
+            size = outcome.size,
+            sha256 = %outcome.sha256,
+            entries = outcome.entries.len(),
+            redactions = ?redactions.0,
+            "bundle written"
+        );
+        for warning in &outcome.warnings {
+            tracing::warn!("{warning}");
+        }
+    }
     if let (Some(mapping), false) = (&outcome.obfuscation, collection.dry_run) {
         match write_alias_table(&state_dir(global, config), &outcome.bundle, mapping) {
             Ok(path) => outcome.obfuscation_map = Some(path),
@@ -342,6 +388,9 @@ fn consent(global: &GlobalArgs, preview: &str) -> Result<(), Failure> {
 
 fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failure> {
     let config = load_config(global)?;
+    if !args.collect.collection.dry_run {
+        start_log(global, &config, "submit");
+    }
     let form = layered_form(&args.collect.form, &config)?;
     // Adding to an existing case needs no new form; a new case needs what support triages by.
     let required: &[&str] = if form.case.is_some() || args.bundle.is_some() {
@@ -540,6 +589,9 @@ fn case_json_of(bundle: &Path) -> Result<Value, Failure> {
 
 fn outbox_command(global: &GlobalArgs, args: OutboxArgs) -> Result<Report, Failure> {
     let config = load_config(global)?;
+    if !matches!(args.action, None | Some(OutboxAction::List)) {
+        start_log(global, &config, "outbox");
+    }
     let outbox = Outbox::new(&state_dir(global, &config));
     match args.action.unwrap_or(OutboxAction::List) {
         OutboxAction::List => {

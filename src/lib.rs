@@ -16,6 +16,7 @@ pub mod form;
 pub mod fsafe;
 pub mod intake;
 pub mod interrupt;
+pub mod logfile;
 pub mod manifest;
 pub mod obfuscate;
 pub mod profile;

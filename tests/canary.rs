@@ -85,6 +85,151 @@ fn no_planted_secret_survives_and_every_lookalike_does() {
     );
 }
 
+/// Every file under `dir`, with its bytes.
+fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
+    let mut found = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(dir) = stack.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                stack.push(path);
+            } else {
+                found.push((path.clone(), std::fs::read(&path).unwrap()));
+            }
+        }
+    }
+    found
+}
+
+/// jcdiag's own log, its outbox metadata and everything it prints hold neither the token nor a
+/// collected secret: through a failed delivery (endpoint down, case kept) and a good one.
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_the_outbox_and_the_messages_hold_no_token_and_no_secret() {
+    use support::{Intake, ORG};
+    let sandbox = Sandbox::new("linux");
+    let corpus = write_corpus(&|name| sandbox.path(&system_path(name)));
+    let state = sandbox.dir.path().join("state");
+    let mut intake = Intake::start().await;
+    let token = intake.token(ORG, None);
+    intake.stop().await;
+    let submit = |extra: &[&str]| {
+        let mut command = support::jcdiag();
+        command
+            .args([
+                "submit",
+                "--yes",
+                "-v",
+                "--description",
+                "canary",
+                "--severity",
+                "2",
+            ])
+            .args([
+                "--tier",
+                "premium",
+                "--email",
+                "admin@example.com",
+                "--deadline",
+                "2s",
+            ])
+            .arg("--sysroot")
+            .arg(sandbox.root())
+            .args([
+                "--target-os",
+                "linux",
+                "--endpoint",
+                &intake.url,
+                "--token",
+                &token,
+            ])
+            .arg("--ca-file")
+            .arg(&intake.certs.ca_pem)
+            .arg("--state-dir")
+            .arg(&state)
+            .arg("--out")
+            .arg(sandbox.out())
+            .args(extra);
+        command
+    };
+    let mut printed = Vec::new();
+    let down = tokio::task::spawn_blocking({
+        let mut command = submit(&[]);
+        move || command.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        down.status.code(),
+        Some(3),
+        "{}",
+        String::from_utf8_lossy(&down.stderr)
+    );
+    printed.extend([down.stdout, down.stderr]);
+
+    let kept = files_under(&state);
+    let names: Vec<String> = kept.iter().map(|(p, _)| p.display().to_string()).collect();
+    assert!(names.iter().any(|n| n.ends_with("jcdiag.log")), "{names:?}");
+    assert!(names.iter().any(|n| n.contains("outbox")), "{names:?}");
+    let log = std::fs::read_to_string(state.join("log").join("jcdiag.log")).unwrap();
+    assert!(log.contains("delivery attempt failed"), "{log}");
+
+    intake.resume().await;
+    let flushed = tokio::task::spawn_blocking({
+        let mut command = support::jcdiag();
+        command
+            .args([
+                "outbox",
+                "flush",
+                "-v",
+                "--token",
+                &token,
+                "--endpoint",
+                &intake.url,
+            ])
+            .arg("--ca-file")
+            .arg(&intake.certs.ca_pem)
+            .arg("--state-dir")
+            .arg(&state);
+        move || command.output().unwrap()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        flushed.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&flushed.stderr)
+    );
+    printed.extend([flushed.stdout, flushed.stderr]);
+    let log = std::fs::read_to_string(state.join("log").join("jcdiag.log")).unwrap();
+    assert!(log.contains("delivered; receipt issued"), "{log}");
+
+    let mut haystacks: Vec<(String, Vec<u8>)> = kept
+        .into_iter()
+        .chain(files_under(&state))
+        .map(|(p, bytes)| (p.display().to_string(), bytes))
+        .collect();
+    haystacks.extend(
+        printed
+            .into_iter()
+            .map(|bytes| ("output".to_string(), bytes)),
+    );
+    let contains = |hay: &[u8], needle: &[u8]| hay.windows(needle.len()).any(|w| w == needle);
+    for (place, bytes) in &haystacks {
+        assert!(
+            !contains(bytes, token.as_bytes()),
+            "the token is in {place}"
+        );
+        for (kind, secret) in &corpus.secrets {
+            assert!(
+                !contains(bytes, secret),
+                "a planted {kind} secret is in {place}"
+            );
+        }
+    }
+}
+
 #[test]
 fn corpus_is_well_formed() {
     let nanos = std::time::SystemTime::now()

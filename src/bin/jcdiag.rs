@@ -24,6 +24,10 @@ fn main() -> ExitCode {
                     }
                 }
             }
+            match &report.problem {
+                Some(problem) => tracing::warn!(exit_code = report.exit_code, "{problem}"),
+                None => tracing::info!(exit_code = report.exit_code, "run finished"),
+            }
             if let Some(problem) = report.problem.as_ref().filter(|_| !silent) {
                 eprintln!("jcdiag: {problem}");
             }
@@ -31,6 +35,7 @@ fn main() -> ExitCode {
         }
         Err(failure) => {
             let code = failure.exit_code();
+            tracing::error!(exit_code = code, "{failure}");
             report_failure(&failure, code, json, silent);
             ExitCode::from(code as u8)
         }

@@ -98,6 +98,13 @@ pub async fn deliver(
                     .clone()
                     .unwrap_or_else(|| receipt.case_id.clone());
                 let response_due = entry.state.response_due.clone();
+                tracing::info!(
+                    outbox_id = %entry.state.id,
+                    case_id = %case_id,
+                    receipt_id = %receipt.receipt_id,
+                    attempts = entry.state.attempts,
+                    "delivered; receipt issued"
+                );
                 outbox.remove(&entry)?;
                 return Ok(Delivered {
                     receipt,
@@ -132,6 +139,12 @@ pub async fn deliver(
                         (message.clone(), None, Some(DeliverError::Queued(message)))
                     }
                 };
+                tracing::warn!(
+                    outbox_id = %entry.state.id,
+                    attempt = entry.state.attempts,
+                    offset = entry.state.offset,
+                    "delivery attempt failed: {message}"
+                );
                 entry.state.last_error = Some(message.clone());
                 entry.save()?;
                 if let Some(fatal) = fatal {

@@ -121,6 +121,11 @@ pub fn jcdiag() -> Command {
     ] {
         command.env_remove(proxy);
     }
+    // jcdiag's default state folder (outbox, log) goes to a test folder, not the user's own.
+    command.env(
+        "XDG_STATE_HOME",
+        std::env::temp_dir().join("jcdiag-test-state"),
+    );
     // A config path that does not exist is an error; point at an empty one.
     std::fs::write(&missing_config, "").unwrap();
     command.stdin(Stdio::null());
