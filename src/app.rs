@@ -24,6 +24,7 @@ use crate::scrub::Scrubber;
 use crate::size::parse_size;
 use crate::sla::SlaProfile;
 use crate::target::TargetOs;
+use crate::wizard::{Scope, Wizard};
 
 /// A failure that produced nothing to report, with its exit code (SPEC "Exit codes").
 #[derive(Debug, thiserror::Error)]
@@ -84,7 +85,10 @@ pub fn run(cli: Cli) -> Result<Option<Report>, Failure> {
     let global = &cli.global;
     match cli.command {
         Some(Command::Collect(args)) => collect_command(global, *args).map(Some),
-        Some(Command::Submit(args)) => submit_command(global, *args).map(Some),
+        Some(Command::Submit(args)) => {
+            let scope = can_prompt(global).then_some(Scope::Required);
+            submit_command(global, *args, scope).map(Some)
+        }
         Some(Command::Outbox(args)) => outbox_command(global, args).map(Some),
         Some(Command::Sla(args)) => sla_command(global, args).map(Some),
         Some(Command::Completions { shell }) => {
@@ -98,11 +102,35 @@ pub fn run(cli: Cli) -> Result<Option<Report>, Failure> {
                 .map_err(|e| Failure::Internal(format!("cannot print the man page: {e}")))?;
             Ok(None)
         }
+        None if can_prompt(global) => {
+            // `submit` parsed with no flags, so its JCDIAG_* variables still count.
+            let args = match <Cli as clap::Parser>::parse_from(["jcdiag", "submit"]).command {
+                Some(Command::Submit(args)) => *args,
+                _ => SubmitArgs::default(),
+            };
+            submit_command(global, args, Some(Scope::Everything)).map(Some)
+        }
         None => Err(Failure::Usage(
-            "no command given: run `jcdiag collect --description \"…\"` (see `jcdiag --help`)"
+            "no command given and no terminal for the wizard: run `jcdiag submit --yes …` or `jcdiag collect …` (see `jcdiag --help`)"
                 .into(),
         )),
     }
+}
+
+/// Whether questions may be asked: a person at a terminal, and no flag saying otherwise.
+fn can_prompt(global: &GlobalArgs) -> bool {
+    !(global.yes || global.silent || global.json)
+        && std::io::stdin().is_terminal()
+        && std::io::stderr().is_terminal()
+}
+
+/// The wizard on this process's terminal.
+fn terminal_wizard() -> Wizard<'static, std::io::StdinLock<'static>, std::io::Stderr> {
+    Wizard::new(
+        std::io::stdin().lock(),
+        std::io::stderr(),
+        Profile::builtin(),
+    )
 }
 
 /// Starts jcdiag's own log in the state folder (see [`crate::logfile`]). A log that cannot be
@@ -386,20 +414,58 @@ fn consent(global: &GlobalArgs, preview: &str) -> Result<(), Failure> {
     }
 }
 
-fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failure> {
+/// `submit`, and the wizard (`jcdiag` alone): `ask` says which missing fields to prompt for
+/// (`None`: unattended, never prompt).
+fn submit_command(
+    global: &GlobalArgs,
+    mut args: SubmitArgs,
+    ask: Option<Scope>,
+) -> Result<Report, Failure> {
     let config = load_config(global)?;
-    if !args.collect.collection.dry_run {
-        start_log(global, &config, "submit");
-    }
-    let form = layered_form(&args.collect.form, &config)?;
+    let mut form = layered_form(&args.collect.form, &config)?;
     // Adding to an existing case needs no new form; a new case needs what support triages by.
     let required: &[&str] = if form.case.is_some() || args.bundle.is_some() {
         &[]
     } else {
         &["description", "severity", "tier", "email"]
     };
+    if let Some(scope) = ask {
+        let screenshot_cap = size_setting(
+            args.collect.collection.max_screenshot_size,
+            config.max_screenshot_size.as_deref(),
+            "max_screenshot_size",
+            DEFAULT_SCREENSHOT_CAP,
+        )?;
+        let check = |path: &Path| {
+            collect::screenshots::read(path, screenshot_cap)
+                .map(|_| ())
+                .map_err(|e| e.to_string())
+        };
+        let mut wizard = terminal_wizard();
+        let wizard_error = |e: crate::wizard::WizardError| Failure::Usage(e.to_string());
+        wizard
+            .fill(&mut form, required, scope, &check)
+            .map_err(wizard_error)?;
+        if args.send.endpoint.is_none() && config.endpoint.is_none() {
+            args.send.endpoint = Some(
+                wizard
+                    .ask_required("Support endpoint URL (https://…): ")
+                    .map_err(wizard_error)?,
+            );
+        }
+        if args.send.token.is_none() && config.token.is_none() {
+            args.send.token = Some(
+                wizard
+                    .ask_required("Upload token (from your support contact): ")
+                    .map_err(wizard_error)?,
+            );
+        }
+    }
     form.validate(required)
         .map_err(|e| Failure::Usage(e.to_string()))?;
+    if !args.collect.collection.dry_run {
+        start_log(global, &config, "submit");
+    }
     let connection = connection(&args.send, &config)?;
     // Settle TLS and proxy settings before collecting: a bad --ca-file is a usage error,
     // not a case stuck in the outbox.
@@ -463,7 +529,11 @@ fn submit_command(global: &GlobalArgs, args: SubmitArgs) -> Result<Report, Failu
             if args.collect.collection.dry_run {
                 return Ok(preview_report(outcome));
             }
-            if let Err(refused) = consent(global, &collect::preview(&outcome.entries)) {
+            // Ctrl-C while the question is open removes the bundle like a refusal does.
+            crate::interrupt::register(&outcome.bundle);
+            let agreed = consent(global, &collect::preview(&outcome.entries));
+            crate::interrupt::unregister(&outcome.bundle);
+            if let Err(refused) = agreed {
                 if !keep_local {
                     let _ = std::fs::remove_file(&outcome.bundle);
                 }

@@ -138,7 +138,7 @@ pub struct WhereArgs {
 }
 
 /// What to collect and how much.
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 #[command(next_help_heading = "Collection")]
 pub struct CollectionArgs {
     /// Bundle destination: a folder, or the zip's path [default: current folder]
@@ -170,7 +170,7 @@ pub struct CollectionArgs {
     pub max_screenshot_size: Option<u64>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct CollectArgs {
     #[command(flatten)]
     pub form: FormArgs,
@@ -209,7 +209,7 @@ pub struct SendArgs {
     pub chunk_size: Option<u64>,
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Args, Default)]
 pub struct SubmitArgs {
     /// A bundle made earlier by `jcdiag collect` (default: collect a new one)
     #[arg(value_name = "BUNDLE")]

@@ -24,3 +24,4 @@ pub mod scrub;
 pub mod size;
 pub mod sla;
 pub mod target;
+pub mod wizard;
