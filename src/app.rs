@@ -307,7 +307,9 @@ fn build_bundle(
     };
     let sla = sla_terms(profile, config)?;
     let case = crate::case::record(form, profile, &sla, now);
-    let mut outcome = collect::collect(collect::Request {
+    let spinner = collection_spinner(global);
+    let step = |what: &str| spinner.set_message(what.to_string());
+    let collected = collect::collect(collect::Request {
         profile,
         scrubber: &scrubber,
         os,
@@ -324,8 +326,10 @@ fn build_bundle(
         now,
         dry_run: collection.dry_run,
         obfuscate: collection.obfuscate.clone(),
-    })
-    .map_err(|e| Failure::Internal(e.to_string()))?;
+        progress: &step,
+    });
+    spinner.finish_and_clear();
+    let mut outcome = collected.map_err(|e| Failure::Internal(e.to_string()))?;
     if !collection.dry_run {
         let mut redactions = crate::scrub::Redactions::default();
         for entry in &outcome.entries {
@@ -784,14 +788,29 @@ impl deliver::Progress for UploadBar {
     }
 }
 
+/// Bars only for a person watching: a terminal, and not silent, JSON or quiet.
+fn shows_progress(global: &GlobalArgs) -> bool {
+    std::io::stderr().is_terminal() && !global.silent && !global.json && !global.quiet
+}
+
+/// The collection spinner: what is being read and scrubbed right now.
+fn collection_spinner(global: &GlobalArgs) -> indicatif::ProgressBar {
+    if !shows_progress(global) {
+        return indicatif::ProgressBar::hidden();
+    }
+    let style = indicatif::ProgressStyle::with_template("{spinner:.cyan} collecting: {msg}")
+        .expect("the template is valid");
+    let spinner = indicatif::ProgressBar::new_spinner().with_style(style);
+    spinner.enable_steady_tick(Duration::from_millis(120));
+    spinner
+}
+
 fn upload_bar(global: &GlobalArgs) -> UploadBar {
-    let visible =
-        std::io::stderr().is_terminal() && !global.silent && !global.json && !global.quiet;
-    if !visible {
+    if !shows_progress(global) {
         return UploadBar(indicatif::ProgressBar::hidden());
     }
     let style = indicatif::ProgressStyle::with_template(
-        "uploading {bar:30} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
+        "uploading {bar:30.cyan} {bytes}/{total_bytes} {bytes_per_sec} eta {eta}",
     )
     .expect("the template is valid");
     UploadBar(indicatif::ProgressBar::new(0).with_style(style))

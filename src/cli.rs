@@ -83,6 +83,23 @@ pub enum Color {
     Never,
 }
 
+impl Color {
+    /// Whether stderr gets colour: `always` and `never` are obeyed; `auto` means a terminal
+    /// that is not `TERM=dumb`, unless `NO_COLOR` is set to something (no-color.org).
+    pub fn on_stderr(self) -> bool {
+        match self {
+            Color::Always => true,
+            Color::Never => false,
+            Color::Auto => {
+                use std::io::IsTerminal;
+                std::io::stderr().is_terminal()
+                    && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty())
+                    && std::env::var_os("TERM").is_none_or(|t| t != "dumb")
+            }
+        }
+    }
+}
+
 /// The issue form (also from `--form FILE` and the config file).
 #[derive(Debug, Args, Default)]
 #[command(next_help_heading = "Case form")]

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use support::jcdiag;
+use support::{Sandbox, jcdiag};
 
 /// Runs `jcdiag ARGS` with stdin closed or an open pipe nobody writes to. A run still going
 /// after `patience` is waiting for input: killed, and reported as such.
@@ -81,4 +81,24 @@ fn jcdiag_alone_without_a_terminal_says_how_to_run_unattended() {
         err.contains("no terminal for the wizard") && err.contains("submit --yes"),
         "{err}"
     );
+}
+
+#[test]
+fn piped_output_gets_no_spinner_and_no_colour_but_always_means_always() {
+    // No agent log: the run warns, and the warning is what gets coloured.
+    let sandbox = Sandbox::new("linux");
+    let output = sandbox.collect(&["--description", "piped"]);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{err}");
+    assert!(
+        err.contains("warning:") && !err.contains('\u{1b}'),
+        "{err:?}"
+    );
+    assert!(!err.contains("collecting"), "{err:?}");
+
+    std::fs::remove_dir_all(sandbox.out()).unwrap();
+    std::fs::create_dir(sandbox.out()).unwrap();
+    let output = sandbox.collect(&["--description", "piped", "--color", "always"]);
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert!(err.contains("\u{1b}[33m"), "{err:?}");
 }

@@ -222,3 +222,55 @@ fn intake_cases(intake: &Intake) -> Vec<Value> {
 fn intake_case(intake: &Intake, id: &str) -> Value {
     intake_json(intake, &["case", "show", id])
 }
+
+/// `jcdiag collect` on a terminal (no intake needed), with extra environment.
+fn collect_on_terminal(sandbox: &Sandbox, env: &[(&str, &str)]) -> String {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_jcdiag"));
+    for (key, _) in std::env::vars() {
+        if key.starts_with("JCDIAG_") || key == "NO_COLOR" {
+            command.env_remove(key);
+        }
+    }
+    let config = sandbox.dir.path().join("config.toml");
+    std::fs::write(&config, "").unwrap();
+    command
+        .arg("collect")
+        .arg("--sysroot")
+        .arg(sandbox.root())
+        .args(["--target-os", "linux", "--description", "colours"])
+        .arg("--out")
+        .arg(sandbox.out())
+        .arg("--state-dir")
+        .arg(state_dir(sandbox))
+        .env("JCDIAG_CONFIG", &config)
+        .env("TERM", "xterm-256color")
+        .envs(env.iter().copied());
+    let mut session = spawn_command(command, Some(TIMEOUT_MS)).expect("a pty");
+    let seen = session.exp_eof().unwrap();
+    assert!(exit_code(&mut session).ends_with(", 0)"), "{seen}");
+    seen
+}
+
+#[test]
+fn a_terminal_gets_a_progress_spinner_and_colour_unless_no_color_says_otherwise() {
+    // A log big enough that collecting it takes a few spinner ticks, and a missing agent
+    // config so that there is a warning to colour.
+    let sandbox = Sandbox::new("linux");
+    sandbox.write("/var/log/jcagent.log", log_lines(20_000, "big"));
+    sandbox.write("/var/log/jcagent.log.1", log_lines(20_000, "older"));
+    let sgr = |text: &str| text.contains("\u{1b}[33m") || text.contains("\u{1b}[36m");
+
+    let seen = collect_on_terminal(&sandbox, &[]);
+    assert!(seen.contains("collecting: "), "no spinner: {seen:?}");
+    assert!(sgr(&seen), "no colour on a colour terminal: {seen:?}");
+
+    std::fs::remove_dir_all(sandbox.out()).unwrap();
+    std::fs::create_dir(sandbox.out()).unwrap();
+    let seen = collect_on_terminal(&sandbox, &[("NO_COLOR", "1")]);
+    assert!(!sgr(&seen), "colour despite NO_COLOR: {seen:?}");
+
+    std::fs::remove_dir_all(sandbox.out()).unwrap();
+    std::fs::create_dir(sandbox.out()).unwrap();
+    let seen = collect_on_terminal(&sandbox, &[("JCDIAG_COLOR", "never")]);
+    assert!(!sgr(&seen), "colour despite --color never: {seen:?}");
+}

@@ -9,6 +9,8 @@ use jcdiag::cli::Cli;
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (json, silent, quiet) = (cli.global.json, cli.global.silent, cli.global.quiet);
+    // Progress bars and the labels below share one decision.
+    console::set_colors_enabled_stderr(cli.global.color.on_stderr());
     match app::run(cli) {
         Ok(None) => ExitCode::SUCCESS,
         Ok(Some(report)) => {
@@ -20,7 +22,10 @@ fn main() -> ExitCode {
                 print!("{}", report.human);
                 if !quiet {
                     for warning in &report.warnings {
-                        eprintln!("warning: {warning}");
+                        eprintln!(
+                            "{} {warning}",
+                            console::style("warning:").for_stderr().yellow().bold()
+                        );
                     }
                 }
             }
@@ -55,6 +60,9 @@ fn report_failure(failure: &Failure, code: i32, json: bool, silent: bool) {
             failure.to_string().replace('\n', "; ")
         );
     } else {
-        eprintln!("jcdiag: error: {failure}");
+        eprintln!(
+            "jcdiag: {} {failure}",
+            console::style("error:").for_stderr().red().bold()
+        );
     }
 }

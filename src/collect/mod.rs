@@ -58,6 +58,8 @@ pub struct Request<'a> {
     pub dry_run: bool,
     /// `--obfuscate`: what to replace by aliases besides the secrets.
     pub obfuscate: Vec<Category>,
+    /// Told what is being done now, for a progress display.
+    pub progress: &'a dyn Fn(&str),
 }
 
 /// Scrubbing, then (with `--obfuscate`) aliasing: what every text entry goes through.
@@ -140,8 +142,11 @@ pub fn collect(req: Request) -> Result<Outcome, BundleError> {
     };
     let mut warnings = Vec::new();
 
+    (req.progress)("agent logs");
     let main_log_errors = add_logs(&req, &clean, &mut writer, &mut manifest, &mut warnings)?;
+    (req.progress)("agent configuration");
     let agent = add_agent_files(&req, &clean, &mut writer, &mut manifest)?;
+    (req.progress)("system facts");
 
     let layout = req.profile.layout(req.os);
     let system = json!({
@@ -189,7 +194,9 @@ pub fn collect(req: Request) -> Result<Outcome, BundleError> {
         &pretty(&req.case),
         None,
     )?;
+    (req.progress)("screenshots");
     add_screenshots(req.screenshots, &mut writer, &mut manifest)?;
+    (req.progress)("finishing the bundle");
 
     for (kind, count) in manifest.entries.iter().flat_map(|e| e.redactions.iter()) {
         *manifest.redactions.entry(kind.clone()).or_default() += count;
@@ -287,6 +294,7 @@ fn add_logs(
             );
             continue;
         }
+        (req.progress)(&format!("reading and scrubbing {}", located.system_path));
         let cap = req.caps.per_file.min(budget);
         let text = match logs::read_log(&mut file, cap, since_local, &profile.logs.timestamp_format)
         {

@@ -147,3 +147,72 @@ fn section(page: &mut String, title: &str, body: &str) {
         body.trim_end()
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::manifest::Entry;
+    use crate::profile::Profile;
+    use chrono::TimeZone;
+    use serde_json::json;
+
+    /// The page a support engineer reads first, for a typical Standard-tier case filed on a
+    /// Friday afternoon: a change here is a change users see.
+    #[test]
+    fn the_summary_page() {
+        let profile = Profile::builtin();
+        let form = CaseForm {
+            description: Some("Users cannot log in to their Macs since the password change.\nOnly the office fleet is affected.".into()),
+            troubleshooting: Some("Rebooted two machines; re-entered the password.".into()),
+            error: vec!["Invalid credentials".into(), "jcagent: connection refused".into()],
+            severity: Some(1),
+            tier: Some("standard".into()),
+            email: Some("admin@example.com".into()),
+            name: Some("Ada Admin".into()),
+            org: Some("5f3e0c1a2b".into()),
+            ..CaseForm::default()
+        };
+        let filed = chrono::Utc
+            .with_ymd_and_hms(2026, 11, 27, 23, 30, 0)
+            .unwrap(); // Fri 16:30 MT
+        let case = crate::case::record(&form, profile, &profile.sla, filed);
+        let system = json!({
+            "hostname": "ws-0042",
+            "os": {"name": "macOS", "version": "15.1", "build": "24B83", "time_zone": "America/Denver"},
+            "machine": {"architecture": "aarch64"},
+            "agent": {
+                "version": "2.31.0", "system_key": "5f3e0c1a2b3c4d5e6f708192",
+                "region": "US", "process": {"running": false}
+            },
+        });
+        let errors = vec![
+            "2026/11/27 16:20:01 [1042] [ERROR] login failed for user ada: invalid credentials"
+                .to_string(),
+        ];
+        let entry = |name: &str, size: u64, truncated: bool| Entry {
+            name: name.into(),
+            source: None,
+            size_before: size,
+            size_after: size,
+            sha256: String::new(),
+            truncated,
+            truncated_reason: None,
+            redactions: Default::default(),
+            modified: None,
+        };
+        let mut manifest = Manifest {
+            entries: vec![
+                entry("logs/var/log/jcagent.log", 10_485_760, true),
+                entry("logs/var/log/jcagent.log.1", 52_311, false),
+                entry("agent/jcagent.conf", 734, false),
+            ],
+            not_found: vec!["/opt/jc/loglevel.cache".into()],
+            ..Manifest::default()
+        };
+        manifest.skip(
+            "/var/log/jcagent.log.2",
+            "a symbolic link: links are not followed",
+        );
+        insta::assert_snapshot!(render(&form, &case, &system, &errors, &manifest));
+    }
+}
