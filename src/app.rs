@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::cli::{
-    Cli, CollectArgs, CollectionArgs, Command, FormArgs, GlobalArgs, OutboxAction, OutboxArgs,
-    SendArgs, SlaArgs, SubmitArgs, WhereArgs,
+    Cli, CollectArgs, CollectionArgs, Command, EscalateArgs, FormArgs, GlobalArgs, OutboxAction,
+    OutboxArgs, SendArgs, SlaArgs, SubmitArgs, Via, WhereArgs,
 };
 use crate::collect::{self, Caps, Outcome, RunInfo};
 use crate::config::Config;
@@ -35,6 +35,9 @@ pub enum Failure {
     /// Exit 2: the message names the input and what is wrong with it.
     #[error("{0}")]
     Usage(String),
+    /// Exit 4: the endpoint refused (bad token, unknown case).
+    #[error("{0}")]
+    Refused(String),
 }
 
 impl Failure {
@@ -42,6 +45,7 @@ impl Failure {
         match self {
             Failure::Internal(_) => 1,
             Failure::Usage(_) => 2,
+            Failure::Refused(_) => 4,
         }
     }
 }
@@ -78,6 +82,8 @@ const DEFAULT_TOTAL_CAP: u64 = 64 << 20;
 const DEFAULT_SCREENSHOT_CAP: u64 = 20 << 20;
 /// Leaves a JumpCloud Command (120 s) room to print and exit.
 const DEFAULT_DEADLINE: Duration = Duration::from_secs(100);
+/// A person waiting for an escalation gets the email draft sooner.
+const ESCALATION_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Runs one command line; `None` means the output was already printed (completions, man page).
 pub fn run(cli: Cli) -> Result<Option<Report>, Failure> {
@@ -90,6 +96,7 @@ pub fn run(cli: Cli) -> Result<Option<Report>, Failure> {
             submit_command(global, *args, scope).map(Some)
         }
         Some(Command::Outbox(args)) => outbox_command(global, args).map(Some),
+        Some(Command::Escalate(args)) => escalate_command(global, *args).map(Some),
         Some(Command::Sla(args)) => sla_command(global, args).map(Some),
         Some(Command::Completions { shell }) => {
             let mut command = Cli::command();
@@ -450,14 +457,15 @@ fn submit_command(
         wizard
             .fill(&mut form, required, scope, &check)
             .map_err(wizard_error)?;
-        if args.send.endpoint.is_none() && config.endpoint.is_none() {
+        let by_endpoint = args.email.via == Via::Endpoint;
+        if by_endpoint && args.send.endpoint.is_none() && config.endpoint.is_none() {
             args.send.endpoint = Some(
                 wizard
                     .ask_required("Support endpoint URL (https://…): ")
                     .map_err(wizard_error)?,
             );
         }
-        if args.send.token.is_none() && config.token.is_none() {
+        if by_endpoint && args.send.token.is_none() && config.token.is_none() {
             args.send.token = Some(
                 wizard
                     .ask_required("Upload token (from your support contact): ")
@@ -470,10 +478,21 @@ fn submit_command(
     if !args.collect.collection.dry_run {
         start_log(global, &config, "submit");
     }
-    let connection = connection(&args.send, &config)?;
+    let by_email = args.email.via == Via::Email;
     // Settle TLS and proxy settings before collecting: a bad --ca-file is a usage error,
     // not a case stuck in the outbox.
-    let api = Api::new(connection).map_err(|e| Failure::Usage(e.to_string()))?;
+    let api = if by_email {
+        None
+    } else {
+        let connection = connection(&args.send, &config)?;
+        Some(Api::new(connection).map_err(|e| Failure::Usage(e.to_string()))?)
+    };
+    let smtp = match (&args.email.smtp, by_email) {
+        (Some(url), true) => {
+            Some(crate::email::parse_smtp_url(url).map_err(|e| Failure::Usage(e.to_string()))?)
+        }
+        _ => None,
+    };
     let profile = Profile::builtin();
     if form.tier.as_deref() == Some("free") && form.case.is_none() {
         let note = profile.sla.tiers[&crate::sla::Tier::Free]
@@ -519,7 +538,9 @@ fn submit_command(
             (bundle.clone(), Vec::new(), Some(bundle.clone()), case_json)
         }
         None => {
-            let out = configured_out(&args.collect.collection, &config);
+            // An emailed case keeps its bundle where the user can see it (default: here).
+            let out = configured_out(&args.collect.collection, &config)
+                .or_else(|| by_email.then(|| PathBuf::from(".")));
             let keep_local = out.is_some();
             let outcome = build_bundle(
                 global,
@@ -547,6 +568,9 @@ fn submit_command(
             let local = keep_local.then(|| outcome.bundle.clone());
             (outcome.bundle, outcome.warnings, local, case_json)
         }
+    };
+    let Some(api) = api else {
+        return email_case(&args, &config, &form, &bundle, warnings, smtp.as_ref());
     };
     let state = DeliveryState {
         id: deliver::outbox::new_id(),
@@ -618,9 +642,19 @@ fn submit_command(
             json["status"] = json!("queued");
             json["response_due"] = Value::Null;
             json["error"] = json!(failure.to_string());
+            // The email channel is the fallback the guideline itself names.
+            let by_email = (code == 3).then(|| {
+                format!(
+                    "\nIf the endpoint stays unreachable, send the case by email instead:\n  jcdiag submit --via email --yes \"{}\"\n",
+                    shown_bundle.display()
+                )
+            });
             Report {
                 line: format!("queued outbox={outbox_id} exit={code}: {failure}"),
-                human: format!("Case kept in the outbox as {outbox_id}.\n"),
+                human: format!(
+                    "Case kept in the outbox as {outbox_id}.\n{}",
+                    by_email.unwrap_or_default()
+                ),
                 json,
                 warnings: Vec::new(),
                 exit_code: code,
@@ -648,6 +682,259 @@ fn zip_listing(bundle: &Path) -> Result<String, Failure> {
 }
 
 /// The case record inside a bundle (what the endpoint is sent when the case is created).
+/// `submit --via email`: the case as an email beside the bundle (`<bundle>.eml`), sent when
+/// `--smtp` is given. The bundle stays where it is; nothing goes to the outbox.
+fn email_case(
+    args: &SubmitArgs,
+    config: &Config,
+    form: &CaseForm,
+    bundle: &Path,
+    warnings: Vec<String>,
+    smtp: Option<&crate::email::SmtpTarget>,
+) -> Result<Report, Failure> {
+    let profile = Profile::builtin();
+    // A bundle made earlier carries its form: flags given now win, case.json fills the rest.
+    let case = case_json_of(bundle)?;
+    let recorded = |path: &[&str]| {
+        path.iter()
+            .try_fold(&case, |v, key| v.get(*key))
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    let from = form
+        .email
+        .clone()
+        .or_else(|| recorded(&["form", "contact", "email"]));
+    let Some(from) = from.as_deref() else {
+        return Err(Failure::Usage(
+            "email: needed to send the case by email (it is the sender); give --email".into(),
+        ));
+    };
+    let name = form
+        .name
+        .clone()
+        .or_else(|| recorded(&["form", "contact", "name"]));
+    let description = form
+        .description
+        .clone()
+        .or_else(|| recorded(&["form", "description"]))
+        .unwrap_or_default();
+    let severity = form.severity.or_else(|| {
+        case["severity"]["level"]
+            .as_u64()
+            .and_then(|l| u8::try_from(l).ok())
+    });
+    let partner = form.partner == Some(true) || case["form"]["partner"] == json!(true);
+    let (sha256, size) = crate::bundle::sha256_file(bundle)
+        .map_err(|e| Failure::Internal(format!("{}: {e}", bundle.display())))?;
+    let summary = zip_text(bundle, "summary.txt")?;
+    let limit = args
+        .email
+        .attachment_limit
+        .unwrap_or(crate::email::DEFAULT_ATTACHMENT_LIMIT);
+    let mail = crate::email::CaseMail {
+        from,
+        from_name: name.as_deref(),
+        partner,
+        severity,
+        description: &description,
+        existing_case: form.case.as_deref(),
+        summary: &summary,
+        bundle,
+        bundle_size: size,
+        bundle_sha256: &sha256,
+        attachment_limit: limit,
+    };
+    let email_error = |e: crate::email::EmailError| match e {
+        crate::email::EmailError::Usage(m) => Failure::Usage(m),
+        other => Failure::Internal(other.to_string()),
+    };
+    let (message, attached) = crate::email::case_message(profile, &mail).map_err(email_error)?;
+    let eml = bundle.with_extension("eml");
+    crate::email::write_eml(&eml, &message).map_err(email_error)?;
+    tracing::info!(eml = %eml.display(), attached, "case written as an email");
+    let eml_text = eml.display().to_string();
+    let mut json = json!({
+        "bundle": bundle.display().to_string(),
+        "sha256": sha256,
+        "size": size,
+        "warnings": warnings,
+        "case_id": form.case,
+        "response_due": case["response_due"],
+        "eml": eml_text,
+    });
+    let attachment = if attached {
+        "the bundle is attached"
+    } else {
+        "the bundle is too large to attach: the message says where it is and how to upload it"
+    };
+    let Some(target) = smtp else {
+        json["status"] = json!("drafted");
+        let mut report = Report::ok(
+            json,
+            format!("drafted eml={eml_text} sha256={sha256}"),
+            format!(
+                "The case is written as an email to send from your mail client: {eml_text}
+  ({attachment})
+  To send it from here instead, give --smtp smtps://user@your-mail-server.
+"
+            ),
+        );
+        report.warnings = warnings;
+        return Ok(report);
+    };
+    let password = std::env::var("JCDIAG_SMTP_PASSWORD").ok();
+    let ca_file = args.send.ca_file.clone().or(config.ca_file.clone());
+    match crate::email::send(target, password, ca_file.as_deref(), &message) {
+        Ok(()) => {
+            tracing::info!(server = %target.host, "case emailed");
+            json["status"] = json!("emailed");
+            let mut report = Report::ok(
+                json,
+                format!("emailed eml={eml_text} sha256={sha256}"),
+                format!(
+                    "The case was emailed to JumpCloud support through {} ({attachment}).
+  A copy is at {eml_text}
+",
+                    target.host
+                ),
+            );
+            report.warnings = warnings;
+            Ok(report)
+        }
+        Err(e) => {
+            json["status"] = json!("drafted");
+            let mut report = Report::ok(
+                json,
+                format!("drafted eml={eml_text} exit=3: {e}"),
+                format!(
+                    "The case is written as an email: {eml_text}
+"
+                ),
+            );
+            report.warnings = warnings;
+            report.exit_code = 3;
+            report.problem = Some(format!(
+                "{e}; the message is kept at {eml_text}: send it from your mail client, or run this again"
+            ));
+            Ok(report)
+        }
+    }
+}
+
+/// A text entry of a bundle (e.g. `summary.txt`).
+fn zip_text(bundle: &Path, name: &str) -> Result<String, Failure> {
+    let bad = |why: String| {
+        Failure::Usage(format!(
+            "{}: not a jcdiag bundle ({why}); make one with `jcdiag collect`",
+            bundle.display()
+        ))
+    };
+    let file = std::fs::File::open(bundle).map_err(|e| bad(e.to_string()))?;
+    let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
+    let mut entry = zip.by_name(name).map_err(|e| bad(format!("{name}: {e}")))?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut entry, &mut text).map_err(|e| bad(e.to_string()))?;
+    Ok(text)
+}
+
+/// `jcdiag escalate`: recorded on the endpoint, or, when it cannot be reached, an email draft
+/// replying on the case with escalations@ in Cc (the guideline's own path).
+fn escalate_command(global: &GlobalArgs, args: EscalateArgs) -> Result<Report, Failure> {
+    let config = load_config(global)?;
+    start_log(global, &config, "escalate");
+    let profile = Profile::builtin();
+    let reason = args.reason.trim();
+    if reason.is_empty() {
+        return Err(Failure::Usage(
+            "reason: empty; say why the case needs escalating with --reason".into(),
+        ));
+    }
+    let probe = CaseForm {
+        case: Some(args.case_id.clone()),
+        email: args.email.clone().or(config.email.clone()),
+        ..CaseForm::default()
+    };
+    probe
+        .validate(&[])
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let next_steps = crate::email::escalation_next_steps(profile);
+    let configured = args.send.endpoint.is_some() || config.endpoint.is_some();
+    let unreachable = if configured {
+        let api = Api::new(connection(&args.send, &config)?)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+        let deadline = Instant::now()
+            + args
+                .send
+                .deadline
+                .or(config_deadline(&config)?)
+                .unwrap_or(ESCALATION_DEADLINE);
+        let outcome = block_on(deliver::escalate(&api, &args.case_id, reason, deadline))?;
+        match outcome {
+            Ok(deliver::Escalation::Recorded) => {
+                return Ok(Report::ok(
+                    json!({ "case_id": args.case_id, "status": "recorded" }),
+                    format!("recorded case={}", args.case_id),
+                    format!(
+                        "Escalation of case {} recorded by the support endpoint.
+{next_steps}",
+                        args.case_id
+                    ),
+                ));
+            }
+            Ok(deliver::Escalation::Unreachable(why)) => why,
+            Err(refused) => {
+                let message = match refused {
+                    DeliverError::Refused(m) => format!("refused by the endpoint: {m}"),
+                    other => other.to_string(),
+                };
+                return Err(Failure::Refused(message));
+            }
+        }
+    } else {
+        "no endpoint is configured".to_string()
+    };
+    let Some(from) = probe.email.as_deref() else {
+        return Err(Failure::Usage(format!(
+            "email: the endpoint cannot take the escalation ({unreachable}), and an email draft needs your address; give --email"
+        )));
+    };
+    let message = crate::email::escalation_message(
+        profile,
+        &crate::email::EscalationMail {
+            from,
+            from_name: args.name.as_deref().or(config.name.as_deref()),
+            partner: args.partner || config.partner == Some(true),
+            case_id: &args.case_id,
+            reason,
+            in_reply_to: args.in_reply_to.as_deref(),
+        },
+    )
+    .map_err(|e| Failure::Usage(e.to_string()))?;
+    let dir = args
+        .out
+        .clone()
+        .or(config.out.clone())
+        .unwrap_or_else(|| PathBuf::from("."));
+    let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
+    let eml = dir.join(format!("jcdiag-escalation-{}-{stamp}.eml", args.case_id));
+    crate::email::write_eml(&eml, &message).map_err(|e| Failure::Usage(e.to_string()))?;
+    tracing::info!(case_id = %args.case_id, eml = %eml.display(), "escalation drafted: {unreachable}");
+    let eml_text = eml.display().to_string();
+    Ok(Report::ok(
+        json!({ "case_id": args.case_id, "status": "drafted", "eml": eml_text }),
+        format!("drafted case={} eml={eml_text}", args.case_id),
+        format!(
+            "The support endpoint could not take the escalation ({unreachable}).
+             An email draft replying on case {} with {} in Cc is at:
+  {eml_text}
+             Send it from your mail client ({}).
+{next_steps}",
+            args.case_id, profile.contacts.escalation_email, profile.escalation.how
+        ),
+    ))
+}
+
 fn case_json_of(bundle: &Path) -> Result<Value, Failure> {
     let bad = |why: String| {
         Failure::Usage(format!(

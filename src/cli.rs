@@ -36,6 +36,8 @@ pub enum Command {
     Submit(Box<SubmitArgs>),
     /// Cases kept on disk until the endpoint acknowledged them
     Outbox(OutboxArgs),
+    /// Ask for escalation of an existing case (offline: an email draft to send)
+    Escalate(Box<EscalateArgs>),
     /// Print the response target and contact channels for a tier and severity
     Sla(SlaArgs),
     /// Print shell completions
@@ -234,6 +236,61 @@ pub struct SubmitArgs {
     /// Everything `collect` takes, for the bundle made when none is given.
     #[command(flatten)]
     pub collect: CollectArgs,
+    #[command(flatten)]
+    pub send: SendArgs,
+    #[command(flatten)]
+    pub email: EmailArgs,
+}
+
+/// How the case travels.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Via {
+    // Plain comments: doc comments would turn into clap value help and long-form --help.
+    // The support endpoint (Case Intake API), resumable, with the outbox.
+    #[default]
+    Endpoint,
+    // An email to support (an .eml file; sent when --smtp is given).
+    Email,
+}
+
+/// The email channel.
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Email")]
+pub struct EmailArgs {
+    /// endpoint: the support endpoint, resumable; email: an .eml to support (sent with --smtp)
+    #[arg(long, value_enum, default_value_t = Via::Endpoint, env = "JCDIAG_VIA")]
+    pub via: Via,
+    /// SMTP server: smtps://user@host:465, or smtp://user@host:587 with STARTTLS (password in JCDIAG_SMTP_PASSWORD)
+    #[arg(long, env = "JCDIAG_SMTP", value_name = "URL")]
+    pub smtp: Option<String>,
+    /// Largest bundle attached to the email [default: 20MiB]
+    #[arg(long, env = "JCDIAG_ATTACHMENT_LIMIT", value_name = "SIZE", value_parser = crate::size::parse_size)]
+    pub attachment_limit: Option<u64>,
+}
+
+#[derive(Debug, Args)]
+pub struct EscalateArgs {
+    /// The case number to escalate
+    #[arg(long = "case", env = "JCDIAG_CASE", value_name = "ID")]
+    pub case_id: String,
+    /// Why the case needs management's attention
+    #[arg(long, value_name = "TEXT")]
+    pub reason: String,
+    /// Your email address (the sender of an email draft)
+    #[arg(long, env = "JCDIAG_EMAIL", value_name = "ADDR")]
+    pub email: Option<String>,
+    /// Your name
+    #[arg(long, env = "JCDIAG_NAME", value_name = "TEXT")]
+    pub name: Option<String>,
+    /// The requester is a JumpCloud partner (partnersupport@)
+    #[arg(long, env = "JCDIAG_PARTNER")]
+    pub partner: bool,
+    /// Message-ID of the last email received on the case, for the draft's reply headers
+    #[arg(long, value_name = "MESSAGE-ID")]
+    pub in_reply_to: Option<String>,
+    /// Folder for the email draft [default: current folder]
+    #[arg(long, env = "JCDIAG_OUT", value_name = "DIR")]
+    pub out: Option<PathBuf>,
     #[command(flatten)]
     pub send: SendArgs,
 }

@@ -12,6 +12,7 @@ pub mod collect;
 pub mod config;
 pub mod deliver;
 pub mod duration;
+pub mod email;
 pub mod form;
 pub mod fsafe;
 pub mod intake;

@@ -30,6 +30,16 @@ pub struct Profile {
     pub sla: SlaProfile,
     /// Where people's accounts are, per target OS (for `--obfuscate users`).
     pub accounts: Accounts,
+    /// The guideline's escalation path.
+    pub escalation: EscalationPath,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct EscalationPath {
+    pub how: String,
+    pub next: String,
+    /// The conditions before a case is de-escalated, in the guideline's words.
+    pub de_escalation: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -180,6 +190,18 @@ mod tests {
                 "{level}"
             );
         }
+    }
+
+    #[test]
+    fn the_escalation_path_is_quoted_from_the_seed() {
+        let e = &Profile::builtin().escalation;
+        // The seed has a no-break space after "Verified".
+        let seed = SEED.replace('\u{a0}', " ");
+        assert_eq!(e.de_escalation.len(), 3);
+        for condition in &e.de_escalation {
+            assert!(seed.contains(condition.as_str()), "{condition}");
+        }
+        assert!(seed.contains(&e.how), "{}", e.how);
     }
 
     #[test]

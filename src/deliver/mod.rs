@@ -257,3 +257,47 @@ fn local_io(e: &std::io::Error) -> Failure {
         message: format!("the outbox bundle cannot be read: {e}"),
     }
 }
+
+/// What became of an escalation request.
+#[derive(Debug)]
+pub enum Escalation {
+    /// The endpoint recorded it.
+    Recorded,
+    /// The endpoint could not be reached before the deadline (the last error says why).
+    Unreachable(String),
+}
+
+/// Sends an escalation request, retrying connection errors and 5xx until `deadline`.
+/// A refusal (bad token, unknown case, another case's token) is `Err` with the reason.
+pub async fn escalate(
+    api: &Api,
+    case_id: &str,
+    reason: &str,
+    deadline: Instant,
+) -> Result<Escalation, DeliverError> {
+    let mut backoff = Backoff {
+        attempt: 0,
+        base: Duration::from_millis(250),
+        cap: Duration::from_secs(4),
+        deadline,
+    };
+    loop {
+        let (message, wait) = match api.escalate(case_id, reason).await {
+            Ok(_) => {
+                tracing::info!(case_id, "escalation recorded");
+                return Ok(Escalation::Recorded);
+            }
+            Err(Failure::Refused { message, .. }) => return Err(DeliverError::Refused(message)),
+            Err(Failure::Untrusted(message)) => return Ok(Escalation::Unreachable(message)),
+            Err(Failure::Transient { message, wait }) => (message, wait),
+            Err(Failure::UploadGone | Failure::OffsetConflict) => {
+                ("unexpected answer from the endpoint".to_string(), None)
+            }
+        };
+        tracing::warn!(case_id, "escalation attempt failed: {message}");
+        match backoff.next(wait) {
+            Some(pause) => tokio::time::sleep(pause).await,
+            None => return Ok(Escalation::Unreachable(message)),
+        }
+    }
+}

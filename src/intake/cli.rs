@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
@@ -175,16 +175,25 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Case(CaseCommand::List { json }) => {
-            let cases = open_existing(&data)?.cases()?;
+            let mut cases = open_existing(&data)?.cases()?;
+            let now = Utc::now();
+            sort_for_triage(&mut cases, now);
             if json {
-                let list: Vec<Value> = cases.iter().map(|c| case_json(c, false)).collect();
+                let list: Vec<Value> = cases
+                    .iter()
+                    .map(|c| {
+                        let mut value = case_json(c, false);
+                        value["overdue"] = json!(is_overdue(c, now));
+                        value
+                    })
+                    .collect();
                 writeln!(
                     out,
                     "{}",
                     serde_json::to_string_pretty(&list).expect("JSON values")
                 )?;
             } else {
-                write!(out, "{}", case_table(&cases))?;
+                write!(out, "{}", case_table(&cases, now))?;
             }
             Ok(())
         }
@@ -282,7 +291,35 @@ fn form(case: &CaseRecord) -> Value {
         .unwrap_or(Value::Null)
 }
 
-fn case_table(cases: &[CaseRecord]) -> String {
+/// When a case's first response is due, if it has a target.
+fn due(case: &CaseRecord) -> Option<DateTime<Utc>> {
+    case.response_due
+        .as_deref()
+        .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
+        .map(|d| d.with_timezone(&Utc))
+}
+
+/// Past its response target. (The intake does not see support's answers, so a case stays
+/// overdue in this list until support works it elsewhere.)
+fn is_overdue(case: &CaseRecord, now: DateTime<Utc>) -> bool {
+    due(case).is_some_and(|d| d < now)
+}
+
+/// Triage order: overdue cases first (longest overdue first), then by how soon a response is
+/// due, then cases without a target (JumpStart), oldest first.
+fn sort_for_triage(cases: &mut [CaseRecord], now: DateTime<Utc>) {
+    cases.sort_by_key(|case| {
+        let due = due(case);
+        (
+            !is_overdue(case, now),
+            due.is_none(),
+            due,
+            case.created.clone(),
+        )
+    });
+}
+
+fn case_table(cases: &[CaseRecord], now: DateTime<Utc>) -> String {
     if cases.is_empty() {
         return "No cases yet.\n".into();
     }
@@ -300,7 +337,11 @@ fn case_table(cases: &[CaseRecord]) -> String {
             case.created,
             case.bundles.len(),
             case.escalations.len(),
-            case.response_due.as_deref().unwrap_or("-")
+            match (case.response_due.as_deref(), is_overdue(case, now)) {
+                (Some(due), true) => format!("{due}  OVERDUE"),
+                (Some(due), false) => due.to_string(),
+                (None, _) => "-".to_string(),
+            }
         );
     }
     text

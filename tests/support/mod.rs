@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 pub mod canary;
+pub mod email;
 pub mod intake;
 pub mod proxy;
 pub mod relay;
