@@ -51,14 +51,22 @@ pub fn file_name(host: &str, at: DateTime<Utc>) -> String {
     format!("jcdiag-{host}-{}.zip", at.format("%Y%m%dT%H%M%SZ"))
 }
 
-/// Where `--out` puts the bundle: into a folder it names, or at the file path it names.
+/// Where `--out` puts the bundle: into a folder it names, or at the file path it names. In a
+/// folder, a name already taken (two runs in one second) gets `-2`, `-3`… before `.zip`; a
+/// file path given by the user is used as given (and never overwritten, see `create`).
 pub fn destination(out: &Path, default_name: &str) -> PathBuf {
     let names_folder = out.is_dir() || out.as_os_str().to_string_lossy().ends_with(['/', '\\']);
-    if names_folder {
-        out.join(default_name)
-    } else {
-        out.to_path_buf()
+    if !names_folder {
+        return out.to_path_buf();
     }
+    let stem = default_name.trim_end_matches(".zip");
+    (1..1000)
+        .map(|n| match n {
+            1 => out.join(default_name),
+            n => out.join(format!("{stem}-{n}.zip")),
+        })
+        .find(|candidate| std::fs::symlink_metadata(candidate).is_err())
+        .unwrap_or_else(|| out.join(default_name))
 }
 
 /// An entry that has been added: its name, stored size and SHA-256.
@@ -253,6 +261,24 @@ impl Write for HashWriter<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_second_bundle_in_the_same_second_gets_its_own_name() {
+        let dir = tempfile::tempdir().unwrap();
+        let name = "jcdiag-ws01-20261127T060325Z.zip";
+        assert_eq!(destination(dir.path(), name), dir.path().join(name));
+        std::fs::write(dir.path().join(name), b"first").unwrap();
+        let second = dir.path().join("jcdiag-ws01-20261127T060325Z-2.zip");
+        assert_eq!(destination(dir.path(), name), second);
+        std::fs::write(&second, b"second").unwrap();
+        assert_eq!(
+            destination(dir.path(), name),
+            dir.path().join("jcdiag-ws01-20261127T060325Z-3.zip")
+        );
+        // A file path the user chose is used as given.
+        let chosen = dir.path().join("case.zip");
+        assert_eq!(destination(&chosen, name), chosen);
+    }
 
     #[test]
     fn names_follow_the_spec() {
