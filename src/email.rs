@@ -203,6 +203,8 @@ pub fn write_eml(path: &Path, message: &Message) -> Result<(), EmailError> {
         let mut file = crate::fsafe::create_private(&aside)?;
         file.write_all(&message.formatted())?;
         file.sync_all()?;
+        // Closed before the rename: Windows refuses to rename an open file.
+        drop(file);
         std::fs::rename(&aside, path)
     })();
     crate::interrupt::unregister(&aside);

@@ -122,7 +122,8 @@ async fn with_the_endpoint_down_the_escalation_becomes_an_email_reply_with_escal
     assert_eq!(
         output.status.code(),
         Some(0),
-        "{}",
+        "{}{}",
+        String::from_utf8_lossy(&output.stdout),
         String::from_utf8_lossy(&output.stderr)
     );
     let result: Value = serde_json::from_slice(&output.stdout).unwrap();
