@@ -23,13 +23,17 @@ version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 
 echo "== msi: tables and contents"
 msiinfo suminfo "$msi"
-msiinfo export "$msi" Property | grep -q "^ProductVersion	$version" || fail "ProductVersion"
-msiinfo export "$msi" Property | grep -q '^ALLUSERS	1' || fail "not per machine"
-msiinfo export "$msi" Property | grep -q '^MsiHiddenProperties	TOKEN' || fail "TOKEN not hidden"
-msiinfo export "$msi" Property | grep -q '^SecureCustomProperties	ENDPOINT;TOKEN;' || fail "not secure"
-msiinfo export "$msi" CustomAction | grep -q '^WriteConfig	11282	jcdiag.exe	configure ' \
-    || fail "WriteConfig custom action: $(msiinfo export "$msi" CustomAction)"
-msiinfo export "$msi" Directory | grep -q 'ProgramFiles64Folder' || fail "not under Program Files"
+# (Tables are read into variables first: `grep -q` in a pipeline would break it under pipefail.)
+properties=$(msiinfo export "$msi" Property)
+actions=$(msiinfo export "$msi" CustomAction)
+directories=$(msiinfo export "$msi" Directory)
+grep -q "^ProductVersion	$version" <<<"$properties" || fail "ProductVersion"
+grep -q '^ALLUSERS	1' <<<"$properties" || fail "not per machine"
+grep -q '^MsiHiddenProperties	TOKEN' <<<"$properties" || fail "TOKEN not hidden"
+grep -q '^SecureCustomProperties	ENDPOINT;TOKEN;' <<<"$properties" || fail "not secure"
+grep -q '^WriteConfig	11282	jcdiag.exe	configure ' <<<"$actions" \
+    || fail "WriteConfig custom action: $actions"
+grep -q 'ProgramFiles64Folder' <<<"$directories" || fail "not under Program Files"
 work=$(mktemp -d)
 trap 'rm -rf "$work"; wineserver -k >/dev/null 2>&1 || true' EXIT
 msiextract -C "$work/x" "$msi" >/dev/null

@@ -35,8 +35,8 @@ dpkg -P jcdiag >/dev/null 2>&1 || true
 dpkg -i "$deb"
 [[ "$(jcdiag --version)" == "jcdiag $version" ]] || fail "jcdiag --version: $(jcdiag --version)"
 [[ "$(stat -c '%a %U' /etc/jcdiag/config.toml)" == "600 root" ]] || fail "config.toml mode"
-dpkg-query -W -f='${Conffiles}\n' jcdiag | grep -q '/etc/jcdiag/config.toml' \
-    || fail "config.toml is not a conffile"
+conffiles=$(dpkg-query -W -f='${Conffiles}\n' jcdiag)
+grep -q '/etc/jcdiag/config.toml' <<<"$conffiles" || fail "config.toml is not a conffile"
 man -w jcdiag >/dev/null 2>&1 || [[ -f /usr/share/man/man1/jcdiag.1.gz ]] || fail "no man page"
 jcdiag configure --endpoint https://support.example.com --token ci-token-not-real >/dev/null
 grep -q '^endpoint = "https://support.example.com"$' /etc/jcdiag/config.toml || fail "configure"
@@ -74,8 +74,8 @@ for path in /usr/bin/jcdiag /usr/share/man/man1/jcdiag.1.gz \
     grep -qx "$path" <<<"$files" || fail "$rpm lacks $path"
 done
 [[ "$(rpm -qcp "$rpm")" == /etc/jcdiag/config.toml ]] || fail "rpm config files: $(rpm -qcp "$rpm")"
-rpm -qp --queryformat '[%{FILENAMES} %{FILEMODES:perms} %{FILEFLAGS:fflags}\n]' "$rpm" \
-    | grep -q '^/etc/jcdiag/config.toml -rw------- c' || fail "config.toml not 0600 %config"
+modes=$(rpm -qp --queryformat '[%{FILENAMES} %{FILEMODES:perms} %{FILEFLAGS:fflags}\n]' "$rpm")
+grep -q '^/etc/jcdiag/config.toml -rw------- c' <<<"$modes" || fail "config.toml not 0600 %config"
 
 echo "== sizes (debug build, stripped)"
 ls -l "$deb" "$rpm"

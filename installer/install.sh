@@ -157,14 +157,18 @@ install_binary() {
     if [ "$actual" != "$expected" ]; then
         die "checksum mismatch for $url (expected $expected, got $actual): not installing"
     fi
-    chmod 755 "$work/jcdiag"
-    is_version "$work/jcdiag" "$2" || die "the downloaded jcdiag does not run or is not version $2"
     mkdir -p "$4" || die "cannot create $4"
-    # Copy beside the destination, then rename: never a half-written jcdiag in place.
-    cp "$work/jcdiag" "$4/.jcdiag.$$" || die "cannot write to $4"
-    chmod 755 "$4/.jcdiag.$$"
-    mv -f "$4/.jcdiag.$$" "$4/jcdiag" || {
-        rm -f "$4/.jcdiag.$$"
+    # Copy beside the destination (a temp folder may be mounted noexec), check it runs as the
+    # expected version, then rename: never a half-written or wrong jcdiag in place.
+    staged="$4/.jcdiag.$$"
+    cp "$work/jcdiag" "$staged" || die "cannot write to $4"
+    chmod 755 "$staged"
+    if ! is_version "$staged" "$2"; then
+        rm -f "$staged"
+        die "the downloaded jcdiag does not run here or is not version $2: not installing"
+    fi
+    mv -f "$staged" "$4/jcdiag" || {
+        rm -f "$staged"
         die "cannot install into $4"
     }
     say "installed $4/jcdiag ($2, sha256 $actual)"

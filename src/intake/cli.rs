@@ -126,6 +126,8 @@ pub enum CliError {
     Listen { addr: String, source: io::Error },
     #[error("cannot create the data folder {path}: {source}")]
     DataDir { path: PathBuf, source: io::Error },
+    #[error("--releases {0}: not a folder (it should hold <version>/<target>/jcdiag[.exe] and .sha256 files)")]
+    NoReleases(PathBuf),
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
     #[error("cannot write the output: {0}")]
@@ -144,7 +146,10 @@ impl CliError {
     /// 2 for mistakes in how the command was called, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::NoDataDir | CliError::UnknownCase(_) | CliError::NoDatabase(_) => 2,
+            CliError::NoDataDir
+            | CliError::UnknownCase(_)
+            | CliError::NoDatabase(_)
+            | CliError::NoReleases(_) => 2,
             CliError::Token(
                 TokenError::BadOrg | TokenError::UnknownCase(_) | TokenError::WrongOrg { .. },
             ) => 2,
@@ -233,6 +238,11 @@ pub fn one_liners(url: &str, case_id: &str, token: &str) -> String {
 fn serve(data: &Path, args: ServeArgs) -> Result<(), CliError> {
     let mut config = Config::new(data);
     config.max_bundle = args.max_bundle;
+    if let Some(dir) = &args.releases
+        && !dir.is_dir()
+    {
+        return Err(CliError::NoReleases(dir.clone()));
+    }
     config.releases = args.releases;
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         config.tls = Some(load_server_config(cert, key)?);
