@@ -126,7 +126,9 @@ pub enum CliError {
     Listen { addr: String, source: io::Error },
     #[error("cannot create the data folder {path}: {source}")]
     DataDir { path: PathBuf, source: io::Error },
-    #[error("--releases {0}: not a folder (it should hold <version>/<target>/jcdiag[.exe] and .sha256 files)")]
+    #[error(
+        "--releases {0}: not a folder (it should hold <version>/<target>/jcdiag[.exe] and .sha256 files)"
+    )]
     NoReleases(PathBuf),
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
