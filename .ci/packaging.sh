@@ -48,11 +48,14 @@ for i in $(seq 1 2000); do echo "2026/11/27 10:00:00 [42] [INFO] heartbeat $i"; 
     >"$work/root/var/log/jcagent.log"
 # No terminal (setsid, stdin closed), config from the package's file only.
 setsid jcdiag collect --silent --sysroot "$work/root" --target-os linux --out "$work/out" \
+    --state-dir "$work/state" \
     </dev/null >"$work/result" 2>"$work/stderr" || fail "silent collect: $(cat "$work/result" "$work/stderr")"
 if [[ $(wc -l <"$work/result") -ne 1 ]] || ! grep -q '^ok bundle=' "$work/result"; then
     fail "silent collect printed: $(cat "$work/result")"
 fi
 cat "$work/result"
+grep -q "collect exit=0 ok bundle=" "$work/state/jcdiag.log" || fail "no line in the run log"
+[[ "$(stat -c '%a' "$work/state/jcdiag.log")" == 600 ]] || fail "the run log is not owner-only"
 
 echo "== .deb: upgrade keeps the config file, remove keeps it, purge removes it"
 cargo-deb --manifest-path target/packaging/manifest/Cargo.toml --no-build --no-strip --fast \

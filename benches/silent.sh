@@ -97,3 +97,5 @@ url=$(sed -n 's/^listening on //p' "$work/server.out")
 token=$("$intake" token create --org bench --data "$work/data")
 JCDIAG_TOKEN=$token run submit submit --silent --endpoint "$url" --sysroot "$work/root" \
     --target-os linux --description "Agent stopped checking in" --out "$work/out"
+echo "run log ($work/state/jcdiag.log):"
+sed 's/^/  /' "$work/state/jcdiag.log"

@@ -718,6 +718,39 @@ fn config_deadline(config: &Config) -> Result<Option<Duration>, Failure> {
         .transpose()
 }
 
+/// Where a run's one-line record goes: `<state dir>/jcdiag.log` (the state folder as the
+/// command itself would pick it; a config file that does not load counts as absent here).
+pub fn run_log_path(global: &GlobalArgs) -> PathBuf {
+    let config = Config::load(global.config.as_deref()).unwrap_or_default();
+    state_dir(global, &config).join("jcdiag.log")
+}
+
+/// Largest run log before it is moved to `jcdiag.log.1` (one generation kept).
+const RUN_LOG_MAX: u64 = 1 << 20;
+
+/// Appends `<UTC time> jcdiag <version> <command> <outcome>` to the run log, owner-only. The
+/// outcome is the `--silent` result line or the failure, which never hold a token. A log that
+/// cannot be written is skipped: it must never fail the run it records.
+pub fn append_run_log(path: &Path, command: &str, outcome: &str) {
+    let _ = (|| -> std::io::Result<()> {
+        use std::io::Write;
+        if let Some(dir) = path.parent() {
+            crate::fsafe::create_private_dir(dir)?;
+        }
+        if std::fs::symlink_metadata(path).is_ok_and(|m| m.len() > RUN_LOG_MAX) {
+            std::fs::rename(path, path.with_extension("log.1"))?;
+        }
+        let mut file = crate::fsafe::open_private_append(path)?;
+        let line = format!(
+            "{} jcdiag {} {command} {}\n",
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            env!("CARGO_PKG_VERSION"),
+            outcome.replace(['\n', '\r'], "; ")
+        );
+        file.write_all(line.as_bytes())
+    })();
+}
+
 fn state_dir(global: &GlobalArgs, config: &Config) -> PathBuf {
     global
         .state_dir

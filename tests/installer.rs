@@ -234,6 +234,14 @@ async fn the_one_liner_installs_the_verified_binary_and_the_bundle_arrives_on_th
         "the bundle arrived on case {case}: {shown}"
     );
 
+    // The run left its one line in the state folder's log, without the token.
+    let log = std::fs::read_to_string(machine.dir.path().join("state/jcdiag.log")).unwrap();
+    assert!(
+        log.contains(&format!("submit exit=0 delivered case={case} ")),
+        "{log}"
+    );
+    assert!(!log.contains(&token), "{log}");
+
     // The installed binary is the released one, executable, and alone in the folder.
     let installed = machine.install_dir().join("jcdiag");
     assert_eq!(

@@ -4,14 +4,27 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use jcdiag::app::{self, Failure};
-use jcdiag::cli::Cli;
+use jcdiag::cli::{Cli, Command};
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (json, silent, quiet) = (cli.global.json, cli.global.silent, cli.global.quiet);
+    // Commands that collect or send leave one line in <state dir>/jcdiag.log: what an MDM
+    // admin looks at after an unattended run.
+    let logged = match &cli.command {
+        Some(Command::Collect(_)) => Some("collect"),
+        Some(Command::Submit(_)) => Some("submit"),
+        Some(Command::Outbox(_)) => Some("outbox"),
+        _ => None,
+    }
+    .map(|name| (name, app::run_log_path(&cli.global)));
     match app::run(cli) {
         Ok(None) => ExitCode::SUCCESS,
         Ok(Some(report)) => {
+            if let Some((name, log)) = &logged {
+                let outcome = format!("exit={} {}", report.exit_code, report.line);
+                app::append_run_log(log, name, &outcome);
+            }
             if json {
                 println!("{}", report.json);
             } else if silent {
@@ -31,6 +44,9 @@ fn main() -> ExitCode {
         }
         Err(failure) => {
             let code = failure.exit_code();
+            if let Some((name, log)) = &logged {
+                app::append_run_log(log, name, &format!("exit={code} failed: {failure}"));
+            }
             report_failure(&failure, code, json, silent);
             ExitCode::from(code as u8)
         }
