@@ -79,7 +79,7 @@ function Invoke-JcdiagInstall {
             $version = "$($latest.Content)".Trim()
         } catch { Fail "cannot learn the version to install from $download/latest: set JCDIAG_VERSION" }
     }
-    if ($version -notmatch '^[0-9A-Za-z.+-]+$') { Fail "not a version: '$version'" }
+    if ($version -notmatch '^[0-9][0-9A-Za-z.+-]*$' -or $version.Contains('..')) { Fail "not a version: '$version'" }
 
     $identity = [Security.Principal.WindowsPrincipal][Security.Principal.WindowsIdentity]::GetCurrent()
     $elevated = $identity.IsInRole([Security.Principal.WindowsBuiltInRole]::Administrator)

@@ -223,7 +223,7 @@ main() {
         rm -f "$work_version"
     fi
     case "$version" in
-        '' | *[!0-9A-Za-z.+-]*) die "not a version: '$version'" ;;
+        '' | [!0-9]* | *[!0-9A-Za-z.+-]* | *..*) die "not a version: '$version'" ;;
     esac
 
     dir=$(default_install_dir) || exit 1
