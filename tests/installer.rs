@@ -521,3 +521,58 @@ fn install_sh_is_shellcheck_clean() {
         text(&output.stderr)
     );
 }
+
+#[test]
+fn configure_writes_the_config_file_owner_only_and_refuses_plain_http() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("etc/jcdiag/config.toml");
+    let configure = |args: &[&str]| {
+        jcdiag()
+            .env("JCDIAG_CONFIG", &config)
+            .arg("configure")
+            .args(args)
+            .output()
+            .unwrap()
+    };
+
+    let output = configure(&["--endpoint", "http://support.example.com", "--token", "t0k"]);
+    assert_eq!(output.status.code(), Some(2), "{}", text(&output.stderr));
+    assert!(
+        text(&output.stderr).contains("loopback"),
+        "{}",
+        text(&output.stderr)
+    );
+    assert!(!config.exists(), "nothing written");
+
+    let output = configure(&[
+        "--endpoint",
+        "https://support.example.com",
+        "--token",
+        "t0k",
+    ]);
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output.stderr));
+    assert!(
+        !text(&output.stdout).contains("t0k"),
+        "the token is not printed"
+    );
+    let written = std::fs::read_to_string(&config).unwrap();
+    assert!(
+        written.contains("endpoint = \"https://support.example.com\""),
+        "{written}"
+    );
+    assert!(written.contains("token = \"t0k\""), "{written}");
+    assert_eq!(
+        std::fs::metadata(&config).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+
+    // An MSI passes every property, empty or not: empty values are not given.
+    let output = configure(&["--endpoint", "", "--token", ""]);
+    assert_eq!(output.status.code(), Some(2));
+    assert_eq!(
+        std::fs::read_to_string(&config).unwrap(),
+        written,
+        "left as it was"
+    );
+}
