@@ -576,3 +576,21 @@ fn configure_writes_the_config_file_owner_only_and_refuses_plain_http() {
         "left as it was"
     );
 }
+
+#[test]
+fn serve_refuses_a_releases_folder_that_is_not_there() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = Command::new(env!("CARGO_BIN_EXE_jcdiag-intake"))
+        .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+        .arg(dir.path().join("data"))
+        .arg("--releases")
+        .arg(dir.path().join("no-such-folder"))
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(
+        text(&output.stderr).contains("--releases"),
+        "{}",
+        text(&output.stderr)
+    );
+}
