@@ -2,7 +2,9 @@
 # Cross-platform checks; run .ci/setup-cross.sh first.
 #   1. cargo test for x86_64-pc-windows-gnu, executed under Wine (extra args
 #      to this script are passed on to cargo test, e.g. `-- --nocapture`);
-#   2. cargo clippy for aarch64-apple-darwin (type-check + lints only: there
+#   2. the .msi built from that build's jcdiag.exe, installed and removed under Wine
+#      (.ci/msi-check.sh);
+#   3. cargo clippy for aarch64-apple-darwin (type-check + lints only: there
 #      is no Apple SDK or linker here, so nothing is linked or run).
 set -euo pipefail
 
@@ -18,6 +20,9 @@ echo "== cross-check: cargo test --target x86_64-pc-windows-gnu (under Wine)"
 start=$SECONDS
 cargo test --target x86_64-pc-windows-gnu "$@"
 echo "== cross-check: windows tests took $((SECONDS - start))s"
+
+echo "== cross-check: the .msi (wixl), installed and removed under Wine"
+bash "$CI_DIR/msi-check.sh"
 
 echo "== cross-check: cargo clippy --target aarch64-apple-darwin"
 start=$SECONDS

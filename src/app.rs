@@ -11,8 +11,8 @@ use std::time::{Duration, Instant};
 use serde_json::{Value, json};
 
 use crate::cli::{
-    Cli, CollectArgs, CollectionArgs, Command, EscalateArgs, FormArgs, GlobalArgs, OutboxAction,
-    OutboxArgs, SendArgs, SlaArgs, SubmitArgs, Via, WhereArgs,
+    Cli, CollectArgs, CollectionArgs, Command, ConfigureArgs, EscalateArgs, FormArgs, GlobalArgs,
+    OutboxAction, OutboxArgs, SendArgs, SlaArgs, SubmitArgs, Via, WhereArgs,
 };
 use crate::collect::{self, Caps, Outcome, RunInfo};
 use crate::config::Config;
@@ -109,6 +109,7 @@ pub fn run(cli: Cli) -> Result<Option<Report>, Failure> {
                 .map_err(|e| Failure::Internal(format!("cannot print the man page: {e}")))?;
             Ok(None)
         }
+        Some(Command::Configure(args)) => configure_command(global, args).map(|()| None),
         None if can_prompt(global) => {
             // `submit` parsed with no flags, so its JCDIAG_* variables still count.
             let args = match <Cli as clap::Parser>::parse_from(["jcdiag", "submit"]).command {
@@ -164,6 +165,30 @@ fn start_log(global: &GlobalArgs, config: &Config, command: &str) {
         }
         Err(_) => {}
     }
+}
+
+/// `jcdiag configure`: empty values count as not given (an MSI passes every property).
+fn configure_command(global: &GlobalArgs, args: ConfigureArgs) -> Result<(), Failure> {
+    let given = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
+    let mut values = Vec::new();
+    if let Some(endpoint) = given(args.endpoint) {
+        crate::deliver::client::parse_endpoint(&endpoint)
+            .map_err(|e| Failure::Usage(e.to_string()))?;
+        values.push(("endpoint", endpoint));
+    }
+    if let Some(token) = given(args.token) {
+        values.push(("token", token));
+    }
+    if values.is_empty() {
+        return Err(Failure::Usage(
+            "nothing to configure: give --endpoint URL and/or --token TOKEN".into(),
+        ));
+    }
+    let path = global.config.clone().unwrap_or_else(Config::default_path);
+    Config::update(&path, &values).map_err(|e| Failure::Internal(e.to_string()))?;
+    let keys: Vec<&str> = values.iter().map(|(key, _)| *key).collect();
+    println!("{}: set {}", path.display(), keys.join(", "));
+    Ok(())
 }
 
 fn load_config(global: &GlobalArgs) -> Result<Config, Failure> {

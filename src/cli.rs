@@ -47,6 +47,25 @@ pub enum Command {
     },
     /// Print the man page (roff)
     Man,
+    /// Write the endpoint and token into the config file, owner-only (packages, MDM scripts)
+    Configure(ConfigureArgs),
+}
+
+/// `jcdiag configure`: sets keys in the config file (`--config`, else the platform's path),
+/// keeping the others. The MSI's ENDPOINT and TOKEN properties arrive here.
+#[derive(Debug, Args)]
+pub struct ConfigureArgs {
+    /// Support endpoint, https:// (http:// only to loopback addresses)
+    #[arg(long, env = "JCDIAG_ENDPOINT", value_name = "URL")]
+    pub endpoint: Option<String>,
+    /// Upload token to keep in the file (org-wide, for unattended runs)
+    #[arg(
+        long,
+        env = "JCDIAG_TOKEN",
+        value_name = "TOKEN",
+        hide_env_values = true
+    )]
+    pub token: Option<String>,
 }
 
 /// Options every command takes.

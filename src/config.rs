@@ -22,6 +22,11 @@ pub enum ConfigError {
     },
     #[error("the config file {path} is not valid: {message}")]
     Parse { path: PathBuf, message: String },
+    #[error("cannot write the config file {path}: {source}")]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -86,6 +91,60 @@ impl Config {
         })
     }
 
+    /// Sets string keys in the config file at `path`, keeping its other keys (the file must
+    /// be a valid config). The new file is written owner-only beside it (0600; on Windows an
+    /// owner/SYSTEM/Administrators-only ACL), fsync'd and renamed over the old one.
+    pub fn update(path: &Path, values: &[(&str, String)]) -> Result<(), ConfigError> {
+        let parse = |message: String| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message,
+        };
+        let mut table = match std::fs::read_to_string(path) {
+            Ok(text) => {
+                toml::from_str::<Config>(&text).map_err(|e| parse(e.to_string()))?;
+                text.parse::<toml::Table>()
+                    .map_err(|e| parse(e.to_string()))?
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => toml::Table::new(),
+            Err(source) => {
+                return Err(ConfigError::Read {
+                    path: path.to_path_buf(),
+                    source,
+                });
+            }
+        };
+        for (key, value) in values {
+            table.insert((*key).to_owned(), toml::Value::String(value.clone()));
+        }
+        let body = toml::to_string(&table).map_err(|e| parse(e.to_string()))?;
+        let text = format!(
+            "# jcdiag settings (see `jcdiag --help`). Owner-only: it may hold an upload token.\n{body}"
+        );
+        let write_error = |source| ConfigError::Write {
+            path: path.to_path_buf(),
+            source,
+        };
+        let dir = match path.parent() {
+            Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        crate::fsafe::create_private_dir(&dir).map_err(write_error)?;
+        let aside = dir.join(format!(".config.toml.{}", uuid::Uuid::new_v4().simple()));
+        let written = (|| {
+            use std::io::Write;
+            let mut file = crate::fsafe::create_private(&aside)?;
+            file.write_all(text.as_bytes())?;
+            file.sync_all()?;
+            drop(file);
+            std::fs::rename(&aside, path)?;
+            crate::fsafe::sync_dir(&dir)
+        })();
+        if written.is_err() {
+            let _ = std::fs::remove_file(&aside);
+        }
+        written.map_err(write_error)
+    }
+
     /// Where jcdiag keeps its outbox and log when neither `--state-dir` nor the config says:
     /// a system folder when elevated (the MDM case), the user's own otherwise.
     pub fn default_state_dir(elevated: bool) -> PathBuf {
@@ -144,6 +203,41 @@ mod tests {
                 .to_string()
                 .contains("--config")
         );
+    }
+
+    #[test]
+    fn update_sets_keys_keeps_the_others_and_writes_owner_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("etc/jcdiag/config.toml");
+        Config::update(&path, &[("endpoint", "https://a.example.com".into())]).unwrap();
+        std::fs::write(&path, "tier = \"premium\"\nendpoint = \"https://old\"\n").unwrap();
+        Config::update(
+            &path,
+            &[
+                ("endpoint", "https://support.example.com".into()),
+                ("token", "t\"ok".into()),
+            ],
+        )
+        .unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.tier.as_deref(), Some("premium"));
+        assert_eq!(
+            config.endpoint.as_deref(),
+            Some("https://support.example.com")
+        );
+        assert_eq!(config.token.as_deref(), Some("t\"ok"));
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&path).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        assert_eq!(
+            std::fs::read_dir(path.parent().unwrap()).unwrap().count(),
+            1
+        );
+        std::fs::write(&path, "endpiont = 1\n").unwrap();
+        assert!(Config::update(&path, &[("token", "x".into())]).is_err());
     }
 
     #[test]

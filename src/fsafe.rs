@@ -134,6 +134,25 @@ pub fn create_private(path: &Path) -> io::Result<File> {
     platform::create_private(path)
 }
 
+/// Opens a file for appending, creating it owner-only if it does not exist; a link at the file
+/// itself is not followed (Unix).
+pub fn open_private_append(path: &Path) -> io::Result<File> {
+    match create_private(path) {
+        Ok(file) => Ok(file),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+            let mut options = std::fs::OpenOptions::new();
+            options.append(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::OpenOptionsExt;
+                options.custom_flags(rustix::fs::OFlags::NOFOLLOW.bits() as i32);
+            }
+            options.open(path)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Makes a directory (and its parents) that only the owner can enter.
 pub fn create_private_dir(path: &Path) -> io::Result<()> {
     platform::create_private_dir(path)

@@ -9,7 +9,7 @@
 //! Rotation happens when a run starts: a log over [`ROTATE_AT`] becomes `jcdiag.log.1`
 //! (older ones shift up to `.3`, the oldest is dropped), so a machine keeps at most ~4 MiB.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -62,15 +62,7 @@ fn rotate(path: &Path) -> io::Result<()> {
 
 /// Appends to the log, creating it owner-only. A link in its place is refused, not followed.
 fn open_append(path: &Path) -> io::Result<File> {
-    match std::fs::symlink_metadata(path) {
-        Ok(meta) if !meta.is_file() => Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{} is not a regular file", path.display()),
-        )),
-        Ok(_) => OpenOptions::new().append(true).open(path),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => crate::fsafe::create_private(path),
-        Err(e) => Err(e),
-    }
+    crate::fsafe::open_private_append(path)
 }
 
 #[cfg(test)]

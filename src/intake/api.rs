@@ -113,6 +113,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/cases/{id}/attachments", post(add_attachment))
         .route("/v1/cases/{id}/escalations", post(escalate))
         .merge(tus::routes())
+        .merge(super::releases::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))

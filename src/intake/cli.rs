@@ -67,6 +67,10 @@ pub struct ServeArgs {
     /// Largest bundle accepted: bytes, or with a unit (KiB, MiB, GiB, KB, MB, GB).
     #[arg(long, env = "JCDIAG_INTAKE_MAX_BUNDLE", value_name = "SIZE", default_value = "512MiB", value_parser = crate::size::parse_size)]
     pub max_bundle: u64,
+    /// Serve `/install.sh`, `/install.ps1` and `/dl/<version>/<target>/jcdiag[.exe]` (with the
+    /// `.sha256` made at release time beside each binary) from this folder.
+    #[arg(long, env = "JCDIAG_INTAKE_RELEASES", value_name = "DIR")]
+    pub releases: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -85,6 +89,10 @@ pub enum TokenCommand {
         /// Print `{"token", "org", "case_id", "expires"}` instead of the bare token.
         #[arg(long)]
         json: bool,
+        /// This endpoint's public URL, used in the one-liners printed (on stderr) for a case
+        /// token, e.g. https://support.example.com.
+        #[arg(long, env = "JCDIAG_INTAKE_PUBLIC_URL", value_name = "URL")]
+        public_url: Option<String>,
     },
 }
 
@@ -118,6 +126,10 @@ pub enum CliError {
     Listen { addr: String, source: io::Error },
     #[error("cannot create the data folder {path}: {source}")]
     DataDir { path: PathBuf, source: io::Error },
+    #[error(
+        "--releases {0}: not a folder (it should hold <version>/<target>/jcdiag[.exe] and .sha256 files)"
+    )]
+    NoReleases(PathBuf),
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
     #[error("cannot write the output: {0}")]
@@ -136,7 +148,10 @@ impl CliError {
     /// 2 for mistakes in how the command was called, 1 for everything else.
     pub fn exit_code(&self) -> u8 {
         match self {
-            CliError::NoDataDir | CliError::UnknownCase(_) | CliError::NoDatabase(_) => 2,
+            CliError::NoDataDir
+            | CliError::UnknownCase(_)
+            | CliError::NoDatabase(_)
+            | CliError::NoReleases(_) => 2,
             CliError::Token(
                 TokenError::BadOrg | TokenError::UnknownCase(_) | TokenError::WrongOrg { .. },
             ) => 2,
@@ -156,6 +171,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             case_id,
             expires,
             json,
+            public_url,
         }) => {
             let dir = DataDir::create(&data).map_err(|source| CliError::DataDir {
                 path: data.clone(),
@@ -171,6 +187,12 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 )?;
             } else {
                 writeln!(out, "{}", issued.token)?;
+                // The token alone goes to stdout (scripts capture it); the ready-to-paste
+                // commands go to stderr, for the person who ran this.
+                if let Some(case_id) = case_id {
+                    let url = public_url.as_deref().unwrap_or("https://<this endpoint>");
+                    eprint!("{}", one_liners(url, &case_id.to_string(), &issued.token));
+                }
             }
             Ok(())
         }
@@ -215,9 +237,24 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// The commands support pastes into a case reply: SPEC's one-liners with this case's token.
+pub fn one_liners(url: &str, case_id: &str, token: &str) -> String {
+    let url = url.trim_end_matches('/');
+    format!(
+        "macOS, Linux (as root):\n  curl -fsSL {url}/install.sh | sudo sh -s -- --case {case_id} --token {token}\n\
+         Windows (elevated PowerShell):\n  powershell -c \"& ([scriptblock]::Create((irm {url}/install.ps1))) -Case {case_id} -Token {token}\"\n"
+    )
+}
+
 fn serve(data: &Path, args: ServeArgs) -> Result<(), CliError> {
     let mut config = Config::new(data);
     config.max_bundle = args.max_bundle;
+    if let Some(dir) = &args.releases
+        && !dir.is_dir()
+    {
+        return Err(CliError::NoReleases(dir.clone()));
+    }
+    config.releases = args.releases;
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         config.tls = Some(load_server_config(cert, key)?);
     }
@@ -404,6 +441,17 @@ const _: () = assert!(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_one_liners_are_the_specs() {
+        let text = one_liners("https://support.example.com/", "01234567", "tok");
+        assert!(text.contains(
+            "curl -fsSL https://support.example.com/install.sh | sudo sh -s -- --case 01234567 --token tok\n"
+        ));
+        assert!(text.contains(
+            "powershell -c \"& ([scriptblock]::Create((irm https://support.example.com/install.ps1))) -Case 01234567 -Token tok\"\n"
+        ));
+    }
 
     #[test]
     fn the_max_bundle_default_is_the_documented_512_mib() {

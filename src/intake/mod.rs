@@ -8,6 +8,7 @@
 //! - [`tus`]: resumable bundle uploads, and what happens when the last byte arrives.
 //! - [`inspect`]: the zip checks every bundle passes before it is kept.
 //! - [`store`]: the SQLite schema and every query; [`files`]: the data folder's layout.
+//! - [`releases`]: `serve --releases DIR`, the installers and the binaries they fetch.
 //! - [`tokens`]: upload tokens and their scopes; [`tls`]: certificate loading.
 //! - [`cli`]: the `jcdiag-intake` commands (`serve`, `token create`, `case list|show`).
 //!
@@ -19,6 +20,7 @@ pub mod error;
 pub mod files;
 pub mod ids;
 pub mod inspect;
+pub mod releases;
 pub mod server;
 pub mod store;
 pub mod tls;
@@ -49,6 +51,8 @@ pub struct Config {
     pub body_idle_timeout: Duration,
     /// What a bundle may contain.
     pub limits: inspect::Limits,
+    /// `--releases DIR`: serve the installers and `DIR/<version>/<target>/jcdiag[.exe]`.
+    pub releases: Option<PathBuf>,
 }
 
 impl Config {
@@ -60,6 +64,7 @@ impl Config {
             upload_ttl: Duration::from_secs(7 * 24 * 3600),
             body_idle_timeout: Duration::from_secs(60),
             limits: inspect::Limits::default(),
+            releases: None,
         }
     }
 }
