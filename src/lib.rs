@@ -18,6 +18,7 @@ pub mod intake;
 pub mod interrupt;
 pub mod manifest;
 pub mod profile;
+pub mod record;
 pub mod scrub;
 pub mod size;
 pub mod sla;
