@@ -220,19 +220,28 @@ pub struct SubmitArgs {
 #[derive(Debug, Args)]
 pub struct RecordArgs {
     /// End the recording after this long (90s, 5m, 48h, 2d) [default: at Ctrl-C]
-    #[arg(long = "for", env = "JCDIAG_FOR", value_name = "DURATION", value_parser = crate::duration::parse_duration)]
+    #[arg(help_heading = "Recording", long = "for", env = "JCDIAG_FOR", value_name = "DURATION", value_parser = crate::duration::parse_duration)]
     pub duration: Option<std::time::Duration>,
     /// End the recording when this file appears (for scripts)
-    #[arg(long, env = "JCDIAG_STOP_FILE", value_name = "PATH")]
+    #[arg(
+        help_heading = "Recording",
+        long,
+        env = "JCDIAG_STOP_FILE",
+        value_name = "PATH"
+    )]
     pub stop_file: Option<PathBuf>,
     /// Send the case once recorded, like `jcdiag submit`
-    #[arg(long, env = "JCDIAG_SUBMIT")]
+    #[arg(help_heading = "Recording", long, env = "JCDIAG_SUBMIT")]
     pub submit: bool,
     /// Look for changes every 250 ms instead of waiting for file events (network or WSL file systems)
-    #[arg(long, env = "JCDIAG_POLL")]
+    #[arg(help_heading = "Recording", long, env = "JCDIAG_POLL")]
     pub poll: bool,
     /// Add the screenshots taken during the recording without asking (unattended runs leave them out otherwise)
-    #[arg(long, env = "JCDIAG_INCLUDE_NEW_SCREENSHOTS")]
+    #[arg(
+        help_heading = "Recording",
+        long,
+        env = "JCDIAG_INCLUDE_NEW_SCREENSHOTS"
+    )]
     pub include_new_screenshots: bool,
     /// Everything `collect` takes.
     #[command(flatten)]
