@@ -461,3 +461,56 @@ mod ctrl_c {
         assert!(sandbox.out_files().is_empty(), "{:?}", sandbox.out_files());
     }
 }
+
+/// `record --submit` sends the recorded case like `submit` does: delivered, with the recorded
+/// log in the bundle the endpoint received.
+#[tokio::test(flavor = "multi_thread")]
+async fn record_submit_delivers_the_recorded_case() {
+    let intake = support::Intake::start().await;
+    let token = intake.token(support::ORG, None);
+    let (url, ca) = (intake.url.clone(), intake.certs.ca_pem.clone());
+    let (output, stderr, bundle, expected) = tokio::task::spawn_blocking(move || {
+        let sandbox = Sandbox::new("linux");
+        sandbox.write("/var/log/jcagent.log", line("before", 0));
+        let state = sandbox.dir.path().join("state");
+        let state = state.to_str().unwrap();
+        let ca = ca.to_str().unwrap();
+        let running = start_record(
+            &sandbox,
+            &[
+                "--submit",
+                "--yes",
+                "--severity",
+                "2",
+                "--tier",
+                "premium",
+                "--email",
+                "admin@example.com",
+                "--endpoint",
+                &url,
+                "--token",
+                &token,
+                "--ca-file",
+                ca,
+                "--state-dir",
+                state,
+            ],
+        );
+        let mut agent = Writer::open(&sandbox.path("/var/log/jcagent.log"));
+        let expected = agent.lines("window", 100);
+        pause();
+        let (output, stderr) = running.stop();
+        let bundle = sandbox.bundle();
+        (output, stderr, bundle, expected)
+    })
+    .await
+    .unwrap();
+    assert_ok(&output, &stderr);
+    let result: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!(result["status"], "delivered", "{result}");
+    assert!(result["recording"]["start"].is_string(), "{result}");
+    assert_eq!(bundle.text("logs/recorded/jcagent.log"), expected);
+    let received = intake.files_in("bundles");
+    assert_eq!(received.len(), 1, "{received:?}");
+    assert_eq!(std::fs::read(&received[0]).unwrap(), bundle.raw);
+}
