@@ -514,3 +514,30 @@ async fn record_submit_delivers_the_recorded_case() {
     assert_eq!(received.len(), 1, "{received:?}");
     assert_eq!(std::fs::read(&received[0]).unwrap(), bundle.raw);
 }
+
+/// copytruncate right after the agent wrote, before jcdiag looked again: the lines not read yet
+/// are taken from the copy, once.
+#[test]
+fn a_copytruncate_right_after_writing_loses_nothing() {
+    for round in 0..3 {
+        let sandbox = Sandbox::new("linux");
+        sandbox.write("/var/log/jcagent.log", line("before", 0));
+        let running = start_record(&sandbox, &["--poll"]);
+        let log = sandbox.path("/var/log/jcagent.log");
+        let mut agent = Writer::open(&log);
+        let mut expected = agent.lines("first", 100);
+        pause();
+        // Written and rotated away within one polling interval.
+        let burst: String = (0..50).map(|n| line("burst", n)).collect();
+        agent.file.write_all(burst.as_bytes()).unwrap();
+        expected += &burst;
+        std::fs::copy(&log, format!("{}.1", log.display())).unwrap();
+        agent.file.set_len(0).unwrap();
+        expected += &agent.lines("after", 100);
+        pause();
+        let (output, stderr) = running.stop();
+        assert_ok(&output, &stderr);
+        let recorded = sandbox.bundle().text("logs/recorded/jcagent.log");
+        assert!(recorded == expected, "round {round}: {stderr}\n{recorded}");
+    }
+}
