@@ -105,6 +105,9 @@ pub struct Recording {
     pub new_screenshots: Vec<PathBuf>,
     /// Files that could not be followed, and other remarks for the manifest.
     pub notes: Vec<String>,
+    /// File events about the watched logs and folders that arrived (diagnostics: 0 with
+    /// events means every change was found by the once-a-second look).
+    pub events: u64,
 }
 
 impl Recording {
@@ -151,6 +154,7 @@ pub struct Recorder<'a> {
     screenshots_seen: usize,
     refused: BTreeSet<String>,
     notes: Vec<String>,
+    events: u64,
     last_scan: Instant,
     last_safety: Instant,
 }
@@ -189,6 +193,7 @@ impl<'a> Recorder<'a> {
             screenshots_seen: 0,
             refused: BTreeSet::new(),
             notes: Vec::new(),
+            events: 0,
             last_scan: Instant::now(),
             last_safety: Instant::now(),
             opts,
@@ -286,23 +291,25 @@ impl<'a> Recorder<'a> {
         let mut last_status = Instant::now() - Duration::from_secs(2);
         while !stop() {
             let mut look = false;
-            match &self.watcher {
+            let received = match &self.watcher {
                 Some((_, rx)) => match rx.recv_timeout(POLL_INTERVAL) {
-                    Ok(event) => {
-                        look = self.relevant(event);
-                        while let Ok(event) = rx.try_recv() {
-                            look |= self.relevant(event);
-                        }
-                    }
-                    Err(RecvTimeoutError::Timeout) => {}
-                    Err(RecvTimeoutError::Disconnected) => {
-                        self.fall_back("the file watcher stopped".into());
-                    }
+                    Ok(event) => Some(std::iter::once(event).chain(rx.try_iter()).collect()),
+                    Err(RecvTimeoutError::Timeout) => Some(Vec::new()),
+                    Err(RecvTimeoutError::Disconnected) => None,
                 },
                 None => {
                     std::thread::sleep(POLL_INTERVAL);
                     look = true;
+                    Some(Vec::new())
                 }
+            };
+            match received {
+                Some(events) => {
+                    let relevant = events.into_iter().filter(|e| self.relevant(e)).count();
+                    self.events += relevant as u64;
+                    look |= relevant > 0;
+                }
+                None => self.fall_back("the file watcher stopped".into()),
             }
             let safety = self.last_safety.elapsed() >= SAFETY_INTERVAL;
             if safety {
@@ -327,7 +334,7 @@ impl<'a> Recorder<'a> {
 
     /// Whether an event may concern a log (or a screenshot folder). Opening and reading files
     /// (ours included) and metadata changes never do.
-    fn relevant(&self, event: notify::Result<notify::Event>) -> bool {
+    fn relevant(&self, event: &notify::Result<notify::Event>) -> bool {
         let Ok(event) = event else {
             return true;
         };
@@ -384,6 +391,7 @@ impl<'a> Recorder<'a> {
             logs: self.streams,
             new_screenshots,
             notes,
+            events: self.events,
         })
     }
 

@@ -349,6 +349,7 @@ fn add_recorded(
             Watch::Events => "file events".to_string(),
             Watch::Polling(why) => format!("polling every {} ms ({why})", POLL_INTERVAL.as_millis()),
         },
+        "file_events": recording.events,
         "logs": files,
         "new_screenshots": recording.new_screenshots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
         "notes": recording.notes,
