@@ -259,6 +259,11 @@ fn record_through_rotation_and_truncation(os: &'static str, extra: &[&str]) {
     let case = bundle.json("case.json");
     assert_eq!(case["recording"]["start"], start);
     assert_eq!(case["recording"]["end"], end);
+    assert!(
+        bundle
+            .text("summary.txt")
+            .contains(&format!("Recorded:    {start} to {end}"))
+    );
     let main = window["logs"]
         .as_array()
         .unwrap()
