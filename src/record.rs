@@ -128,8 +128,6 @@ struct Tracked {
     tail: Vec<u8>,
     /// Index into `streams`; `None` for an archive that appeared during the window.
     stream: Option<usize>,
-    /// Still found under a watched name at the last look.
-    present: bool,
     /// Appeared during the window under an archive name: a copytruncate copy, maybe.
     new_archive: bool,
 }
@@ -428,9 +426,6 @@ impl<'a> Recorder<'a> {
     /// every tracked file in the order first seen (a renamed log before its successor).
     fn scan(&mut self, initial: bool) -> Result<(), RecordError> {
         let search = logs::find_logs(self.opts.profile, self.opts.os, &self.opts.sysroot);
-        for tracked in &mut self.tracked {
-            tracked.present = false;
-        }
         let mut fresh: Vec<(logs::Located, OpenedFile, FileId)> = Vec::new();
         for located in search.found {
             if let Some(id) = fsafe::identity_of_path(&located.path)
@@ -469,7 +464,6 @@ impl<'a> Recorder<'a> {
                 offset,
                 tail: Vec::new(),
                 stream,
-                present: true,
                 new_archive: archive,
             };
             tracked.tail = read_before(&mut tracked.file, offset).unwrap_or_default();
@@ -482,12 +476,11 @@ impl<'a> Recorder<'a> {
         Ok(())
     }
 
-    /// Marks the tracked file with this identity as present under `system_path`.
+    /// Finds the tracked file with this identity and notes its current name (a rotation).
     fn mark_present(&mut self, id: FileId, system_path: &str) -> bool {
         let Some(tracked) = self.tracked.iter_mut().find(|t| t.id == id) else {
             return false;
         };
-        tracked.present = true;
         if tracked.system_path != system_path {
             if let Some(stream) = tracked.stream
                 && tracked
