@@ -12,7 +12,7 @@ use serde_json::{Value, json};
 
 use crate::cli::{
     Cli, CollectArgs, CollectionArgs, Command, ConfigureArgs, EscalateArgs, FormArgs, GlobalArgs,
-    OutboxAction, OutboxArgs, SendArgs, SlaArgs, SubmitArgs, Via, WhereArgs,
+    OutboxAction, OutboxArgs, RecordArgs, SendArgs, SlaArgs, SubmitArgs, Via, WhereArgs,
 };
 use crate::collect::{self, Caps, Outcome, RunInfo};
 use crate::config::Config;
@@ -20,6 +20,7 @@ use crate::deliver::{self, Api, Connection, DeliverError, DeliveryState, Outbox}
 use crate::form::CaseForm;
 use crate::fsafe::Trust;
 use crate::profile::Profile;
+use crate::record::{self, Recorder, Recording, Watch};
 use crate::scrub::Scrubber;
 use crate::size::parse_size;
 use crate::sla::SlaProfile;
@@ -95,6 +96,7 @@ pub fn run(cli: Cli) -> Result<Option<Report>, Failure> {
             let scope = can_prompt(global).then_some(Scope::Required);
             submit_command(global, *args, scope).map(Some)
         }
+        Some(Command::Record(args)) => record_command(global, *args).map(Some),
         Some(Command::Outbox(args)) => outbox_command(global, args).map(Some),
         Some(Command::Escalate(args)) => escalate_command(global, *args).map(Some),
         Some(Command::Sla(args)) => sla_command(global, args).map(Some),
@@ -195,6 +197,15 @@ fn load_config(global: &GlobalArgs) -> Result<Config, Failure> {
     Config::load(global.config.as_deref()).map_err(|e| Failure::Usage(e.to_string()))
 }
 
+/// What a bundle holds beyond what `collect` gathers by itself.
+#[derive(Default)]
+struct Extras {
+    /// `record`'s window.
+    recording: Option<Recording>,
+    /// Images found in the screenshot folders (not named by the user), already agreed to.
+    found_screenshots: Vec<PathBuf>,
+}
+
 fn collect_command(global: &GlobalArgs, args: CollectArgs) -> Result<Report, Failure> {
     let config = load_config(global)?;
     if !args.collection.dry_run {
@@ -203,15 +214,27 @@ fn collect_command(global: &GlobalArgs, args: CollectArgs) -> Result<Report, Fai
     let form = layered_form(&args.form, &config)?;
     form.validate(&[])
         .map_err(|e| Failure::Usage(e.to_string()))?;
-    let out = configured_out(&args.collection, &config).unwrap_or_else(|| PathBuf::from("."));
+    collect_with(global, &config, &form, &args, Extras::default(), "collect")
+}
+
+fn collect_with(
+    global: &GlobalArgs,
+    config: &Config,
+    form: &CaseForm,
+    args: &CollectArgs,
+    extras: Extras,
+    command: &str,
+) -> Result<Report, Failure> {
+    let out = configured_out(&args.collection, config).unwrap_or_else(|| PathBuf::from("."));
     let outcome = build_bundle(
         global,
-        &config,
-        &form,
+        config,
+        form,
         &args.place,
         &args.collection,
         out,
-        "collect",
+        command,
+        extras,
     )?;
     if args.collection.dry_run {
         return Ok(preview_report(outcome));
@@ -268,18 +291,9 @@ fn bundle_json(outcome: &Outcome) -> Value {
     json
 }
 
-/// Collects a bundle into `out` with every input layered and checked.
-fn build_bundle(
-    global: &GlobalArgs,
-    config: &Config,
-    form: &CaseForm,
-    place: &WhereArgs,
-    collection: &CollectionArgs,
-    out: PathBuf,
-    command: &str,
-) -> Result<Outcome, Failure> {
-    let profile = Profile::builtin();
-    let caps = Caps {
+/// The log caps: flag/env > config file > default.
+fn caps(collection: &CollectionArgs, config: &Config) -> Result<Caps, Failure> {
+    Ok(Caps {
         per_file: size_setting(
             collection.max_log_size,
             config.max_log_size.as_deref(),
@@ -292,21 +306,11 @@ fn build_bundle(
             "max_total_log_size",
             DEFAULT_TOTAL_CAP,
         )?,
-    };
-    let screenshot_cap = size_setting(
-        collection.max_screenshot_size,
-        config.max_screenshot_size.as_deref(),
-        "max_screenshot_size",
-        DEFAULT_SCREENSHOT_CAP,
-    )?;
-    // Screenshots are checked before anything is written: a bad one is a usage error.
-    let screenshots = form
-        .screenshot
-        .iter()
-        .map(|p| collect::screenshots::read(p, screenshot_cap))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| Failure::Usage(e.to_string()))?;
+    })
+}
 
+/// Which layout, where, and whether it is the running system itself.
+fn place_of(place: &WhereArgs) -> Result<(TargetOs, PathBuf, bool), Failure> {
     let os = place.target_os.unwrap_or_else(TargetOs::current);
     let live = place.sysroot.is_none() && os == TargetOs::current();
     let sysroot = place
@@ -319,11 +323,116 @@ fn build_bundle(
             sysroot.display()
         )));
     }
-    if !collect::out_dir(&out).is_dir() {
+    Ok((os, sysroot, live))
+}
+
+fn check_out(out: &Path) -> Result<(), Failure> {
+    if !collect::out_dir(out).is_dir() {
         return Err(Failure::Usage(format!(
             "--out {}: the folder does not exist; create it or choose another",
             out.display()
         )));
+    }
+    Ok(())
+}
+
+/// Whether a terminal user is there to answer questions.
+fn can_ask(global: &GlobalArgs) -> bool {
+    !(global.yes || global.silent || global.json)
+        && std::io::stdin().is_terminal()
+        && std::io::stderr().is_terminal()
+}
+
+/// Asks a yes/no question on the terminal; anything but yes is no.
+fn ask(question: &str) -> bool {
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok()
+        && matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+/// Offers images from the screenshot folders: asked on a terminal; unattended, `given` decides.
+fn offer_screenshots(
+    global: &GlobalArgs,
+    what: &str,
+    found: Vec<PathBuf>,
+    given: bool,
+) -> Vec<PathBuf> {
+    if found.is_empty() {
+        return found;
+    }
+    if !can_ask(global) || given {
+        return if given { found } else { Vec::new() };
+    }
+    let list: String = found
+        .iter()
+        .map(|p| format!("  {}\n", p.display()))
+        .collect();
+    if ask(&format!("{what}:\n{list}Add them to the case?")) {
+        found
+    } else {
+        Vec::new()
+    }
+}
+
+/// Collects a bundle into `out` with every input layered and checked.
+#[allow(clippy::too_many_arguments)]
+fn build_bundle(
+    global: &GlobalArgs,
+    config: &Config,
+    form: &CaseForm,
+    place: &WhereArgs,
+    collection: &CollectionArgs,
+    out: PathBuf,
+    command: &str,
+    extras: Extras,
+) -> Result<Outcome, Failure> {
+    let profile = Profile::builtin();
+    let caps = caps(collection, config)?;
+    let screenshot_cap = size_setting(
+        collection.max_screenshot_size,
+        config.max_screenshot_size.as_deref(),
+        "max_screenshot_size",
+        DEFAULT_SCREENSHOT_CAP,
+    )?;
+    // Screenshots are checked before anything is written: a bad one is a usage error.
+    let mut screenshots = form
+        .screenshot
+        .iter()
+        .map(|p| collect::screenshots::read(p, screenshot_cap))
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+
+    let (os, sysroot, live) = place_of(place)?;
+    check_out(&out)?;
+
+    // Images found in the screenshot folders: `--screenshots-since` (the flag is the request;
+    // a terminal user is asked) and those `record` saw appear. A bad one is left out, noted.
+    let mut found = extras.found_screenshots;
+    if let Some(since) = collection.screenshots_since {
+        let from = std::time::SystemTime::now()
+            .checked_sub(since)
+            .unwrap_or(std::time::UNIX_EPOCH);
+        let recent = collect::screenshots::recent(profile, os, &sysroot, live, from)
+            .into_iter()
+            .filter(|p| !found.contains(p))
+            .collect();
+        found.extend(offer_screenshots(
+            global,
+            "Images saved in the screenshot folders within --screenshots-since",
+            recent,
+            !can_ask(global),
+        ));
+    }
+    let mut skipped = Vec::new();
+    for path in found {
+        if screenshots.iter().any(|s| s.source == path) {
+            continue;
+        }
+        match collect::screenshots::read(&path, screenshot_cap) {
+            Ok(shot) => screenshots.push(shot),
+            Err(e) => skipped.push((path.display().to_string(), e.to_string())),
+        }
     }
 
     let mut key_words = profile.secrets.key_words.clone();
@@ -338,7 +447,13 @@ fn build_bundle(
         require_root_owner: run.elevated,
     };
     let sla = sla_terms(profile, config)?;
-    let case = crate::case::record(form, profile, &sla, now);
+    let mut case = crate::case::record(form, profile, &sla, now);
+    if let Some(recording) = &extras.recording {
+        case["recording"] = json!({
+            "start": recording.start_rfc3339(),
+            "end": recording.end_rfc3339(),
+        });
+    }
     let spinner = collection_spinner(global);
     let step = |what: &str| spinner.set_message(what.to_string());
     let collected = collect::collect(collect::Request {
@@ -359,6 +474,8 @@ fn build_bundle(
         dry_run: collection.dry_run,
         obfuscate: collection.obfuscate.clone(),
         progress: &step,
+        recording: extras.recording,
+        skipped,
     });
     spinner.finish_and_clear();
     let mut outcome = collected.map_err(|e| Failure::Internal(e.to_string()))?;
@@ -450,6 +567,16 @@ fn consent(global: &GlobalArgs, preview: &str) -> Result<(), Failure> {
     }
 }
 
+/// What `submit` settles before collecting: the form (asked for on a terminal), the way the
+/// case travels (endpoint, with its TLS settings, or email) and jcdiag's log.
+struct SubmitPlan {
+    config: Config,
+    form: CaseForm,
+    /// `None` for `--via email`.
+    api: Option<Api>,
+    smtp: Option<crate::email::SmtpTarget>,
+}
+
 /// `submit`, and the wizard (`jcdiag` alone): `ask` says which missing fields to prompt for
 /// (`None`: unattended, never prompt).
 fn submit_command(
@@ -457,6 +584,16 @@ fn submit_command(
     mut args: SubmitArgs,
     ask: Option<Scope>,
 ) -> Result<Report, Failure> {
+    let plan = plan_submit(global, &mut args, ask, "submit")?;
+    submit_planned(global, args, plan, Extras::default())
+}
+
+fn plan_submit(
+    global: &GlobalArgs,
+    args: &mut SubmitArgs,
+    ask: Option<Scope>,
+    command: &str,
+) -> Result<SubmitPlan, Failure> {
     let config = load_config(global)?;
     let mut form = layered_form(&args.collect.form, &config)?;
     // Adding to an existing case needs no new form; a new case needs what support triages by.
@@ -501,7 +638,7 @@ fn submit_command(
     form.validate(required)
         .map_err(|e| Failure::Usage(e.to_string()))?;
     if !args.collect.collection.dry_run {
-        start_log(global, &config, "submit");
+        start_log(global, &config, command);
     }
     let by_email = args.email.via == Via::Email;
     // Settle TLS and proxy settings before collecting: a bad --ca-file is a usage error,
@@ -518,6 +655,29 @@ fn submit_command(
         }
         _ => None,
     };
+    Ok(SubmitPlan {
+        config,
+        form,
+        api,
+        smtp,
+    })
+}
+
+/// Collects (or takes the given bundle), asks consent, and delivers through the outbox (or
+/// writes and sends the email).
+fn submit_planned(
+    global: &GlobalArgs,
+    args: SubmitArgs,
+    plan: SubmitPlan,
+    extras: Extras,
+) -> Result<Report, Failure> {
+    let SubmitPlan {
+        config,
+        form,
+        api,
+        smtp,
+    } = plan;
+    let by_email = api.is_none();
     let profile = Profile::builtin();
     if form.tier.as_deref() == Some("free") && form.case.is_none() {
         let note = profile.sla.tiers[&crate::sla::Tier::Free]
@@ -537,6 +697,7 @@ fn submit_command(
                     &args.collect.collection,
                     out,
                     "submit",
+                    extras,
                 )?
                 .bundle
             }
@@ -574,7 +735,12 @@ fn submit_command(
                 &args.collect.place,
                 &args.collect.collection,
                 out.unwrap_or(staging.clone()),
-                "submit",
+                if extras.recording.is_some() {
+                    "record"
+                } else {
+                    "submit"
+                },
+                extras,
             )?;
             if args.collect.collection.dry_run {
                 return Ok(preview_report(outcome));
@@ -689,6 +855,162 @@ fn submit_command(
     };
     report.warnings = warnings;
     Ok(report)
+}
+
+/// `record`: watch the logs and screenshot folders until Ctrl-C, `--for` or `--stop-file`,
+/// then bundle like `collect`, or send like `submit` with `--submit`. Everything that could
+/// refuse the bundle or the upload is checked before the recording starts.
+fn record_command(global: &GlobalArgs, args: RecordArgs) -> Result<Report, Failure> {
+    let RecordArgs {
+        duration,
+        stop_file,
+        submit,
+        poll,
+        include_new_screenshots,
+        collect,
+        send,
+    } = args;
+    let mut submit_args = SubmitArgs {
+        bundle: None,
+        collect,
+        send,
+        email: Default::default(),
+    };
+    let plan = if submit {
+        let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
+        if !(global.yes || global.silent || terminal) {
+            return Err(Failure::Usage(
+                "consent: no terminal to ask on after the recording; pass --yes (or --silent) to send without asking"
+                    .into(),
+            ));
+        }
+        let ask = can_prompt(global).then_some(Scope::Required);
+        Some(plan_submit(global, &mut submit_args, ask, "record")?)
+    } else {
+        None
+    };
+    let config = load_config(global)?;
+    if !submit {
+        start_log(global, &config, "record");
+    }
+    let form = layered_form(&submit_args.collect.form, &config)?;
+    form.validate(&[])
+        .map_err(|e| Failure::Usage(e.to_string()))?;
+    let collection = &submit_args.collect.collection;
+    if let Some(out) = configured_out(collection, &config) {
+        check_out(&out)?;
+    } else if !submit {
+        check_out(Path::new("."))?;
+    }
+    let (os, sysroot, live) = place_of(&submit_args.collect.place)?;
+    let caps = caps(collection, &config)?;
+    let mut recorder = Recorder::start(record::Options {
+        profile: Profile::builtin(),
+        os,
+        sysroot,
+        live,
+        trust: Trust {
+            require_root_owner: crate::collect::system::is_elevated(),
+        },
+        poll,
+        per_file_cap: caps.per_file,
+    })
+    .map_err(|e| Failure::Internal(e.to_string()))?;
+    crate::interrupt::begin_recording();
+    let talk = !global.quiet;
+    if talk {
+        let how = match recorder.watch() {
+            Watch::Events => "watching for file events".to_string(),
+            Watch::Polling(why) => format!("polling ({why})"),
+        };
+        let until = match duration {
+            Some(d) => format!("for {}s, or until Ctrl-C", d.as_secs()),
+            None => "until Ctrl-C".into(),
+        };
+        eprintln!(
+            "jcdiag: recording since {} ({how}); reproduce the problem now. Recording {until}.",
+            recorder
+                .start_time()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+        );
+    }
+    let deadline = duration.map(|d| Instant::now() + d);
+    let stop = || {
+        crate::interrupt::recording_stop_requested()
+            || deadline.is_some_and(|d| Instant::now() >= d)
+            || stop_file.as_deref().is_some_and(|f| f.exists())
+    };
+    let live_status = talk && !global.silent && !global.json && std::io::stderr().is_terminal();
+    let mut show = |status: &record::Status| {
+        if live_status {
+            eprint!("\r\x1b[2K{}", status_line(status));
+        }
+    };
+    let result = recorder.run(&stop, &mut show);
+    crate::interrupt::end_recording();
+    if live_status {
+        eprint!("\r\x1b[2K");
+    }
+    result.map_err(|e| Failure::Internal(e.to_string()))?;
+    let recording = recorder
+        .finish()
+        .map_err(|e| Failure::Internal(e.to_string()))?;
+    if talk {
+        let lines: u64 = recording.logs.iter().map(|l| l.lines).sum();
+        eprintln!(
+            "jcdiag: recorded {} to {}: {lines} log lines, {} new screenshots",
+            recording.start_rfc3339(),
+            recording.end_rfc3339(),
+            recording.new_screenshots.len()
+        );
+    }
+    let window = json!({ "start": recording.start_rfc3339(), "end": recording.end_rfc3339() });
+    let found_screenshots = offer_screenshots(
+        global,
+        "Screenshots taken during the recording",
+        recording.new_screenshots.clone(),
+        include_new_screenshots,
+    );
+    let extras = Extras {
+        recording: Some(recording),
+        found_screenshots,
+    };
+    let mut report = match plan {
+        Some(plan) => submit_planned(global, submit_args, plan, extras)?,
+        None => collect_with(
+            global,
+            &config,
+            &form,
+            &submit_args.collect,
+            extras,
+            "record",
+        )?,
+    };
+    if report.json.is_object() && !report.json.get("dry_run").is_some_and(|v| v == true) {
+        report.json["recording"] = window;
+    }
+    Ok(report)
+}
+
+/// `recording 01:05  jcagent.log 120 lines, jcUpdate.log 3 lines  screenshots 1  (Ctrl-C ends)`
+fn status_line(status: &record::Status) -> String {
+    let secs = status.elapsed.as_secs();
+    let logs = if status.logs.is_empty() {
+        "no log lines yet".to_string()
+    } else {
+        status
+            .logs
+            .iter()
+            .map(|(name, lines)| format!("{name} {lines} lines"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    format!(
+        "recording {:02}:{:02}  {logs}  screenshots {}  (Ctrl-C ends)",
+        secs / 60,
+        secs % 60,
+        status.screenshots
+    )
 }
 
 /// The entries of a bundle made earlier, for the consent preview.

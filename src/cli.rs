@@ -34,6 +34,8 @@ pub enum Command {
     Collect(Box<CollectArgs>),
     /// Collect (or take a bundle made earlier) and upload it to the support endpoint
     Submit(Box<SubmitArgs>),
+    /// Record the agent logs and new screenshots while you reproduce the problem, then bundle
+    Record(Box<RecordArgs>),
     /// Cases kept on disk until the endpoint acknowledged them
     Outbox(OutboxArgs),
     /// Ask for escalation of an existing case (offline: an email draft to send)
@@ -206,6 +208,9 @@ pub struct CollectionArgs {
     /// Largest screenshot accepted [default: 20MiB]
     #[arg(long, env = "JCDIAG_MAX_SCREENSHOT_SIZE", value_name = "SIZE", value_parser = crate::size::parse_size)]
     pub max_screenshot_size: Option<u64>,
+    /// Add the images saved in the screenshot folders within this long (90s, 5m, 48h, 2d); asks first on a terminal
+    #[arg(long, env = "JCDIAG_SCREENSHOTS_SINCE", value_name = "DURATION", value_parser = crate::duration::parse_duration)]
+    pub screenshots_since: Option<std::time::Duration>,
 }
 
 #[derive(Debug, Args, Default)]
@@ -310,6 +315,40 @@ pub struct EscalateArgs {
     /// Folder for the email draft [default: current folder]
     #[arg(long, env = "JCDIAG_OUT", value_name = "DIR")]
     pub out: Option<PathBuf>,
+    #[command(flatten)]
+    pub send: SendArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct RecordArgs {
+    /// End the recording after this long (90s, 5m, 48h, 2d) [default: at Ctrl-C]
+    #[arg(help_heading = "Recording", long = "for", env = "JCDIAG_FOR", value_name = "DURATION", value_parser = crate::duration::parse_duration)]
+    pub duration: Option<std::time::Duration>,
+    /// End the recording when this file appears (for scripts)
+    #[arg(
+        help_heading = "Recording",
+        long,
+        env = "JCDIAG_STOP_FILE",
+        value_name = "PATH"
+    )]
+    pub stop_file: Option<PathBuf>,
+    /// Send the case once recorded, like `jcdiag submit`
+    #[arg(help_heading = "Recording", long, env = "JCDIAG_SUBMIT")]
+    pub submit: bool,
+    /// Look for changes every 250 ms instead of waiting for file events (network or WSL file systems)
+    #[arg(help_heading = "Recording", long, env = "JCDIAG_POLL")]
+    pub poll: bool,
+    /// Add the screenshots taken during the recording without asking (unattended runs leave them out otherwise)
+    #[arg(
+        help_heading = "Recording",
+        long,
+        env = "JCDIAG_INCLUDE_NEW_SCREENSHOTS"
+    )]
+    pub include_new_screenshots: bool,
+    /// Everything `collect` takes.
+    #[command(flatten)]
+    pub collect: CollectArgs,
+    /// Used with --submit.
     #[command(flatten)]
     pub send: SendArgs,
 }

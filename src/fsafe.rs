@@ -121,6 +121,21 @@ fn precheck(meta: &std::fs::Metadata) -> Result<(), Refusal> {
     Ok(())
 }
 
+/// Names a file across renames: device and inode (Unix), volume serial and file index (Windows).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct FileId(pub u64, pub u64);
+
+/// The identity of an open file.
+pub fn identity(file: &File) -> io::Result<FileId> {
+    platform::identity(file)
+}
+
+/// The identity of the file at `path` without opening it, where the OS gives it (Unix: from
+/// `lstat`, so a link is never followed); `None` where a handle is needed (Windows).
+pub fn identity_of_path(path: &Path) -> Option<FileId> {
+    platform::identity_of_path(path)
+}
+
 /// Whether a directory may be descended into while expanding a `*` in a profile path.
 pub fn is_real_dir(path: &Path) -> bool {
     std::fs::symlink_metadata(path)
@@ -237,6 +252,17 @@ mod platform {
     pub fn sync_dir(dir: &Path) -> io::Result<()> {
         File::open(dir)?.sync_all()
     }
+
+    pub fn identity(file: &File) -> io::Result<super::FileId> {
+        let meta = file.metadata()?;
+        Ok(super::FileId(meta.dev(), meta.ino()))
+    }
+
+    pub fn identity_of_path(path: &Path) -> Option<super::FileId> {
+        let meta = std::fs::symlink_metadata(path).ok()?;
+        meta.is_file()
+            .then(|| super::FileId(meta.dev(), meta.ino()))
+    }
 }
 
 #[cfg(windows)]
@@ -282,6 +308,22 @@ mod platform {
                 io::ErrorKind::NotFound => Refusal::NotFound,
                 _ => Refusal::Unreadable(e.to_string()),
             })
+    }
+
+    pub fn identity(file: &File) -> io::Result<super::FileId> {
+        // SAFETY: the handle is valid for the life of `file`; the struct is plain data.
+        let mut info: BY_HANDLE_FILE_INFORMATION = unsafe { std::mem::zeroed() };
+        if unsafe { GetFileInformationByHandle(file.as_raw_handle() as _, &mut info) } == 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(super::FileId(
+            u64::from(info.dwVolumeSerialNumber),
+            (u64::from(info.nFileIndexHigh) << 32) | u64::from(info.nFileIndexLow),
+        ))
+    }
+
+    pub fn identity_of_path(_path: &Path) -> Option<super::FileId> {
+        None
     }
 
     pub fn check_handle(file: &File, meta: &Metadata, _trust: Trust) -> Result<(), Refusal> {

@@ -21,6 +21,7 @@ pub mod logfile;
 pub mod manifest;
 pub mod obfuscate;
 pub mod profile;
+pub mod record;
 pub mod scrub;
 pub mod size;
 pub mod sla;

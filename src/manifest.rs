@@ -26,6 +26,9 @@ pub struct Manifest {
     /// True when something that should be there is not: no agent log, a skipped file, an error.
     pub partial: bool,
     pub missing: Vec<String>,
+    /// `jcdiag record`: the window (RFC 3339 start and end) and what each log gave.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub recording: Option<serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]

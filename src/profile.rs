@@ -19,6 +19,8 @@ pub struct Profile {
     pub agent: AgentLayouts,
     pub logs: LogFormat,
     pub secrets: SecretRules,
+    pub record: RecordRules,
+    pub screenshots: ScreenshotFolders,
     /// `agentServerHost` value → region name.
     pub regions: BTreeMap<String, String>,
     /// "1", "2", "3" → the seed's definition.
@@ -86,6 +88,36 @@ pub struct LogFormat {
     pub error_marker: String,
 }
 
+/// What `jcdiag record` needs beyond the log paths.
+#[derive(Debug, Clone, Deserialize)]
+pub struct RecordRules {
+    /// Endings of files that rotation makes (renamed, copied or compressed logs).
+    pub archive_suffixes: Vec<String>,
+}
+
+/// Where each OS keeps screenshots, and which file names are images.
+#[derive(Debug, Clone, Deserialize)]
+pub struct ScreenshotFolders {
+    pub extensions: Vec<String>,
+    pub linux: ScreenshotLayout,
+    pub macos: ScreenshotLayout,
+    pub windows: ScreenshotLayout,
+}
+
+/// One OS's screenshot folders. Optional keys apply to the OS that has them.
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct ScreenshotLayout {
+    pub folders: Vec<String>,
+    #[serde(default)]
+    pub homes: Vec<String>,
+    /// Linux: per-home file holding `XDG_PICTURES_DIR`, and the folder used without it.
+    pub xdg_user_dirs: Option<String>,
+    pub xdg_pictures_default: Option<String>,
+    /// macOS: per-home screencapture preferences (`location`), and the folder used without it.
+    pub screencapture_plist: Option<String>,
+    pub screencapture_default: Option<String>,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 pub struct SecretRules {
     pub never_collect_names: Vec<String>,
@@ -133,6 +165,14 @@ impl Profile {
             TargetOs::Linux => &self.accounts.linux,
             TargetOs::Macos => &self.accounts.macos,
             TargetOs::Windows => &self.accounts.windows,
+        }
+    }
+
+    pub fn screenshot_layout(&self, os: TargetOs) -> &ScreenshotLayout {
+        match os {
+            TargetOs::Linux => &self.screenshots.linux,
+            TargetOs::Macos => &self.screenshots.macos,
+            TargetOs::Windows => &self.screenshots.windows,
         }
     }
 

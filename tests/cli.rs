@@ -24,6 +24,7 @@ fn help_texts() {
     insta::assert_snapshot!("help", stdout_of(&["--help"]));
     insta::assert_snapshot!("collect_help", stdout_of(&["collect", "--help"]));
     insta::assert_snapshot!("submit_help", stdout_of(&["submit", "--help"]));
+    insta::assert_snapshot!("record_help", stdout_of(&["record", "--help"]));
 }
 
 #[test]

@@ -163,6 +163,49 @@ fn expand(
     }
 }
 
+/// Expands a profile path of folders (`/home/*/Pictures`) below `sysroot`: the folders that
+/// exist, with their system paths. A folder reached through a `*` is entered only when it is a
+/// real folder (not a link), like everywhere else.
+pub fn find_dirs(os: TargetOs, sysroot: &Path, pattern: &str) -> Vec<(PathBuf, String)> {
+    let mut found = vec![(sysroot.to_path_buf(), Vec::<String>::new())];
+    for component in os.components(pattern) {
+        let mut next = Vec::new();
+        for (dir, parts) in found {
+            if !component.contains('*') {
+                let path = dir.join(component);
+                if path.is_dir() {
+                    let mut parts = parts.clone();
+                    parts.push(component.to_string());
+                    next.push((path, parts));
+                }
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            let mut names: Vec<String> = entries
+                .filter_map(Result::ok)
+                .filter_map(|e| e.file_name().into_string().ok())
+                .filter(|name| wildcard_match(component, name))
+                .collect();
+            names.sort();
+            for name in names {
+                let path = dir.join(&name);
+                if fsafe::is_real_dir(&path) {
+                    let mut parts = parts.clone();
+                    parts.push(name);
+                    next.push((path, parts));
+                }
+            }
+        }
+        found = next;
+    }
+    found
+        .into_iter()
+        .map(|(path, parts)| (path, system_path(os, &parts)))
+        .collect()
+}
+
 /// `*` matches any run of characters; everything else matches itself, case-insensitively
 /// (Windows names are, and agent log names never differ only by case).
 pub fn wildcard_match(pattern: &str, name: &str) -> bool {

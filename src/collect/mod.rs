@@ -10,7 +10,7 @@ pub mod screenshots;
 pub mod summary;
 pub mod system;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -23,6 +23,7 @@ use crate::fsafe::{self, Refusal, Trust};
 use crate::manifest::{self, Entry, Manifest};
 use crate::obfuscate::{Category, KnownNames, Obfuscator};
 use crate::profile::Profile;
+use crate::record::{POLL_INTERVAL, Recording, Watch};
 use crate::scrub::{Redactions, Scrubbed, Scrubber};
 use crate::target::TargetOs;
 
@@ -56,6 +57,10 @@ pub struct Request<'a> {
     pub now: DateTime<Utc>,
     /// `--dry-run`: measure and scrub everything, write nothing.
     pub dry_run: bool,
+    /// What `jcdiag record` captured: stored under `logs/recorded/`.
+    pub recording: Option<Recording>,
+    /// Files left out before collecting (e.g. a found screenshot that is not an image), with why.
+    pub skipped: Vec<(String, String)>,
     /// `--obfuscate`: what to replace by aliases besides the secrets.
     pub obfuscate: Vec<Category>,
     /// Told what is being done now, for a progress display.
@@ -110,7 +115,7 @@ pub struct Outcome {
 }
 
 /// Builds the bundle. Fails only when no usable bundle can be written at all.
-pub fn collect(req: Request) -> Result<Outcome, BundleError> {
+pub fn collect(mut req: Request) -> Result<Outcome, BundleError> {
     let source = system::Source {
         os: req.os,
         sysroot: &req.sysroot,
@@ -141,9 +146,17 @@ pub fn collect(req: Request) -> Result<Outcome, BundleError> {
         ..Manifest::default()
     };
     let mut warnings = Vec::new();
+    for (path, why) in std::mem::take(&mut req.skipped) {
+        warnings.push(format!("skipped {path}: {why}"));
+        manifest.skip(path, why);
+    }
 
     (req.progress)("agent logs");
     let main_log_errors = add_logs(&req, &clean, &mut writer, &mut manifest, &mut warnings)?;
+    if let Some(mut recording) = req.recording.take() {
+        (req.progress)("recorded logs");
+        add_recorded(&req, &clean, &mut recording, &mut writer, &mut manifest)?;
+    }
     (req.progress)("agent configuration");
     let agent = add_agent_files(&req, &clean, &mut writer, &mut manifest)?;
     (req.progress)("system facts");
@@ -348,6 +361,79 @@ fn add_logs(
         warnings.push(message);
     }
     Ok(error_lines)
+}
+
+/// Adds what `record` captured as `logs/recorded/<name>`, scrubbed, and the window to the
+/// manifest.
+fn add_recorded(
+    req: &Request,
+    clean: &Cleaner,
+    recording: &mut Recording,
+    writer: &mut BundleWriter,
+    manifest: &mut Manifest,
+) -> Result<(), BundleError> {
+    let mut files = Vec::new();
+    let mut used = BTreeSet::new();
+    for log in &mut recording.logs {
+        let mut entry = Value::Null;
+        if log.bytes > 0 {
+            match log.read(req.caps.per_file) {
+                Ok((bytes, cut)) => {
+                    let base = file_name(&log.system_path);
+                    // Two logs of one name (one per user) keep their folders apart.
+                    let name = if used.insert(base.to_ascii_lowercase()) {
+                        format!("logs/recorded/{base}")
+                    } else {
+                        entry_name("logs/recorded", &log.system_path, req.os)
+                    };
+                    let truncated = cut.then(|| {
+                        format!(
+                            "kept the newest {} of {} bytes recorded (cap {} bytes), from a line start",
+                            bytes.len(),
+                            log.bytes,
+                            req.caps.per_file
+                        )
+                    });
+                    let scrubbed = clean.text(&bytes);
+                    add_entry(
+                        writer,
+                        manifest,
+                        &name,
+                        Some(&log.system_path),
+                        log.bytes,
+                        scrubbed,
+                        truncated,
+                        None,
+                    )?;
+                    entry = json!(name);
+                }
+                Err(e) => manifest
+                    .errors
+                    .push(format!("recording of {}: {e}", log.system_path)),
+            }
+        }
+        files.push(json!({
+            "source": log.system_path,
+            "entry": entry,
+            "bytes_recorded": log.bytes,
+            "lines_recorded": log.lines,
+            "rotations": log.rotations,
+            "truncations": log.truncations,
+        }));
+    }
+    manifest.recording = Some(json!({
+        "start": recording.start_rfc3339(),
+        "end": recording.end_rfc3339(),
+        "watch": match &recording.watch {
+            Watch::Events => "file events".to_string(),
+            Watch::Polling(why) => format!("polling every {} ms ({why})", POLL_INTERVAL.as_millis()),
+        },
+        "file_events": recording.events,
+        "logs": files,
+        "new_screenshots": recording.new_screenshots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
+        "notes": recording.notes,
+    }));
+    Ok(())
 }
 
 /// Adds the agent's config (secrets removed), version, log level and proxy config.

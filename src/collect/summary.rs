@@ -66,6 +66,15 @@ pub fn render(
         "Org:         {}",
         form.org.as_deref().unwrap_or("not given")
     );
+    if let (Some(start), Some(end)) = (
+        case["recording"]["start"].as_str(),
+        case["recording"]["end"].as_str(),
+    ) {
+        let _ = writeln!(
+            page,
+            "Recorded:    {start} to {end} (UTC): see logs/recorded/"
+        );
+    }
 
     section(
         &mut page,
