@@ -7,7 +7,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{self, BufWriter, Write};
+use std::io::{self, BufWriter, Read};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
@@ -238,24 +238,24 @@ fn random_suffix() -> String {
     hex::encode(bytes)
 }
 
-/// SHA-256 of a file on disk, streamed.
+/// SHA-256 of a file on disk, streamed in 1 MiB reads (a submit of a large bundle starts
+/// with this; `io::copy`'s 8 KiB reads made it a tenth of the upload time).
 pub fn sha256_file(path: &Path) -> io::Result<(String, u64)> {
     let mut file = File::open(path)?;
     let mut hasher = Sha256::new();
-    let size = io::copy(&mut file, &mut HashWriter(&mut hasher))?;
+    let mut buffer = vec![0u8; 1 << 20];
+    let mut size = 0u64;
+    loop {
+        let n = match file.read(&mut buffer) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buffer[..n]);
+        size += n as u64;
+    }
     Ok((hex::encode(hasher.finalize()), size))
-}
-
-struct HashWriter<'a>(&'a mut Sha256);
-
-impl Write for HashWriter<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        self.0.update(buf);
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
-    }
 }
 
 #[cfg(test)]
