@@ -337,12 +337,6 @@ fn check_out(out: &Path) -> Result<(), Failure> {
 }
 
 /// Whether a terminal user is there to answer questions.
-fn can_ask(global: &GlobalArgs) -> bool {
-    !(global.yes || global.silent || global.json)
-        && std::io::stdin().is_terminal()
-        && std::io::stderr().is_terminal()
-}
-
 /// Asks a yes/no question on the terminal; anything but yes is no.
 fn ask(question: &str) -> bool {
     eprint!("{question} [y/N] ");
@@ -361,7 +355,7 @@ fn offer_screenshots(
     if found.is_empty() {
         return found;
     }
-    if !can_ask(global) || given {
+    if !can_prompt(global) || given {
         return if given { found } else { Vec::new() };
     }
     let list: String = found
@@ -421,7 +415,7 @@ fn build_bundle(
             global,
             "Images saved in the screenshot folders within --screenshots-since",
             recent,
-            !can_ask(global),
+            !can_prompt(global),
         ));
     }
     let mut skipped = Vec::new();
@@ -553,12 +547,9 @@ fn consent(global: &GlobalArgs, preview: &str) -> Result<(), Failure> {
                 .into(),
         ));
     }
-    eprint!("These files will be sent to JumpCloud support:\n{preview}Send them? [y/N] ");
-    let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .map_err(|e| Failure::Internal(format!("cannot read the answer: {e}")))?;
-    if matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes") {
+    if ask(&format!(
+        "These files will be sent to JumpCloud support:\n{preview}Send them?"
+    )) {
         Ok(())
     } else {
         Err(Failure::Usage(
@@ -1283,16 +1274,12 @@ fn escalate_command(global: &GlobalArgs, args: EscalateArgs) -> Result<Report, F
 }
 
 fn case_json_of(bundle: &Path) -> Result<Value, Failure> {
-    let bad = |why: String| {
+    serde_json::from_str(&zip_text(bundle, "case.json")?).map_err(|e| {
         Failure::Usage(format!(
-            "{}: not a jcdiag bundle ({why}); make one with `jcdiag collect`",
+            "{}: not a jcdiag bundle (case.json: {e}); make one with `jcdiag collect`",
             bundle.display()
         ))
-    };
-    let file = std::fs::File::open(bundle).map_err(|e| bad(e.to_string()))?;
-    let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
-    let entry = zip.by_name("case.json").map_err(|e| bad(e.to_string()))?;
-    serde_json::from_reader(entry).map_err(|e| bad(e.to_string()))
+    })
 }
 
 fn outbox_command(global: &GlobalArgs, args: OutboxArgs) -> Result<Report, Failure> {

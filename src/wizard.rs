@@ -114,16 +114,6 @@ impl<'a, R: BufRead, W: Write> Wizard<'a, R, W> {
         }
     }
 
-    /// Asks for consent after showing `preview`. True only for an explicit yes.
-    pub fn consent(&mut self, preview: &str) -> Result<bool, WizardError> {
-        write!(
-            self.out,
-            "These files will be sent to JumpCloud support:\n{preview}"
-        )?;
-        let answer = self.ask("Send them? [y/N] ")?;
-        Ok(matches!(answer.to_ascii_lowercase().as_str(), "y" | "yes"))
-    }
-
     fn severity(&mut self) -> Result<u8, WizardError> {
         writeln!(self.out, "Severity:")?;
         for level in ["1", "2", "3"] {

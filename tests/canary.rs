@@ -85,23 +85,6 @@ fn no_planted_secret_survives_and_every_lookalike_does() {
     );
 }
 
-/// Every file under `dir`, with its bytes.
-fn files_under(dir: &std::path::Path) -> Vec<(std::path::PathBuf, Vec<u8>)> {
-    let mut found = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(dir) = stack.pop() {
-        for entry in std::fs::read_dir(&dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                stack.push(path);
-            } else {
-                found.push((path.clone(), std::fs::read(&path).unwrap()));
-            }
-        }
-    }
-    found
-}
-
 /// jcdiag's own log, its outbox metadata and everything it prints hold neither the token nor a
 /// collected secret: through a failed delivery (endpoint down, case kept) and a good one.
 #[tokio::test(flavor = "multi_thread")]
@@ -167,7 +150,13 @@ async fn the_log_the_outbox_and_the_messages_hold_no_token_and_no_secret() {
     );
     printed.extend([down.stdout, down.stderr]);
 
-    let kept = files_under(&state);
+    let with_bytes = |dir: &std::path::Path| -> Vec<(std::path::PathBuf, Vec<u8>)> {
+        support::files_under(dir)
+            .into_iter()
+            .map(|p| (p.clone(), std::fs::read(&p).unwrap()))
+            .collect()
+    };
+    let kept = with_bytes(&state);
     let names: Vec<String> = kept.iter().map(|(p, _)| p.display().to_string()).collect();
     assert!(names.iter().any(|n| n.ends_with("jcdiag.log")), "{names:?}");
     assert!(names.iter().any(|n| n.contains("outbox")), "{names:?}");
@@ -207,7 +196,7 @@ async fn the_log_the_outbox_and_the_messages_hold_no_token_and_no_secret() {
 
     let mut haystacks: Vec<(String, Vec<u8>)> = kept
         .into_iter()
-        .chain(files_under(&state))
+        .chain(with_bytes(&state))
         .map(|(p, bytes)| (p.display().to_string(), bytes))
         .collect();
     haystacks.extend(

@@ -27,22 +27,6 @@ async fn run(mut command: std::process::Command) -> Output {
         .unwrap()
 }
 
-fn intake_json(intake: &Intake, args: &[&str]) -> Value {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_jcdiag-intake"))
-        .args(args)
-        .arg("--json")
-        .arg("--data")
-        .arg(&intake.data_dir)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn an_escalation_is_recorded_on_the_case_and_the_next_steps_are_restated() {
     let intake = Intake::start().await;
@@ -70,7 +54,7 @@ async fn an_escalation_is_recorded_on_the_case_and_the_next_steps_are_restated()
         assert!(said.contains(condition), "{condition}: {said}");
     }
 
-    let shown = intake_json(&intake, &["case", "show", &case_id]);
+    let shown = intake.cli_json(&["case", "show", &case_id]);
     let escalations = shown["escalations"].as_array().unwrap();
     assert_eq!(escalations.len(), 1, "{shown}");
     assert_eq!(escalations[0]["reason"], REASON);
@@ -88,7 +72,7 @@ async fn an_escalation_is_recorded_on_the_case_and_the_next_steps_are_restated()
         String::from_utf8_lossy(&output.stderr)
     );
     assert!(String::from_utf8_lossy(&output.stderr).contains("refused"));
-    let shown = intake_json(&intake, &["case", "show", &other_case]);
+    let shown = intake.cli_json(&["case", "show", &other_case]);
     assert!(shown["escalations"].as_array().unwrap().is_empty());
 }
 
@@ -179,7 +163,7 @@ async fn case_list_puts_overdue_cases_first() {
         assert_eq!(reply.status, 201, "{:?}", reply.body);
         ids.push(reply.body["case_id"].as_str().unwrap().to_string());
     }
-    let listed = intake_json(&intake, &["case", "list"]);
+    let listed = intake.cli_json(&["case", "list"]);
     let order: Vec<&str> = listed
         .as_array()
         .unwrap()

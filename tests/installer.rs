@@ -161,23 +161,11 @@ impl Machine {
     }
 }
 
-/// `jcdiag-intake case show ID --json` through the real binary.
-fn case_show(intake: &Intake, case: &str) -> Value {
-    let output = Command::new(env!("CARGO_BIN_EXE_jcdiag-intake"))
-        .args(["case", "show", case, "--json", "--data"])
-        .arg(&intake.data_dir)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
 fn bundle_count(intake: &Intake, case: &str) -> usize {
-    case_show(intake, case)["bundles"].as_array().unwrap().len()
+    intake.cli_json(&["case", "show", case])["bundles"]
+        .as_array()
+        .unwrap()
+        .len()
 }
 
 fn text(bytes: &[u8]) -> String {
@@ -227,7 +215,7 @@ async fn the_one_liner_installs_the_verified_binary_and_the_bundle_arrives_on_th
         .unwrap_or_else(|e| panic!("{e}: {}\n{stderr}", text(&output.stdout)));
     assert_eq!(result["case_id"], case.as_str());
     assert_eq!(result["status"], "delivered");
-    let shown = case_show(&intake, &case);
+    let shown = intake.cli_json(&["case", "show", &case]);
     let bundles = shown["bundles"].as_array().unwrap();
     assert!(
         bundles.iter().any(|b| b["sha256"] == result["sha256"]),

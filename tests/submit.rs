@@ -117,29 +117,12 @@ fn json_of(output: &Output) -> Value {
     })
 }
 
-/// `jcdiag-intake case show/list --json` through the real binary.
-fn intake_cli(intake: &Intake, args: &[&str]) -> Value {
-    let output = std::process::Command::new(env!("CARGO_BIN_EXE_jcdiag-intake"))
-        .args(args)
-        .arg("--json")
-        .arg("--data")
-        .arg(&intake.data_dir)
-        .output()
-        .unwrap();
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
 /// Exactly one case with exactly one bundle, whose hash is `sha256`.
 fn assert_one_case_with(intake: &Intake, sha256: &str) -> Value {
-    let cases = intake_cli(intake, &["case", "list"]);
+    let cases = intake.cli_json(&["case", "list"]);
     assert_eq!(cases.as_array().unwrap().len(), 1, "{cases}");
     let id = cases[0]["case_id"].as_str().unwrap().to_string();
-    let case = intake_cli(intake, &["case", "show", &id]);
+    let case = intake.cli_json(&["case", "show", &id]);
     let bundles = case["bundles"].as_array().unwrap();
     assert_eq!(bundles.len(), 1, "{case}");
     assert_eq!(bundles[0]["sha256"], sha256);
@@ -287,7 +270,7 @@ async fn with_the_server_down_the_case_waits_in_the_outbox_until_flushed() {
         "{}",
         String::from_utf8_lossy(&flush.stderr)
     );
-    let cases = intake_cli(&intake, &["case", "list"]);
+    let cases = intake.cli_json(&["case", "list"]);
     assert_eq!(cases.as_array().unwrap().len(), 1);
     assert_eq!(case.outbox_len(), 0);
     // Flushing again sends nothing twice.
@@ -302,10 +285,7 @@ async fn with_the_server_down_the_case_waits_in_the_outbox_until_flushed() {
     ]);
     assert_eq!(again.status.code(), Some(0));
     assert_eq!(
-        intake_cli(&intake, &["case", "list"])
-            .as_array()
-            .unwrap()
-            .len(),
+        intake.cli_json(&["case", "list"]).as_array().unwrap().len(),
         1
     );
 }
@@ -343,10 +323,10 @@ async fn killed_mid_upload_then_flushed_is_delivered_once_and_intact() {
         "{}",
         String::from_utf8_lossy(&flush.stderr)
     );
-    let cases = intake_cli(&intake, &["case", "list"]);
+    let cases = intake.cli_json(&["case", "list"]);
     assert_eq!(cases.as_array().unwrap().len(), 1);
     let case_id = cases[0]["case_id"].as_str().unwrap();
-    let shown = intake_cli(&intake, &["case", "show", case_id]);
+    let shown = intake.cli_json(&["case", "show", case_id]);
     assert_eq!(shown["bundles"].as_array().unwrap().len(), 1);
     assert_eq!(case.outbox_len(), 0);
 }
@@ -482,7 +462,8 @@ async fn a_dry_run_submit_sends_nothing() {
     );
     assert_eq!(json_of(&output)["dry_run"], true);
     assert!(
-        intake_cli(&intake, &["case", "list"])
+        intake
+            .cli_json(&["case", "list"])
             .as_array()
             .unwrap()
             .is_empty()
@@ -556,7 +537,7 @@ async fn a_case_goes_through_the_proxy_given_by_flag_or_environment() {
         proxy.tunnels()
     );
 
-    let cases = intake_cli(&intake, &["case", "list"]);
+    let cases = intake.cli_json(&["case", "list"]);
     assert_eq!(cases.as_array().unwrap().len(), 3, "{cases}");
 }
 

@@ -5,12 +5,11 @@
 
 mod support;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
 use rexpect::session::{PtySession, spawn_command};
-use serde_json::Value;
-use support::{Intake, ORG, Sandbox, log_lines};
+use support::{Intake, ORG, Sandbox, files_under, log_lines};
 
 const TIMEOUT_MS: u64 = 60_000;
 
@@ -46,23 +45,6 @@ fn state_dir(sandbox: &Sandbox) -> PathBuf {
 /// Exit code of the finished session.
 fn exit_code(session: &mut PtySession) -> String {
     format!("{:?}", session.process_mut().wait().unwrap())
-}
-
-/// Every file under `dir` (none if it does not exist).
-fn files_under(dir: &Path) -> Vec<PathBuf> {
-    let mut found = Vec::new();
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return found;
-    };
-    for entry in entries {
-        let path = entry.unwrap().path();
-        if path.is_dir() {
-            found.extend(files_under(&path));
-        } else {
-            found.push(path);
-        }
-    }
-    found
 }
 
 fn sandbox_with_log() -> Sandbox {
@@ -126,9 +108,13 @@ async fn the_typed_answers_become_the_case_that_support_receives() {
     assert!(code.ends_with(", 0)"), "{code}: {receipt}");
     assert!(receipt.contains("Case "), "{receipt}");
 
-    let cases = intake_cases(&intake);
+    let cases = intake
+        .cli_json(&["case", "list"])
+        .as_array()
+        .unwrap()
+        .clone();
     assert_eq!(cases.len(), 1);
-    let case = intake_case(&intake, cases[0]["case_id"].as_str().unwrap());
+    let case = intake.cli_json(&["case", "show", cases[0]["case_id"].as_str().unwrap()]);
     let form = &case["form"];
     assert_eq!(
         form["description"],
@@ -193,34 +179,13 @@ async fn ctrl_c_mid_form_or_at_consent_leaves_nothing() {
             .collect();
         assert_eq!(kept, Vec::<PathBuf>::new(), "stopped at {stop_at}");
     }
-    assert!(intake_cases(&intake).is_empty());
-}
-
-fn intake_json(intake: &Intake, args: &[&str]) -> Value {
-    let output = Command::new(env!("CARGO_BIN_EXE_jcdiag-intake"))
-        .args(args)
-        .arg("--json")
-        .arg("--data")
-        .arg(&intake.data_dir)
-        .output()
-        .unwrap();
     assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+        intake
+            .cli_json(&["case", "list"])
+            .as_array()
+            .unwrap()
+            .is_empty()
     );
-    serde_json::from_slice(&output.stdout).unwrap()
-}
-
-fn intake_cases(intake: &Intake) -> Vec<Value> {
-    intake_json(intake, &["case", "list"])
-        .as_array()
-        .unwrap()
-        .clone()
-}
-
-fn intake_case(intake: &Intake, id: &str) -> Value {
-    intake_json(intake, &["case", "show", id])
 }
 
 /// `jcdiag collect` on a terminal (no intake needed), with extra environment.

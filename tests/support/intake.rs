@@ -143,6 +143,25 @@ impl Intake {
         self.server = Some(server);
     }
 
+    /// `jcdiag-intake ARGS --json --data DIR`, the command support staff read cases with,
+    /// run as a process; its JSON output.
+    pub fn cli_json(&self, args: &[&str]) -> Value {
+        let output = std::process::Command::new(env!("CARGO_BIN_EXE_jcdiag-intake"))
+            .args(args)
+            .arg("--json")
+            .arg("--data")
+            .arg(&self.data_dir)
+            .env_remove("JCDIAG_INTAKE_DATA")
+            .output()
+            .unwrap();
+        assert!(
+            output.status.success(),
+            "jcdiag-intake {args:?}: {}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        serde_json::from_slice(&output.stdout).unwrap()
+    }
+
     /// Stops the server and starts a new one on the same port and data folder.
     pub async fn restart(&mut self) {
         self.stop().await;

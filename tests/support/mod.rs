@@ -99,6 +99,23 @@ impl Sandbox {
     }
 }
 
+/// Every file under `dir`, depth first (none if `dir` does not exist).
+pub fn files_under(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return found;
+    };
+    for entry in entries {
+        let path = entry.unwrap().path();
+        if path.is_dir() {
+            found.extend(files_under(&path));
+        } else {
+            found.push(path);
+        }
+    }
+    found
+}
+
 /// The `jcdiag` binary under test, with no config or environment leaking in.
 pub fn jcdiag() -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_jcdiag"));
