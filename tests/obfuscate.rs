@@ -55,26 +55,36 @@ fn live_host_name() -> Option<String> {
     Some(name.trim().to_string()).filter(|n| n.len() > 2)
 }
 
+/// `jcdiag collect ARGS --state-dir <sandbox>/state` on the planted tree; it must succeed.
+fn collect_ok(sandbox: &Sandbox, args: &[&str]) -> std::process::Output {
+    let state = sandbox.dir.path().join("state");
+    let mut args = args.to_vec();
+    args.extend(["--state-dir", state.to_str().unwrap()]);
+    let output = sandbox.collect(&args);
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 #[test]
 fn every_name_and_address_is_aliased_consistently_and_the_table_stays_here() {
     for os in ["linux", "macos", "windows"] {
         let sandbox = planted(os);
         let state = sandbox.dir.path().join("state");
-        let output = sandbox.collect(&[
-            "--json",
-            "--description",
-            "Login fails for alice",
-            "--email",
-            CONTACT,
-            "--obfuscate",
-            "all",
-            "--state-dir",
-            state.to_str().unwrap(),
-        ]);
-        assert!(
-            output.status.success(),
-            "{}",
-            String::from_utf8_lossy(&output.stderr)
+        let output = collect_ok(
+            &sandbox,
+            &[
+                "--json",
+                "--description",
+                "Login fails for alice",
+                "--email",
+                CONTACT,
+                "--obfuscate",
+                "all",
+            ],
         );
         let result: Value = serde_json::from_slice(&output.stdout).unwrap();
         let bundle = Bundle::open(result["bundle"].as_str().unwrap().as_ref());
@@ -174,18 +184,7 @@ fn every_name_and_address_is_aliased_consistently_and_the_table_stays_here() {
 fn without_obfuscate_names_stay_and_no_table_is_written() {
     let sandbox = planted("linux");
     let state = sandbox.dir.path().join("state");
-    let output = sandbox.collect(&[
-        "--json",
-        "--description",
-        "x",
-        "--state-dir",
-        state.to_str().unwrap(),
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = collect_ok(&sandbox, &["--json", "--description", "x"]);
     let result: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert!(result.get("obfuscation_map").is_none());
     let bundle = sandbox.bundle();
@@ -196,20 +195,7 @@ fn without_obfuscate_names_stay_and_no_table_is_written() {
 #[test]
 fn only_the_named_kinds_are_aliased() {
     let sandbox = planted("linux");
-    let state = sandbox.dir.path().join("state");
-    let output = sandbox.collect(&[
-        "--description",
-        "x",
-        "--obfuscate",
-        "ips,macs",
-        "--state-dir",
-        state.to_str().unwrap(),
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    collect_ok(&sandbox, &["--description", "x", "--obfuscate", "ips,macs"]);
     let bundle = sandbox.bundle();
     assert!(!bundle.contains(IPV4.as_bytes()) && !bundle.contains(MAC.as_bytes()));
     assert!(bundle.contains(HOST.as_bytes()) && bundle.contains(EMAIL.as_bytes()));
@@ -219,19 +205,9 @@ fn only_the_named_kinds_are_aliased() {
 fn dry_run_shows_the_alias_counts_and_keeps_no_table() {
     let sandbox = planted("linux");
     let state = sandbox.dir.path().join("state");
-    let output = sandbox.collect(&[
-        "--dry-run",
-        "--description",
-        "x",
-        "--obfuscate",
-        "all",
-        "--state-dir",
-        state.to_str().unwrap(),
-    ]);
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
+    let output = collect_ok(
+        &sandbox,
+        &["--dry-run", "--description", "x", "--obfuscate", "all"],
     );
     let preview = String::from_utf8_lossy(&output.stdout);
     assert!(preview.contains("obfuscated-ip"), "{preview}");
