@@ -5,7 +5,8 @@
 #   2. the .msi built from that build's jcdiag.exe, installed and removed under Wine
 #      (.ci/msi-check.sh);
 #   3. cargo clippy for aarch64-apple-darwin (type-check + lints only: there
-#      is no Apple SDK or linker here, so nothing is linked or run).
+#      is no Apple SDK or linker here, so nothing is linked or run) of what runs on a Mac:
+#      the client crates with their unit tests, and the jcdiag binary.
 set -euo pipefail
 
 CI_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -18,7 +19,7 @@ trap 'wineserver -k >/dev/null 2>&1 || true' EXIT
 
 echo "== cross-check: cargo test --target x86_64-pc-windows-gnu (under Wine)"
 start=$SECONDS
-cargo test --target x86_64-pc-windows-gnu "$@"
+cargo test --workspace --target x86_64-pc-windows-gnu "$@"
 echo "== cross-check: windows tests took $((SECONDS - start))s"
 
 echo "== cross-check: the .msi (wixl), installed and removed under Wine"
@@ -26,5 +27,7 @@ bash "$CI_DIR/msi-check.sh"
 
 echo "== cross-check: cargo clippy --target aarch64-apple-darwin"
 start=$SECONDS
-cargo clippy --all-targets --target aarch64-apple-darwin -- -D warnings
+cargo clippy --target aarch64-apple-darwin --all-targets \
+    -p jcdiag-fs -p jcdiag-profile -p jcdiag-scrub -p jcdiag-client -- -D warnings
+cargo clippy --target aarch64-apple-darwin -p jcdiag --bins -- -D warnings
 echo "== cross-check: darwin clippy took $((SECONDS - start))s"

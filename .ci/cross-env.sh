@@ -21,17 +21,11 @@ export CC_x86_64_pc_windows_gnu=x86_64-w64-mingw32-gcc
 export AR_x86_64_pc_windows_gnu=x86_64-w64-mingw32-ar
 
 # --- macOS (aarch64-apple-darwin): type-check only (no Apple SDK/linker here).
-# Build scripts still compile C code (ring, SQLite), so use clang without the
-# host's (glibc) headers: clang's own freestanding headers (stddef.h,
-# stdint.h, ...), then the stand-ins in .ci/darwin-include (enough for ring),
-# then Apple's libc headers fetched by setup-cross.sh, if present (needed for
-# SQLite; the stand-ins defer to them via #include_next).
-export JCDIAG_ZIGLANG_VERSION=0.17.0
-export JCDIAG_DARWIN_LIBC="${JCDIAG_DARWIN_LIBC:-$HOME/.cache/jcdiag-cross/darwin-libc-ziglang-$JCDIAG_ZIGLANG_VERSION}"
+# Build scripts still compile ring's C code, so use clang without the host's (glibc) headers:
+# clang's own freestanding headers (stddef.h, stdint.h, ...), then the stand-ins in
+# .ci/darwin-include (all ring needs). The client crates hold no other C code; the intake's
+# SQLite is not type-checked for macOS (it is a server, built for Linux and Windows).
 export CC_aarch64_apple_darwin=clang
 export AR_aarch64_apple_darwin=llvm-ar
 CFLAGS_aarch64_apple_darwin="-nostdinc -ffreestanding -isystem $(clang -print-resource-dir 2>/dev/null || true)/include -isystem $JCDIAG_CI_DIR/darwin-include"
-if [[ -f "$JCDIAG_DARWIN_LIBC/stdio.h" ]]; then
-    CFLAGS_aarch64_apple_darwin+=" -isystem $JCDIAG_DARWIN_LIBC"
-fi
 export CFLAGS_aarch64_apple_darwin

@@ -1,21 +1,19 @@
 #!/usr/bin/env bash
 # Idempotent setup for the cross-platform checks (.ci/cross-check.sh):
 #   - mingw-w64 + Wine to build and run the x86_64-pc-windows-gnu tests,
-#   - clang/llvm-ar to compile deps' C code when type-checking aarch64-apple-darwin,
-#     plus Darwin libc headers (from the ziglang wheel on PyPI) for C deps that
-#     need a full libc, e.g. rusqlite's bundled SQLite,
+#   - clang/llvm-ar to compile ring's C code when type-checking aarch64-apple-darwin
+#     (the client crates only: nothing there needs a full Darwin libc),
 #   - the rustup targets and clippy/rustfmt,
 #   - a quiet Wine prefix with a ProcessPrng DLL (Debian's Wine 8 lacks it).
-# Exit 0: ready. Exit 10: a needed package/target could not be fetched; a loud
-# "CROSS CHECK SKIPPED: <why>" line is printed and the caller may carry on.
-# Any other non-zero exit is a real failure.
+# Exit 0: ready. Anything else fails the run: a loud "CROSS CHECK CANNOT RUN: <why>" line says
+# what could not be fetched (a skipped check is a failed check).
 set -euo pipefail
 
 CI_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 
 skip() {
     echo "********************************************************************"
-    echo "CROSS CHECK SKIPPED: $*"
+    echo "CROSS CHECK CANNOT RUN: $*"
     echo "********************************************************************"
     exit 10
 }
@@ -27,13 +25,12 @@ for tool in x86_64-w64-mingw32-gcc wine clang llvm-ar; do
 done
 # Debian's `wine` launcher needs the 64-bit loader from the wine64 package.
 [[ -x /usr/lib/wine/wine64 ]] || command -v wine64 >/dev/null || missing+=(wine64)
-python3 -m pip --version >/dev/null 2>&1 || missing+=(python3-pip)
 if ((${#missing[@]})); then
     echo "setup-cross: missing ${missing[*]}; installing from apt"
     export DEBIAN_FRONTEND=noninteractive
     apt-get update -qq || skip "apt-get update failed (needed for: ${missing[*]})"
-    apt-get install -y -qq gcc-mingw-w64-x86-64 wine wine64 clang llvm python3-pip \
-        || skip "apt-get install of mingw/wine/clang/llvm/python3-pip failed"
+    apt-get install -y -qq gcc-mingw-w64-x86-64 wine wine64 clang llvm \
+        || skip "apt-get install of mingw/wine/clang/llvm failed"
 fi
 
 # --- rustup targets and components (no-ops when already present).
@@ -44,29 +41,6 @@ rustup component add clippy rustfmt || skip "rustup component add clippy rustfmt
 # Same WINEPREFIX/WINEDEBUG/CC/CFLAGS as the checks themselves.
 # shellcheck source-path=SCRIPTDIR source=cross-env.sh
 source "$CI_DIR/cross-env.sh"
-
-# --- Darwin libc headers. ring builds with the stand-ins in darwin-include/
-# alone, but SQLite needs stdio.h, pthread.h, sys/mount.h, ... There is no
-# Apple SDK here; the ziglang wheel on PyPI ships Apple's libc headers
-# (lib/libc/include/any-darwin-any, ~8 MB of a ~100 MB wheel). Fetch once,
-# keep only that folder. cross-env.sh puts it on the include path if present.
-if [[ ! -f "$JCDIAG_DARWIN_LIBC/stdio.h" ]]; then
-    echo "setup-cross: fetching Darwin libc headers (ziglang $JCDIAG_ZIGLANG_VERSION wheel)"
-    dl="$(mktemp -d)"
-    python3 -m pip download -q --no-cache-dir --no-deps --only-binary=:all: \
-        --platform manylinux_2_12_x86_64 -d "$dl" "ziglang==$JCDIAG_ZIGLANG_VERSION" \
-        || { rm -rf "$dl"; skip "pip download ziglang==$JCDIAG_ZIGLANG_VERSION failed (Darwin libc headers)"; }
-    python3 - "$dl"/ziglang-*.whl "$dl/x" <<'PY'
-import sys, zipfile
-prefix = "ziglang/lib/libc/include/any-darwin-any/"
-with zipfile.ZipFile(sys.argv[1]) as z:
-    z.extractall(sys.argv[2], [n for n in z.namelist() if n.startswith(prefix)])
-PY
-    mkdir -p "$(dirname "$JCDIAG_DARWIN_LIBC")"
-    rm -rf "$JCDIAG_DARWIN_LIBC"
-    mv "$dl/x/ziglang/lib/libc/include/any-darwin-any" "$JCDIAG_DARWIN_LIBC"
-    rm -rf "$dl"
-fi
 
 # --- Wine prefix: create once, headless. DISPLAY unset so no window/dialog
 # can appear; mscoree/mshtml disabled so wineboot doesn't offer Mono/Gecko.

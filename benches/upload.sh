@@ -3,7 +3,7 @@
 #   `jcdiag submit BUNDLE` (create the case, tus upload in 8 MiB checksummed chunks, receipt)
 #   versus `curl` sending the same 200 MiB file in one tus PATCH to an upload created by hand.
 # Prints the wall-time ratio (goal <= 1.2) and jcdiag's peak RSS (goal <= 64 MiB).
-# The 100-concurrent-uploads figure comes from `cargo test --release --test intake_load -- --nocapture`.
+# The 100-concurrent-uploads figure comes from `cargo test --release -p jcdiag-intake --test it load:: -- --nocapture`.
 # Usage: bash benches/upload.sh [size_mib]   (needs openssl, curl, zip, GNU time)
 set -euo pipefail
 cd "$(dirname "$0")/.."

@@ -14,18 +14,18 @@ use crate::cli::{
     Cli, CollectArgs, CollectionArgs, Command, ConfigureArgs, EscalateArgs, FormArgs, GlobalArgs,
     OutboxAction, OutboxArgs, RecordArgs, SendArgs, SlaArgs, SubmitArgs, Via, WhereArgs,
 };
-use crate::collect::{self, Caps, Outcome, RunInfo};
 use crate::config::Config;
-use crate::deliver::{self, Api, Connection, DeliverError, DeliveryState, Outbox};
-use crate::form::CaseForm;
-use crate::fsafe::Trust;
-use crate::profile::Profile;
-use crate::record::{self, Recorder, Recording, Watch};
-use crate::scrub::Scrubber;
-use crate::size::parse_size;
-use crate::sla::SlaProfile;
-use crate::target::TargetOs;
 use crate::wizard::{Scope, Wizard};
+use jcdiag_client::collect::{self, Caps, Outcome, RunInfo};
+use jcdiag_client::deliver::{self, Api, Connection, DeliverError, DeliveryState, Outbox};
+use jcdiag_client::form::CaseForm;
+use jcdiag_client::record::{self, Recorder, Recording, Watch};
+use jcdiag_fs::fsafe::Trust;
+use jcdiag_fs::size::parse_size;
+use jcdiag_profile::Profile;
+use jcdiag_profile::sla::SlaProfile;
+use jcdiag_profile::target::TargetOs;
+use jcdiag_scrub::Scrubber;
 
 /// A failure that produced nothing to report, with its exit code (SPEC "Exit codes").
 #[derive(Debug, thiserror::Error)]
@@ -88,7 +88,7 @@ const ESCALATION_DEADLINE: Duration = Duration::from_secs(20);
 
 /// Runs one command line; `None` means the output was already printed (completions, man page).
 pub fn run(cli: Cli) -> Result<Option<Report>, Failure> {
-    crate::interrupt::install();
+    jcdiag_client::interrupt::install();
     let global = &cli.global;
     match cli.command {
         Some(Command::Collect(args)) => collect_command(global, *args).map(Some),
@@ -143,7 +143,7 @@ fn terminal_wizard() -> Wizard<'static, std::io::StdinLock<'static>, std::io::St
     )
 }
 
-/// Starts jcdiag's own log in the state folder (see [`crate::logfile`]). A log that cannot be
+/// Starts jcdiag's own log in the state folder (see [`jcdiag_client::logfile`]). A log that cannot be
 /// written does not stop the run; it is said on stderr.
 fn start_log(global: &GlobalArgs, config: &Config, command: &str) {
     let level = if global.verbose > 0 {
@@ -151,13 +151,13 @@ fn start_log(global: &GlobalArgs, config: &Config, command: &str) {
     } else {
         tracing::Level::INFO
     };
-    match crate::logfile::start(&state_dir(global, config), level) {
+    match jcdiag_client::logfile::start(&state_dir(global, config), level) {
         Ok(_) => {
             // Flag values are not logged: `--token` would be one of them.
             tracing::info!(
                 command,
                 version = env!("CARGO_PKG_VERSION"),
-                elevated = crate::collect::system::is_elevated(),
+                elevated = jcdiag_client::collect::system::is_elevated(),
                 silent = global.silent,
                 "run started"
             );
@@ -174,7 +174,7 @@ fn configure_command(global: &GlobalArgs, args: ConfigureArgs) -> Result<(), Fai
     let given = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
     let mut values = Vec::new();
     if let Some(endpoint) = given(args.endpoint) {
-        crate::deliver::client::parse_endpoint(&endpoint)
+        jcdiag_client::deliver::client::parse_endpoint(&endpoint)
             .map_err(|e| Failure::Usage(e.to_string()))?;
         values.push(("endpoint", endpoint));
     }
@@ -441,7 +441,7 @@ fn build_bundle(
         require_root_owner: run.elevated,
     };
     let sla = sla_terms(profile, config)?;
-    let mut case = crate::case::record(form, profile, &sla, now);
+    let mut case = jcdiag_client::case::record(form, profile, &sla, now);
     if let Some(recording) = &extras.recording {
         case["recording"] = json!({
             "start": recording.start_rfc3339(),
@@ -474,9 +474,9 @@ fn build_bundle(
     spinner.finish_and_clear();
     let mut outcome = collected.map_err(|e| Failure::Internal(e.to_string()))?;
     if !collection.dry_run {
-        let mut redactions = crate::scrub::Redactions::default();
+        let mut redactions = jcdiag_scrub::Redactions::default();
         for entry in &outcome.entries {
-            redactions.add(&crate::scrub::Redactions(entry.redactions.clone()));
+            redactions.add(&jcdiag_scrub::Redactions(entry.redactions.clone()));
         }
         tracing::info!(
             bundle = %outcome.bundle.display(),
@@ -505,11 +505,11 @@ fn build_bundle(
 /// state folder: `obfuscation/<bundle name>.json`. It never enters the bundle.
 fn write_alias_table(state_dir: &Path, bundle: &Path, mapping: &Value) -> std::io::Result<PathBuf> {
     let dir = state_dir.join("obfuscation");
-    crate::fsafe::create_private_dir(&dir)?;
+    jcdiag_fs::fsafe::create_private_dir(&dir)?;
     let stem = bundle.file_stem().unwrap_or_default().to_string_lossy();
     let path = dir.join(format!("{stem}.json"));
     let _ = std::fs::remove_file(&path);
-    let mut file = crate::fsafe::create_private(&path)?;
+    let mut file = jcdiag_fs::fsafe::create_private(&path)?;
     std::io::Write::write_all(&mut file, &serde_json::to_vec_pretty(mapping)?)?;
     file.sync_all()?;
     Ok(path)
@@ -565,7 +565,7 @@ struct SubmitPlan {
     form: CaseForm,
     /// `None` for `--via email`.
     api: Option<Api>,
-    smtp: Option<crate::email::SmtpTarget>,
+    smtp: Option<jcdiag_client::email::SmtpTarget>,
 }
 
 /// `submit`, and the wizard (`jcdiag` alone): `ask` says which missing fields to prompt for
@@ -641,9 +641,9 @@ fn plan_submit(
         Some(Api::new(connection).map_err(|e| Failure::Usage(e.to_string()))?)
     };
     let smtp = match (&args.email.smtp, by_email) {
-        (Some(url), true) => {
-            Some(crate::email::parse_smtp_url(url).map_err(|e| Failure::Usage(e.to_string()))?)
-        }
+        (Some(url), true) => Some(
+            jcdiag_client::email::parse_smtp_url(url).map_err(|e| Failure::Usage(e.to_string()))?,
+        ),
         _ => None,
     };
     Ok(SubmitPlan {
@@ -671,7 +671,7 @@ fn submit_planned(
     let by_email = api.is_none();
     let profile = Profile::builtin();
     if form.tier.as_deref() == Some("free") && form.case.is_none() {
-        let note = profile.sla.tiers[&crate::sla::Tier::Free]
+        let note = profile.sla.tiers[&jcdiag_profile::sla::Tier::Free]
             .no_target_note
             .clone()
             .unwrap_or_default();
@@ -702,7 +702,7 @@ fn submit_planned(
     let state_dir = state_dir(global, &config);
     let outbox = Outbox::new(&state_dir);
     let staging = state_dir.join("staging");
-    crate::fsafe::create_private_dir(&staging).map_err(|e| {
+    jcdiag_fs::fsafe::create_private_dir(&staging).map_err(|e| {
         Failure::Usage(format!(
             "--state-dir {}: {e}; choose a writable folder",
             state_dir.display()
@@ -737,9 +737,9 @@ fn submit_planned(
                 return Ok(preview_report(outcome));
             }
             // Ctrl-C while the question is open removes the bundle like a refusal does.
-            crate::interrupt::register(&outcome.bundle);
+            jcdiag_client::interrupt::register(&outcome.bundle);
             let agreed = consent(global, &collect::preview(&outcome.entries));
-            crate::interrupt::unregister(&outcome.bundle);
+            jcdiag_client::interrupt::unregister(&outcome.bundle);
             if let Err(refused) = agreed {
                 if !keep_local {
                     let _ = std::fs::remove_file(&outcome.bundle);
@@ -901,13 +901,13 @@ fn record_command(global: &GlobalArgs, args: RecordArgs) -> Result<Report, Failu
         sysroot,
         live,
         trust: Trust {
-            require_root_owner: crate::collect::system::is_elevated(),
+            require_root_owner: jcdiag_client::collect::system::is_elevated(),
         },
         poll,
         per_file_cap: caps.per_file,
     })
     .map_err(|e| Failure::Internal(e.to_string()))?;
-    crate::interrupt::begin_recording();
+    jcdiag_client::interrupt::begin_recording();
     let talk = !global.quiet;
     if talk {
         let how = match recorder.watch() {
@@ -927,7 +927,7 @@ fn record_command(global: &GlobalArgs, args: RecordArgs) -> Result<Report, Failu
     }
     let deadline = duration.map(|d| Instant::now() + d);
     let stop = || {
-        crate::interrupt::recording_stop_requested()
+        jcdiag_client::interrupt::recording_stop_requested()
             || deadline.is_some_and(|d| Instant::now() >= d)
             || stop_file.as_deref().is_some_and(|f| f.exists())
     };
@@ -938,7 +938,7 @@ fn record_command(global: &GlobalArgs, args: RecordArgs) -> Result<Report, Failu
         }
     };
     let result = recorder.run(&stop, &mut show);
-    crate::interrupt::end_recording();
+    jcdiag_client::interrupt::end_recording();
     if live_status {
         eprint!("\r\x1b[2K");
     }
@@ -1028,7 +1028,7 @@ fn email_case(
     form: &CaseForm,
     bundle: &Path,
     warnings: Vec<String>,
-    smtp: Option<&crate::email::SmtpTarget>,
+    smtp: Option<&jcdiag_client::email::SmtpTarget>,
 ) -> Result<Report, Failure> {
     let profile = Profile::builtin();
     // A bundle made earlier carries its form: flags given now win, case.json fills the rest.
@@ -1063,14 +1063,14 @@ fn email_case(
             .and_then(|l| u8::try_from(l).ok())
     });
     let partner = form.partner == Some(true) || case["form"]["partner"] == json!(true);
-    let (sha256, size) = crate::bundle::sha256_file(bundle)
+    let (sha256, size) = jcdiag_client::bundle::sha256_file(bundle)
         .map_err(|e| Failure::Internal(format!("{}: {e}", bundle.display())))?;
     let summary = zip_text(bundle, "summary.txt")?;
     let limit = args
         .email
         .attachment_limit
-        .unwrap_or(crate::email::DEFAULT_ATTACHMENT_LIMIT);
-    let mail = crate::email::CaseMail {
+        .unwrap_or(jcdiag_client::email::DEFAULT_ATTACHMENT_LIMIT);
+    let mail = jcdiag_client::email::CaseMail {
         from,
         from_name: name.as_deref(),
         partner,
@@ -1083,13 +1083,14 @@ fn email_case(
         bundle_sha256: &sha256,
         attachment_limit: limit,
     };
-    let email_error = |e: crate::email::EmailError| match e {
-        crate::email::EmailError::Usage(m) => Failure::Usage(m),
+    let email_error = |e: jcdiag_client::email::EmailError| match e {
+        jcdiag_client::email::EmailError::Usage(m) => Failure::Usage(m),
         other => Failure::Internal(other.to_string()),
     };
-    let (message, attached) = crate::email::case_message(profile, &mail).map_err(email_error)?;
+    let (message, attached) =
+        jcdiag_client::email::case_message(profile, &mail).map_err(email_error)?;
     let eml = bundle.with_extension("eml");
-    crate::email::write_eml(&eml, &message).map_err(email_error)?;
+    jcdiag_client::email::write_eml(&eml, &message).map_err(email_error)?;
     tracing::info!(eml = %eml.display(), attached, "case written as an email");
     let eml_text = eml.display().to_string();
     let mut json = json!({
@@ -1123,7 +1124,7 @@ fn email_case(
     };
     let password = std::env::var("JCDIAG_SMTP_PASSWORD").ok();
     let ca_file = args.send.ca_file.clone().or(config.ca_file.clone());
-    match crate::email::send(target, password, ca_file.as_deref(), &message) {
+    match jcdiag_client::email::send(target, password, ca_file.as_deref(), &message) {
         Ok(()) => {
             tracing::info!(server = %target.host, "case emailed");
             json["status"] = json!("emailed");
@@ -1196,7 +1197,7 @@ fn escalate_command(global: &GlobalArgs, args: EscalateArgs) -> Result<Report, F
     probe
         .validate(&[])
         .map_err(|e| Failure::Usage(e.to_string()))?;
-    let next_steps = crate::email::escalation_next_steps(profile);
+    let next_steps = jcdiag_client::email::escalation_next_steps(profile);
     let configured = args.send.endpoint.is_some() || config.endpoint.is_some();
     let unreachable = if configured {
         let api = Api::new(connection(&args.send, &config)?)
@@ -1237,9 +1238,9 @@ fn escalate_command(global: &GlobalArgs, args: EscalateArgs) -> Result<Report, F
             "email: the endpoint cannot take the escalation ({unreachable}), and an email draft needs your address; give --email"
         )));
     };
-    let message = crate::email::escalation_message(
+    let message = jcdiag_client::email::escalation_message(
         profile,
-        &crate::email::EscalationMail {
+        &jcdiag_client::email::EscalationMail {
             from,
             from_name: args.name.as_deref().or(config.name.as_deref()),
             partner: args.partner || config.partner == Some(true),
@@ -1256,7 +1257,7 @@ fn escalate_command(global: &GlobalArgs, args: EscalateArgs) -> Result<Report, F
         .unwrap_or_else(|| PathBuf::from("."));
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
     let eml = dir.join(format!("jcdiag-escalation-{}-{stamp}.eml", args.case_id));
-    crate::email::write_eml(&eml, &message).map_err(|e| Failure::Usage(e.to_string()))?;
+    jcdiag_client::email::write_eml(&eml, &message).map_err(|e| Failure::Usage(e.to_string()))?;
     tracing::info!(case_id = %args.case_id, eml = %eml.display(), "escalation drafted: {unreachable}");
     let eml_text = eml.display().to_string();
     Ok(Report::ok(
@@ -1491,7 +1492,7 @@ fn config_deadline(config: &Config) -> Result<Option<Duration>, Failure> {
         .deadline
         .as_deref()
         .map(|d| {
-            crate::duration::parse_duration(d)
+            jcdiag_fs::duration::parse_duration(d)
                 .map_err(|e| Failure::Usage(format!("config file, deadline: {e}")))
         })
         .transpose()
@@ -1502,7 +1503,7 @@ fn state_dir(global: &GlobalArgs, config: &Config) -> PathBuf {
         .state_dir
         .clone()
         .or(config.state_dir.clone())
-        .unwrap_or_else(|| Config::default_state_dir(crate::collect::system::is_elevated()))
+        .unwrap_or_else(|| Config::default_state_dir(jcdiag_client::collect::system::is_elevated()))
 }
 
 /// flag/env > form file > config file.
@@ -1562,11 +1563,11 @@ fn sla_command(global: &GlobalArgs, args: SlaArgs) -> Result<Report, Failure> {
     let config = load_config(global)?;
     let profile = Profile::builtin();
     let sla = sla_terms(profile, &config)?;
-    let tier: crate::sla::Tier = args
+    let tier: jcdiag_profile::sla::Tier = args
         .tier
         .parse()
         .map_err(|e| Failure::Usage(format!("--tier: {e}")))?;
-    let severity = crate::sla::Severity::try_from(args.severity)
+    let severity = jcdiag_profile::sla::Severity::try_from(args.severity)
         .map_err(|e| Failure::Usage(format!("--severity: {e}")))?;
     let filed = match &args.at {
         Some(text) => chrono::DateTime::parse_from_rfc3339(text)
@@ -1578,7 +1579,7 @@ fn sla_command(global: &GlobalArgs, args: SlaArgs) -> Result<Report, Failure> {
             .with_timezone(&chrono::Utc),
         None => chrono::Utc::now(),
     };
-    let target = crate::case::target(&sla, tier, severity, filed)
+    let target = jcdiag_client::case::target(&sla, tier, severity, filed)
         .map_err(|e| Failure::Internal(e.to_string()))?;
     let channels = profile.channels_of(tier.id(), args.partner);
     let definition = &profile.severities[&severity.to_string()].definition;

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-use crate::target::TargetOs;
+use jcdiag_profile::target::TargetOs;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -185,13 +185,13 @@ pub struct CollectionArgs {
     #[arg(long, env = "JCDIAG_OUT", value_name = "PATH")]
     pub out: Option<PathBuf>,
     /// Keep only log entries newer than this (90s, 5m, 48h, 2d)
-    #[arg(long, env = "JCDIAG_SINCE", value_name = "DURATION", value_parser = crate::duration::parse_duration)]
+    #[arg(long, env = "JCDIAG_SINCE", value_name = "DURATION", value_parser = jcdiag_fs::duration::parse_duration)]
     pub since: Option<std::time::Duration>,
     /// Most bytes kept of one log (newest kept) [default: 10MiB]
-    #[arg(long, env = "JCDIAG_MAX_LOG_SIZE", value_name = "SIZE", value_parser = crate::size::parse_size)]
+    #[arg(long, env = "JCDIAG_MAX_LOG_SIZE", value_name = "SIZE", value_parser = jcdiag_fs::size::parse_size)]
     pub max_log_size: Option<u64>,
     /// Most bytes kept of all logs together [default: 64MiB]
-    #[arg(long, env = "JCDIAG_MAX_TOTAL_LOG_SIZE", value_name = "SIZE", value_parser = crate::size::parse_size)]
+    #[arg(long, env = "JCDIAG_MAX_TOTAL_LOG_SIZE", value_name = "SIZE", value_parser = jcdiag_fs::size::parse_size)]
     pub max_total_log_size: Option<u64>,
     /// Show every file that would be sent, with sizes and redactions, and write nothing
     #[arg(long, env = "JCDIAG_DRY_RUN")]
@@ -204,12 +204,12 @@ pub struct CollectionArgs {
         value_delimiter = ',',
         value_name = "WHAT"
     )]
-    pub obfuscate: Vec<crate::obfuscate::Category>,
+    pub obfuscate: Vec<jcdiag_scrub::obfuscate::Category>,
     /// Largest screenshot accepted [default: 20MiB]
-    #[arg(long, env = "JCDIAG_MAX_SCREENSHOT_SIZE", value_name = "SIZE", value_parser = crate::size::parse_size)]
+    #[arg(long, env = "JCDIAG_MAX_SCREENSHOT_SIZE", value_name = "SIZE", value_parser = jcdiag_fs::size::parse_size)]
     pub max_screenshot_size: Option<u64>,
     /// Add the images saved in the screenshot folders within this long (90s, 5m, 48h, 2d); asks first on a terminal
-    #[arg(long, env = "JCDIAG_SCREENSHOTS_SINCE", value_name = "DURATION", value_parser = crate::duration::parse_duration)]
+    #[arg(long, env = "JCDIAG_SCREENSHOTS_SINCE", value_name = "DURATION", value_parser = jcdiag_fs::duration::parse_duration)]
     pub screenshots_since: Option<std::time::Duration>,
 }
 
@@ -245,10 +245,10 @@ pub struct SendArgs {
     #[arg(long, env = "JCDIAG_PROXY", value_name = "URL")]
     pub proxy: Option<String>,
     /// Give up retrying after this long and keep the case in the outbox [default: 100s]
-    #[arg(long, env = "JCDIAG_DEADLINE", value_name = "DURATION", value_parser = crate::duration::parse_duration)]
+    #[arg(long, env = "JCDIAG_DEADLINE", value_name = "DURATION", value_parser = jcdiag_fs::duration::parse_duration)]
     pub deadline: Option<std::time::Duration>,
     /// Bytes per upload request (tuning and tests)
-    #[arg(long, hide = true, env = "JCDIAG_CHUNK_SIZE", value_parser = crate::size::parse_size)]
+    #[arg(long, hide = true, env = "JCDIAG_CHUNK_SIZE", value_parser = jcdiag_fs::size::parse_size)]
     pub chunk_size: Option<u64>,
 }
 
@@ -288,7 +288,7 @@ pub struct EmailArgs {
     #[arg(long, env = "JCDIAG_SMTP", value_name = "URL")]
     pub smtp: Option<String>,
     /// Largest bundle attached to the email [default: 20MiB]
-    #[arg(long, env = "JCDIAG_ATTACHMENT_LIMIT", value_name = "SIZE", value_parser = crate::size::parse_size)]
+    #[arg(long, env = "JCDIAG_ATTACHMENT_LIMIT", value_name = "SIZE", value_parser = jcdiag_fs::size::parse_size)]
     pub attachment_limit: Option<u64>,
 }
 
@@ -322,7 +322,7 @@ pub struct EscalateArgs {
 #[derive(Debug, Args)]
 pub struct RecordArgs {
     /// End the recording after this long (90s, 5m, 48h, 2d) [default: at Ctrl-C]
-    #[arg(help_heading = "Recording", long = "for", env = "JCDIAG_FOR", value_name = "DURATION", value_parser = crate::duration::parse_duration)]
+    #[arg(help_heading = "Recording", long = "for", env = "JCDIAG_FOR", value_name = "DURATION", value_parser = jcdiag_fs::duration::parse_duration)]
     pub duration: Option<std::time::Duration>,
     /// End the recording when this file appears (for scripts)
     #[arg(

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
-use crate::form::CaseForm;
+use jcdiag_client::form::CaseForm;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -128,16 +128,16 @@ impl Config {
             Some(dir) if !dir.as_os_str().is_empty() => dir.to_path_buf(),
             _ => PathBuf::from("."),
         };
-        crate::fsafe::create_private_dir(&dir).map_err(write_error)?;
+        jcdiag_fs::fsafe::create_private_dir(&dir).map_err(write_error)?;
         let aside = dir.join(format!(".config.toml.{}", uuid::Uuid::new_v4().simple()));
         let written = (|| {
             use std::io::Write;
-            let mut file = crate::fsafe::create_private(&aside)?;
+            let mut file = jcdiag_fs::fsafe::create_private(&aside)?;
             file.write_all(text.as_bytes())?;
             file.sync_all()?;
             drop(file);
             std::fs::rename(&aside, path)?;
-            crate::fsafe::sync_dir(&dir)
+            jcdiag_fs::fsafe::sync_dir(&dir)
         })();
         if written.is_err() {
             let _ = std::fs::remove_file(&aside);

@@ -7,14 +7,14 @@
 //!
 //! Plain line prompts on stderr, answers read line by line from stdin: they work on any
 //! terminal (and through a pseudo-terminal in the tests). Ctrl-C is the terminal's SIGINT and
-//! ends the run through [`crate::interrupt`]; end of input (Ctrl-D) abandons the form. Nothing
+//! ends the run through [`jcdiag_client::interrupt`]; end of input (Ctrl-D) abandons the form. Nothing
 //! is written before the form is complete.
 
 use std::io::{BufRead, Write};
 use std::path::{Path, PathBuf};
 
-use crate::form::{CaseForm, TIERS, looks_like_email};
-use crate::profile::Profile;
+use jcdiag_client::form::{CaseForm, TIERS, looks_like_email};
+use jcdiag_profile::Profile;
 
 #[derive(Debug, thiserror::Error)]
 pub enum WizardError {

@@ -1,0 +1,454 @@
+//! The JSON side of Case Intake API v1: cases, attachments, escalations, the OpenAPI
+//! document, and the pieces every route shares (state, authentication, JSON bodies).
+//! The tus upload routes live in `tus.rs`.
+
+use std::collections::HashSet;
+use std::sync::{Arc, Mutex};
+
+use axum::body::Bytes;
+use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+use super::Config;
+use super::error::ApiError;
+use super::files::DataDir;
+use super::ids::{CaseId, UploadId, is_sha256_hex};
+use super::store::{CaseHandle, DeclaredBundle, NewCase, Store};
+use super::tokens::{self, Principal};
+use super::tus;
+
+/// The OpenAPI document, served as is and checked by the tests.
+pub const OPENAPI: &str = include_str!("../../../openapi/intake-v1.json");
+
+/// Largest JSON request body. A case.json is a form and some metadata: kilobytes.
+const JSON_BODY_LIMIT: usize = 1 << 20;
+
+/// Everything a request handler can reach.
+#[derive(Clone)]
+pub struct AppState(Arc<Shared>);
+
+pub struct Shared {
+    pub store: Store,
+    pub dir: DataDir,
+    pub config: Config,
+    /// Uploads with a PATCH commit, a completion check or a deletion in progress. A second
+    /// request for the same upload gets a 409 instead of waiting or interleaving writes.
+    busy: Mutex<HashSet<UploadId>>,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(store: Store, dir: DataDir, config: Config) -> Self {
+        AppState(Arc::new(Shared {
+            store,
+            dir,
+            config,
+            busy: Mutex::new(HashSet::new()),
+        }))
+    }
+
+    /// Marks `id` busy until the returned claim is dropped; `None` if it already is.
+    pub fn claim(&self, id: &UploadId) -> Option<Claim> {
+        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
+        busy.insert(id.clone()).then(|| Claim {
+            state: self.clone(),
+            id: id.clone(),
+        })
+    }
+
+    /// `https` or `http`, for the absolute URLs the API hands out.
+    pub fn scheme(&self) -> &'static str {
+        if self.config.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// Runs blocking work (SQLite, file hashing, zip checks) off the async workers.
+    pub async fn blocking<T, F>(&self, work: F) -> Result<T, ApiError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
+    {
+        let state = self.clone();
+        tokio::task::spawn_blocking(move || work(&state)).await?
+    }
+}
+
+/// See [`AppState::claim`].
+pub struct Claim {
+    state: AppState,
+    id: UploadId,
+}
+
+impl Drop for Claim {
+    fn drop(&mut self) {
+        self.state
+            .busy
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.id);
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .route("/v1/openapi.json", get(openapi))
+        .route("/v1/cases", post(create_case))
+        .route("/v1/cases/{id}/attachments", post(add_attachment))
+        .route("/v1/cases/{id}/escalations", post(escalate))
+        .merge(tus::routes())
+        .merge(super::releases::routes())
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
+        .with_state(state)
+}
+
+/// Authentication: every route that names a `Principal` argument requires a valid token.
+impl FromRequestParts<AppState> for Principal {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let header = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+        let now = Utc::now();
+        state
+            .blocking(move |state| Ok(tokens::authenticate(&state.store, header.as_deref(), now)?))
+            .await?
+            .map_err(ApiError::unauthorized)
+    }
+}
+
+/// A JSON body whose every failure (size, syntax, shape) becomes an `ApiError`, so clients
+/// always get the JSON error format.
+pub struct JsonBody<T>(pub T);
+
+impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &AppState) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                ApiError::new(rejection.status(), "invalid_body", rejection.body_text())
+            })?;
+        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+            ApiError::bad_request(
+                "invalid_json",
+                format!("the request body is not the expected JSON: {e}"),
+            )
+        })
+    }
+}
+
+/// `<scheme>://<Host>`: the base for URLs handed to the client, so they work through
+/// whatever name and port the client used to reach us.
+pub fn base_url(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let sane = !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
+    if !sane {
+        return Err(ApiError::bad_request(
+            "invalid_host",
+            "the request needs a valid Host header",
+        ));
+    }
+    Ok(format!("{}://{host}", state.scheme()))
+}
+
+/// Parses `{id}` in a path and checks the caller may touch that case.
+pub async fn authorize_case(
+    state: &AppState,
+    principal: &Principal,
+    id: &str,
+) -> Result<CaseId, ApiError> {
+    let case_id: CaseId = id.parse().map_err(|_| ApiError::case_not_found(id))?;
+    let org = state
+        .blocking(move |state| Ok(state.store.case_org(case_id)?))
+        .await?;
+    let Some(org) = org else {
+        return Err(ApiError::case_not_found(id));
+    };
+    if !principal.may_touch_case(case_id, &org) {
+        return Err(ApiError::forbidden(format!(
+            "this token may not touch case {case_id}: use the token support issued for that case"
+        )));
+    }
+    Ok(case_id)
+}
+
+#[derive(Deserialize)]
+struct CreateCaseRequest {
+    case: Value,
+    bundle: BundleDeclaration,
+}
+
+#[derive(Deserialize)]
+struct AttachmentRequest {
+    bundle: BundleDeclaration,
+}
+
+#[derive(Deserialize)]
+struct BundleDeclaration {
+    sha256: String,
+    size: u64,
+}
+
+#[derive(Deserialize)]
+struct EscalationRequest {
+    reason: String,
+}
+
+impl BundleDeclaration {
+    fn validate(self, max_bundle: u64) -> Result<DeclaredBundle, ApiError> {
+        let sha256 = self.sha256.to_ascii_lowercase();
+        if !is_sha256_hex(&sha256) {
+            return Err(ApiError::bad_request(
+                "invalid_bundle",
+                "bundle.sha256 must be 64 hex digits",
+            ));
+        }
+        if self.size == 0 {
+            return Err(ApiError::bad_request(
+                "invalid_bundle",
+                "bundle.size must be more than 0",
+            ));
+        }
+        if self.size > max_bundle {
+            return Err(ApiError::too_large(self.size, max_bundle));
+        }
+        Ok(DeclaredBundle {
+            sha256,
+            size: self.size,
+        })
+    }
+}
+
+fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
+    let key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .unwrap_or_default();
+    if key.is_empty() || key.len() > 255 {
+        return Err(ApiError::bad_request(
+            "missing_idempotency_key",
+            "send an `Idempotency-Key` header (the case's uuid) so a retried request cannot create a second case",
+        ));
+    }
+    Ok(key.to_owned())
+}
+
+/// Checks the parts of case.json the intake relies on and pulls out the indexed fields.
+fn validate_case(org: &str, case: Value) -> Result<NewCase, ApiError> {
+    let invalid = |message: String| ApiError::bad_request("invalid_case", message);
+    let Value::Object(object) = &case else {
+        return Err(invalid(
+            "`case` must be the JSON object from case.json".into(),
+        ));
+    };
+    if object.get("schema").and_then(Value::as_str) != Some("jcdiag.case/1") {
+        return Err(invalid(
+            "case.schema must be \"jcdiag.case/1\": this endpoint speaks Case Intake API v1".into(),
+        ));
+    }
+    if !object.get("form").is_some_and(Value::is_object) {
+        return Err(invalid(
+            "case.form must be an object holding the issue form".into(),
+        ));
+    }
+    // Tier and severity are shown in `case list`; a string, a number, or (as jcdiag's
+    // case.json writes severity) an object with its `level` is fine.
+    let field = |name: &str| match object.get(name) {
+        Some(Value::String(text)) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
+        Some(Value::Number(number)) => Ok(number.to_string()),
+        Some(Value::Object(inner)) if inner.get("level").is_some_and(Value::is_number) => {
+            Ok(inner["level"].to_string())
+        }
+        _ => Err(invalid(format!(
+            "case.{name} is missing: set it (e.g. --{name})"
+        ))),
+    };
+    let (tier, severity) = (field("tier")?, field("severity")?);
+    let response_due = match object.get("response_due") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) if DateTime::parse_from_rfc3339(text).is_ok() => {
+            Some(text.clone())
+        }
+        Some(_) => {
+            return Err(invalid(
+                "case.response_due must be an RFC 3339 time or null".into(),
+            ));
+        }
+    };
+    Ok(NewCase {
+        org: org.to_owned(),
+        case_json: case.to_string(),
+        tier,
+        severity,
+        response_due,
+    })
+}
+
+fn case_response(
+    state: &AppState,
+    headers: &HeaderMap,
+    handle: CaseHandle,
+) -> Result<Response, ApiError> {
+    let base = base_url(state, headers)?;
+    let body = json!({
+        "case_id": handle.case_id.to_string(),
+        "upload_url": format!("{base}/v1/cases/{}/uploads", handle.case_id),
+        "response_due": handle.response_due,
+    });
+    // 201 the first time; a replayed Idempotency-Key gets the same body with 200.
+    let status = if handle.created {
+        StatusCode::CREATED
+    } else {
+        StatusCode::OK
+    };
+    Ok((status, Json(body)).into_response())
+}
+
+async fn create_case(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    principal: Principal,
+    JsonBody(request): JsonBody<CreateCaseRequest>,
+) -> Result<Response, ApiError> {
+    if !principal.may_create_cases() {
+        return Err(ApiError::forbidden(
+            "this token is scoped to one case: it can add bundles and escalations to that case, not open new cases",
+        ));
+    }
+    let key = idempotency_key(&headers)?;
+    let bundle = request.bundle.validate(state.config.max_bundle)?;
+    let case = validate_case(&principal.org, request.case)?;
+    let now = Utc::now();
+    let handle = state
+        .blocking(move |state| Ok(state.store.create_case(&key, &case, &bundle, now)?))
+        .await?;
+    if handle.created {
+        tracing::info!(case_id = %handle.case_id, org = %principal.org, "case created");
+    }
+    case_response(&state, &headers, handle)
+}
+
+async fn add_attachment(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    principal: Principal,
+    JsonBody(request): JsonBody<AttachmentRequest>,
+) -> Result<Response, ApiError> {
+    let case_id = authorize_case(&state, &principal, &id).await?;
+    let key = idempotency_key(&headers)?;
+    let bundle = request.bundle.validate(state.config.max_bundle)?;
+    let org = principal.org.clone();
+    let handle = state
+        .blocking(move |state| Ok(state.store.add_attachment(&org, &key, case_id, &bundle)?))
+        .await?;
+    case_response(&state, &headers, handle)
+}
+
+async fn escalate(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+    principal: Principal,
+    JsonBody(request): JsonBody<EscalationRequest>,
+) -> Result<Response, ApiError> {
+    let case_id = authorize_case(&state, &principal, &id).await?;
+    let reason = request.reason.trim().to_owned();
+    if reason.is_empty() || reason.chars().count() > 10_000 {
+        return Err(ApiError::bad_request(
+            "invalid_reason",
+            "reason must be 1 to 10,000 characters saying why",
+        ));
+    }
+    let now = Utc::now();
+    state
+        .blocking(move |state| Ok(state.store.add_escalation(case_id, &reason, now)?))
+        .await?;
+    tracing::info!(%case_id, "escalation recorded");
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"case_id": case_id.to_string(), "status": "recorded"})),
+    )
+        .into_response())
+}
+
+/// Public: the API description holds nothing secret, and tools fetch it without a token.
+async fn openapi() -> Response {
+    ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such endpoint: see /v1/openapi.json for the routes this server offers",
+    )
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method_not_allowed",
+        "this endpoint does not take that method: see /v1/openapi.json",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn case_validation_names_the_field() {
+        let ok = json!({"schema": "jcdiag.case/1", "form": {}, "tier": "premium", "severity": 2, "response_due": null});
+        let case = validate_case("acme", ok).unwrap();
+        assert_eq!(
+            (case.tier.as_str(), case.severity.as_str()),
+            ("premium", "2")
+        );
+
+        let no_tier = json!({"schema": "jcdiag.case/1", "form": {}, "severity": 2});
+        assert!(
+            validate_case("acme", no_tier)
+                .unwrap_err()
+                .message
+                .contains("case.tier")
+        );
+        let bad_due = json!({"schema": "jcdiag.case/1", "form": {}, "tier": "free", "severity": 1, "response_due": "soon"});
+        assert!(
+            validate_case("acme", bad_due)
+                .unwrap_err()
+                .message
+                .contains("response_due")
+        );
+    }
+}
