@@ -52,8 +52,10 @@ fn outside_state() -> BTreeMap<PathBuf, String> {
 }
 
 fn run(sandbox: &Sandbox, args: &[&str]) -> Output {
-    let _ = sandbox;
-    support::jcdiag().args(args).output().unwrap()
+    support::jcdiag(sandbox.dir.path())
+        .args(args)
+        .output()
+        .unwrap()
 }
 
 fn stderr(output: &Output) -> String {
