@@ -95,7 +95,7 @@ async fn the_log_the_outbox_and_the_messages_hold_no_token_and_no_secret() {
     let token = intake.token(ORG, None);
     intake.stop().await;
     let submit = |extra: &[&str]| {
-        let mut command = crate::support::jcdiag();
+        let mut command = crate::support::jcdiag(sandbox.dir.path());
         command
             .args([
                 "submit",
@@ -163,7 +163,7 @@ async fn the_log_the_outbox_and_the_messages_hold_no_token_and_no_secret() {
 
     intake.resume().await;
     let flushed = tokio::task::spawn_blocking({
-        let mut command = crate::support::jcdiag();
+        let mut command = crate::support::jcdiag(sandbox.dir.path());
         command
             .args([
                 "outbox",

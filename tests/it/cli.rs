@@ -5,9 +5,12 @@ use crate::support::jcdiag;
 use serde_json::Value;
 
 fn stdout_of(args: &[&str]) -> String {
-    let mut command = jcdiag();
-    // Help shows environment values; keep the harness's temp config path out of snapshots.
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = jcdiag(dir.path());
+    // Help shows environment values; keep the harness's temp paths out of snapshots (help,
+    // completions and the man page write nothing).
     command.env_remove("JCDIAG_CONFIG");
+    command.env_remove("JCDIAG_STATE_DIR");
     let output = command.args(args).output().unwrap();
     assert!(
         output.status.success(),
@@ -89,7 +92,7 @@ fn a_holiday_from_the_config_file_moves_the_target() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("config.toml");
     std::fs::write(&config, "holidays = [\"2026-12-25\"]\n").unwrap();
-    let out = jcdiag()
+    let out = jcdiag(dir.path())
         .env("JCDIAG_CONFIG", &config)
         .args([
             "sla",
@@ -109,6 +112,7 @@ fn a_holiday_from_the_config_file_moves_the_target() {
 
 #[test]
 fn no_command_is_a_usage_error() {
-    let output = jcdiag().output().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let output = jcdiag(dir.path()).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
 }

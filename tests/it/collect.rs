@@ -405,7 +405,7 @@ fn bad_input_names_the_field_and_exits_2() {
     let output = sandbox.collect(&["--email", "not-an-address"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("email"));
-    let output = jcdiag()
+    let output = jcdiag(sandbox.dir.path())
         .args(["collect", "--out"])
         .arg(sandbox.dir.path().join("no/such/folder/"))
         .arg("--sysroot")
@@ -572,7 +572,7 @@ mod unix {
         for suffix in ["", ".1", ".2", ".3", ".4", ".5"] {
             sandbox.write(&format!("/var/log/jcagent.log{suffix}"), &chunk);
         }
-        let mut command = jcdiag();
+        let mut command = jcdiag(sandbox.dir.path());
         command
             .arg("collect")
             .arg("--sysroot")
@@ -606,7 +606,8 @@ fn the_live_windows_layout_is_read_from_drive_c() {
     let log = std::path::Path::new(r"C:\Windows\Temp\jcagent.log");
     std::fs::write(log, log_lines(5, "wine-live")).unwrap();
     let out = tempfile::tempdir().unwrap();
-    let output = jcdiag()
+    let dir = tempfile::tempdir().unwrap();
+    let output = jcdiag(dir.path())
         .args(["collect", "--json", "--out"])
         .arg(out.path())
         .output()
@@ -674,7 +675,7 @@ fn submit_without_consent_and_without_a_terminal_sends_nothing() {
     let sandbox = Sandbox::new("linux");
     sandbox.write("/var/log/jcagent.log", "x\n");
     let state = sandbox.dir.path().join("state");
-    let output = jcdiag()
+    let output = jcdiag(sandbox.dir.path())
         .args([
             "submit",
             "--description",

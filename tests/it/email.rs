@@ -13,7 +13,7 @@ fn case_sandbox() -> Sandbox {
 }
 
 fn submit_by_email(sandbox: &Sandbox, extra: &[&str]) -> (Option<i32>, Value, String) {
-    let output = jcdiag()
+    let output = jcdiag(sandbox.dir.path())
         .args(["submit", "--via", "email", "--yes", "--json"])
         .args([
             "--description",

@@ -1,6 +1,7 @@
 //! After the case is filed: `jcdiag escalate` against a real jcdiag-intake over TLS, the email
 //! draft when the endpoint cannot be reached, and the intake's triage order.
 
+use std::path::Path;
 use std::process::Output;
 
 use crate::support::{Intake, ORG, jcdiag, sample_bundle, sha256_hex, uuid};
@@ -8,8 +9,15 @@ use serde_json::{Value, json};
 
 const REASON: &str = "No answer for two days; all Macs still locked out";
 
-fn escalate(intake: &Intake, case_id: &str, token: &str, extra: &[&str]) -> std::process::Command {
-    let mut command = jcdiag();
+/// `jcdiag escalate` against `intake`, kept in the test's temp folder `dir`.
+fn escalate(
+    dir: &Path,
+    intake: &Intake,
+    case_id: &str,
+    token: &str,
+    extra: &[&str],
+) -> std::process::Command {
+    let mut command = jcdiag(dir);
     command
         .args(["escalate", "--case", case_id, "--reason", REASON])
         .args(["--endpoint", &intake.url, "--token", token])
@@ -30,8 +38,9 @@ async fn an_escalation_is_recorded_on_the_case_and_the_next_steps_are_restated()
     let intake = Intake::start().await;
     let (case_id, _) = intake.open_case(&sample_bundle()).await;
     let case_token = intake.token(ORG, Some(&case_id));
+    let dir = tempfile::tempdir().unwrap();
 
-    let output = run(escalate(&intake, &case_id, &case_token, &[])).await;
+    let output = run(escalate(dir.path(), &intake, &case_id, &case_token, &[])).await;
     let said = String::from_utf8_lossy(&output.stdout);
     assert_eq!(
         output.status.code(),
@@ -58,11 +67,18 @@ async fn an_escalation_is_recorded_on_the_case_and_the_next_steps_are_restated()
     assert_eq!(escalations[0]["reason"], REASON);
 
     // --json is the documented object; a token for another case is refused with exit 4.
-    let output = run(escalate(&intake, &case_id, &case_token, &["--json"])).await;
+    let output = run(escalate(
+        dir.path(),
+        &intake,
+        &case_id,
+        &case_token,
+        &["--json"],
+    ))
+    .await;
     let result: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!(result, json!({"case_id": case_id, "status": "recorded"}));
     let (other_case, _) = intake.open_case(&sample_bundle()).await;
-    let output = run(escalate(&intake, &other_case, &case_token, &[])).await;
+    let output = run(escalate(dir.path(), &intake, &other_case, &case_token, &[])).await;
     assert_eq!(
         output.status.code(),
         Some(4),
@@ -80,7 +96,9 @@ async fn with_the_endpoint_down_the_escalation_becomes_an_email_reply_with_escal
     let token = intake.token(ORG, None);
     intake.stop().await;
     let out = tempfile::tempdir().unwrap();
+    let dir = tempfile::tempdir().unwrap();
     let mut command = escalate(
+        dir.path(),
         &intake,
         "00000042",
         &token,

@@ -114,11 +114,8 @@ impl Machine {
     fn dash(&self, intake: &Intake, script: &[u8], args: &[&str]) -> Command {
         let mut command = Command::new("dash");
         command.arg("-s").arg("--").args(args);
-        for (key, _) in std::env::vars() {
-            if key.starts_with("JCDIAG_") || key.to_ascii_lowercase().ends_with("_proxy") {
-                command.env_remove(key);
-            }
-        }
+        // HOME, config, state, temp and working folders in the machine's folder.
+        crate::support::isolate(&mut command, self.dir.path());
         command
             .env("HOME", self.dir.path().join("home"))
             .env("JCDIAG_INSTALL_DIR", self.install_dir())
@@ -515,7 +512,7 @@ fn configure_writes_the_config_file_owner_only_and_refuses_plain_http() {
     let dir = tempfile::tempdir().unwrap();
     let config = dir.path().join("etc/jcdiag/config.toml");
     let configure = |args: &[&str]| {
-        jcdiag()
+        jcdiag(dir.path())
             .env("JCDIAG_CONFIG", &config)
             .arg("configure")
             .args(args)

@@ -10,6 +10,7 @@ mod collect;
 mod email;
 mod escalate;
 mod installer;
+mod isolation;
 mod obfuscate;
 mod record;
 mod submit;

@@ -46,7 +46,7 @@ struct Running {
 
 fn start_record(sandbox: &Sandbox, extra: &[&str]) -> Running {
     let stop_file = sandbox.dir.path().join("stop-recording");
-    let mut command = jcdiag();
+    let mut command = jcdiag(sandbox.dir.path());
     command
         .arg("record")
         .arg("--sysroot")
@@ -359,7 +359,7 @@ fn the_duration_ends_the_recording() {
     let sandbox = Sandbox::new("linux");
     sandbox.write("/var/log/jcagent.log", line("before", 0));
     let started = Instant::now();
-    let output = jcdiag()
+    let output = jcdiag(sandbox.dir.path())
         .arg("record")
         .arg("--sysroot")
         .arg(sandbox.root())

@@ -46,7 +46,7 @@ impl Case {
         ca: &Path,
         extra: &[&str],
     ) -> std::process::Command {
-        let mut command = jcdiag();
+        let mut command = jcdiag(self.sandbox.dir.path());
         command
             .args([
                 "submit",
@@ -83,7 +83,7 @@ impl Case {
     }
 
     fn outbox(&self, args: &[&str]) -> Output {
-        jcdiag()
+        jcdiag(self.sandbox.dir.path())
             .arg("outbox")
             .args(args)
             .arg("--json")
@@ -246,7 +246,7 @@ async fn with_the_server_down_the_case_waits_in_the_outbox_until_flushed() {
     assert_eq!(case.outbox_len(), 1);
 
     intake.resume().await;
-    let mut flush = jcdiag();
+    let mut flush = jcdiag(case.sandbox.dir.path());
     flush
         .args([
             "outbox",

@@ -11,7 +11,8 @@ use crate::support::{Sandbox, jcdiag};
 /// after `patience` is waiting for input: killed, and reported as such.
 fn run_without_terminal(args: &[&str], stdin_open: bool) -> (Option<i32>, String, String) {
     let patience = Duration::from_secs(10);
-    let mut command = jcdiag();
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = jcdiag(dir.path());
     command
         .args(args)
         .stdout(Stdio::piped())

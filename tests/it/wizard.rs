@@ -12,15 +12,11 @@ use rexpect::session::{PtySession, spawn_command};
 const TIMEOUT_MS: u64 = 60_000;
 
 /// `jcdiag ARGS…` for a pty: stdin, stdout and stderr are the terminal (so not the
-/// `crate::support::jcdiag()` command, which closes stdin). The environment carries the sending
-/// settings the config file would give on a real machine.
+/// `crate::support::jcdiag()` command, which closes stdin), kept in the sandbox's folder. The
+/// environment carries the sending settings the config file would give on a real machine.
 fn on_terminal(args: &[&str], sandbox: &Sandbox, intake: &Intake, token: &str) -> PtySession {
     let mut command = Command::new(env!("CARGO_BIN_EXE_jcdiag"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("JCDIAG_") || key.to_ascii_lowercase().ends_with("_proxy") {
-            command.env_remove(key);
-        }
-    }
+    crate::support::isolate(&mut command, sandbox.dir.path());
     let config = sandbox.dir.path().join("config.toml");
     std::fs::write(&config, "").unwrap();
     command
@@ -189,11 +185,8 @@ async fn ctrl_c_mid_form_or_at_consent_leaves_nothing() {
 /// `jcdiag collect` on a terminal (no intake needed), with extra environment.
 fn collect_on_terminal(sandbox: &Sandbox, env: &[(&str, &str)]) -> String {
     let mut command = Command::new(env!("CARGO_BIN_EXE_jcdiag"));
-    for (key, _) in std::env::vars() {
-        if key.starts_with("JCDIAG_") || key == "NO_COLOR" {
-            command.env_remove(key);
-        }
-    }
+    crate::support::isolate(&mut command, sandbox.dir.path());
+    command.env_remove("NO_COLOR");
     let config = sandbox.dir.path().join("config.toml");
     std::fs::write(&config, "").unwrap();
     command

@@ -5,6 +5,12 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// The Python that has aiosmtpd: `JCDIAG_TEST_PYTHON` (the virtual environment
+/// `scripts/test.sh` makes), else `python3` from PATH.
+fn python() -> Command {
+    Command::new(std::env::var_os("JCDIAG_TEST_PYTHON").unwrap_or_else(|| "python3".into()))
+}
+
 /// Parses `eml` with Python's `email` package (the policy mail clients use) and returns what a
 /// mail client sees: headers, defects, body text and each attachment's name and SHA-256.
 pub fn parse(eml: &Path) -> serde_json::Value {
@@ -28,7 +34,7 @@ print(json.dumps({
     'defects': defects, 'body': body, 'attachments': attachments,
 }))
 "#;
-    let output = Command::new("python3")
+    let output = python()
         .arg("-c")
         .arg(SCRIPT)
         .arg(eml)
@@ -63,7 +69,7 @@ impl SmtpServer {
             .unwrap()
             .port();
         let maildir = dir.join("maildir");
-        let mut command = Command::new("python3");
+        let mut command = python();
         command
             .args(["-m", "aiosmtpd", "-n", "-l", &format!("127.0.0.1:{port}")])
             .args(["-c", "aiosmtpd.handlers.Mailbox"])
@@ -84,7 +90,7 @@ impl SmtpServer {
                 let mut err = String::new();
                 std::io::Read::read_to_string(child.stderr.as_mut().unwrap(), &mut err).unwrap();
                 panic!(
-                    "aiosmtpd did not start ({status}): {err}\nInstall it with `pip install aiosmtpd` (scripts/test.sh does)"
+                    "aiosmtpd did not start ({status}): {err}\nRun the tests with scripts/test.sh: it installs aiosmtpd in a virtual environment and sets JCDIAG_TEST_PYTHON"
                 );
             }
             assert!(

@@ -67,7 +67,7 @@ impl Sandbox {
 
     /// `jcdiag collect --sysroot root --target-os OS --out out ARGS…`
     pub fn collect(&self, args: &[&str]) -> Output {
-        let mut command = jcdiag();
+        let mut command = jcdiag(self.dir.path());
         command
             .arg("collect")
             .arg("--sysroot")
@@ -115,16 +115,27 @@ pub fn files_under(dir: &Path) -> Vec<PathBuf> {
     found
 }
 
-/// The `jcdiag` binary under test, with no config or environment leaking in.
-pub fn jcdiag() -> Command {
+/// The `jcdiag` binary under test, with no config or environment leaking in, kept inside the
+/// test's temp folder `dir` (see [`isolate`]).
+pub fn jcdiag(dir: &Path) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_jcdiag"));
+    isolate(&mut command, dir);
+    command.stdin(Stdio::null());
+    command
+}
+
+/// Points everything a spawned jcdiag (or a script that runs it) could write outside its
+/// arguments into the test's temp folder `dir`: run as root, jcdiag's defaults are system
+/// folders (/var/lib/jcdiag, /etc/jcdiag/config.toml) and root ignores XDG_*. So: its state
+/// folder (`dir/state`), an explicit config file (`dir/config.toml`, made empty unless the
+/// test wrote one), HOME (`dir/home`), the temp folder (`dir/tmp`) and the working folder
+/// (bundles and email drafts go there when no --out says). Flags the test passes still win.
+pub fn isolate(command: &mut Command, dir: &Path) {
     for (key, _) in std::env::vars() {
         if key.starts_with("JCDIAG_") {
             command.env_remove(key);
         }
     }
-    let missing_config = std::env::temp_dir().join("jcdiag-test-no-config.toml");
-    command.env("JCDIAG_CONFIG", &missing_config);
     // Tests talk to loopback directly unless they set a proxy themselves.
     for proxy in [
         "HTTPS_PROXY",
@@ -138,15 +149,28 @@ pub fn jcdiag() -> Command {
     ] {
         command.env_remove(proxy);
     }
-    // jcdiag's default state folder (outbox, log) goes to a test folder, not the user's own.
-    command.env(
-        "XDG_STATE_HOME",
-        std::env::temp_dir().join("jcdiag-test-state"),
-    );
-    // A config path that does not exist is an error; point at an empty one.
-    std::fs::write(&missing_config, "").unwrap();
-    command.stdin(Stdio::null());
+    let config = dir.join("config.toml");
+    let (home, tmp) = (dir.join("home"), dir.join("tmp"));
+    for folder in [&home, &tmp] {
+        std::fs::create_dir_all(folder).unwrap();
+    }
+    // A config path that does not exist is an error; an empty one is the defaults.
+    match std::fs::File::create_new(&config) {
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => panic!("{}: {e}", config.display()),
+    }
     command
+        .env("JCDIAG_CONFIG", &config)
+        .env("JCDIAG_STATE_DIR", dir.join("state"))
+        .env("HOME", &home)
+        .env_remove("XDG_STATE_HOME")
+        .env_remove("XDG_CONFIG_HOME")
+        // TMPDIR on Unix, TMP/TEMP on Windows.
+        .env("TMPDIR", &tmp)
+        .env("TMP", &tmp)
+        .env("TEMP", &tmp)
+        .current_dir(dir);
 }
 
 /// A bundle read with a real zip reader.
