@@ -737,9 +737,9 @@ fn submit_planned(
                 return Ok(preview_report(outcome));
             }
             // Ctrl-C while the question is open removes the bundle like a refusal does.
-            jcdiag_client::interrupt::register(&outcome.bundle);
+            let in_progress = jcdiag_client::interrupt::remove_if_interrupted(&outcome.bundle);
             let agreed = consent(global, &collect::preview(&outcome.entries));
-            jcdiag_client::interrupt::unregister(&outcome.bundle);
+            drop(in_progress);
             if let Err(refused) = agreed {
                 if !keep_local {
                     let _ = std::fs::remove_file(&outcome.bundle);
@@ -907,7 +907,7 @@ fn record_command(global: &GlobalArgs, args: RecordArgs) -> Result<Report, Failu
         per_file_cap: caps.per_file,
     })
     .map_err(|e| Failure::Internal(e.to_string()))?;
-    jcdiag_client::interrupt::begin_recording();
+    let window = jcdiag_client::interrupt::begin_recording();
     let talk = !global.quiet;
     if talk {
         let how = match recorder.watch() {
@@ -927,7 +927,7 @@ fn record_command(global: &GlobalArgs, args: RecordArgs) -> Result<Report, Failu
     }
     let deadline = duration.map(|d| Instant::now() + d);
     let stop = || {
-        jcdiag_client::interrupt::recording_stop_requested()
+        window.stop_requested()
             || deadline.is_some_and(|d| Instant::now() >= d)
             || stop_file.as_deref().is_some_and(|f| f.exists())
     };
@@ -938,7 +938,7 @@ fn record_command(global: &GlobalArgs, args: RecordArgs) -> Result<Report, Failu
         }
     };
     let result = recorder.run(&stop, &mut show);
-    jcdiag_client::interrupt::end_recording();
+    drop(window);
     if live_status {
         eprint!("\r\x1b[2K");
     }

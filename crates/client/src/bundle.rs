@@ -81,6 +81,8 @@ pub struct Stored {
 pub struct BundleWriter {
     zip: Option<ZipWriter<BufWriter<File>>>,
     temp: PathBuf,
+    /// Removes `temp` on Ctrl-C until the bundle is renamed into place or dropped.
+    in_progress: Option<interrupt::InProgress>,
     dest: PathBuf,
     options: SimpleFileOptions,
     in_flight: VecDeque<(String, JoinHandle<zip::result::ZipResult<PreparedZipFile>>)>,
@@ -99,7 +101,7 @@ impl BundleWriter {
         let temp = dir.join(format!(".{}.{}.part", file_stem(dest), random_suffix()));
         let file =
             fsafe::create_private(&temp).map_err(|source| BundleError::Create { dir, source })?;
-        interrupt::register(&temp);
+        let in_progress = interrupt::remove_if_interrupted(&temp);
         let modified = zip::DateTime::from_date_and_time(
             at.year().clamp(1980, 2107) as u16,
             at.month() as u8,
@@ -118,6 +120,7 @@ impl BundleWriter {
         Ok(BundleWriter {
             zip: Some(ZipWriter::new(BufWriter::with_capacity(1 << 20, file))),
             temp,
+            in_progress: Some(in_progress),
             dest: dest.to_path_buf(),
             options,
             in_flight: VecDeque::new(),
@@ -133,6 +136,7 @@ impl BundleWriter {
         BundleWriter {
             zip: None,
             temp: PathBuf::new(),
+            in_progress: None,
             dest: dest.to_path_buf(),
             options: SimpleFileOptions::default(),
             in_flight: VecDeque::new(),
@@ -207,7 +211,7 @@ impl BundleWriter {
             )));
         }
         std::fs::rename(&self.temp, &self.dest).map_err(write_err)?;
-        interrupt::unregister(&self.temp);
+        self.in_progress = None;
         if let Some(dir) = self.dest.parent().filter(|p| !p.as_os_str().is_empty()) {
             let _ = fsafe::sync_dir(dir);
         }
@@ -221,7 +225,7 @@ impl Drop for BundleWriter {
         if self.zip.is_some() {
             self.zip = None;
             let _ = std::fs::remove_file(&self.temp);
-            interrupt::unregister(&self.temp);
+            self.in_progress = None;
         }
     }
 }

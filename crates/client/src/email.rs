@@ -198,7 +198,7 @@ pub fn write_eml(path: &Path, message: &Message) -> Result<(), EmailError> {
     };
     let aside = path.with_extension(format!("eml.part-{}", std::process::id()));
     let _ = std::fs::remove_file(&aside);
-    crate::interrupt::register(&aside);
+    let in_progress = crate::interrupt::remove_if_interrupted(&aside);
     let written = (|| {
         let mut file = jcdiag_fs::fsafe::create_private(&aside)?;
         file.write_all(&message.formatted())?;
@@ -207,10 +207,10 @@ pub fn write_eml(path: &Path, message: &Message) -> Result<(), EmailError> {
         drop(file);
         std::fs::rename(&aside, path)
     })();
-    crate::interrupt::unregister(&aside);
     if written.is_err() {
         let _ = std::fs::remove_file(&aside);
     }
+    drop(in_progress);
     written.map_err(error)
 }
 

@@ -29,34 +29,64 @@ pub fn install() {
     });
 }
 
-/// From now on the first Ctrl-C ends the recording instead of the run.
-pub fn begin_recording() {
+/// While this guard lives, the first Ctrl-C ends the recording instead of the run; once it is
+/// dropped, Ctrl-C aborts again.
+#[must_use = "Ctrl-C ends the recording only while the guard lives"]
+#[derive(Debug)]
+pub struct RecordingWindow(());
+
+/// From now on, until the guard is dropped, the first Ctrl-C ends the recording.
+pub fn begin_recording() -> RecordingWindow {
     STOP_RECORDING.store(false, Ordering::SeqCst);
     RECORDING.store(true, Ordering::SeqCst);
+    RecordingWindow(())
 }
 
-/// Whether Ctrl-C asked the recording to end.
-pub fn recording_stop_requested() -> bool {
-    STOP_RECORDING.load(Ordering::SeqCst)
+impl RecordingWindow {
+    /// Whether Ctrl-C asked the recording to end.
+    pub fn stop_requested(&self) -> bool {
+        STOP_RECORDING.load(Ordering::SeqCst)
+    }
 }
 
-/// The recording is over: Ctrl-C aborts again.
-pub fn end_recording() {
-    RECORDING.store(false, Ordering::SeqCst);
+impl Drop for RecordingWindow {
+    fn drop(&mut self) {
+        RECORDING.store(false, Ordering::SeqCst);
+    }
 }
 
-pub fn register(path: &Path) {
+/// A file being written: removed if the run is interrupted while this guard lives. Dropping the
+/// guard (the file is complete, renamed or already removed) takes it off the list.
+#[must_use = "the file is only protected while the guard lives"]
+#[derive(Debug)]
+pub struct InProgress {
+    path: PathBuf,
+}
+
+impl InProgress {
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+/// Removes `path` if Ctrl-C ends the run before the returned guard is dropped.
+pub fn remove_if_interrupted(path: &Path) -> InProgress {
     IN_PROGRESS
         .lock()
         .unwrap_or_else(|e| e.into_inner())
         .push(path.to_path_buf());
+    InProgress {
+        path: path.to_path_buf(),
+    }
 }
 
-pub fn unregister(path: &Path) {
-    IN_PROGRESS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .retain(|p| p != path);
+impl Drop for InProgress {
+    fn drop(&mut self) {
+        IN_PROGRESS
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|p| p != &self.path);
+    }
 }
 
 fn remove_all() {

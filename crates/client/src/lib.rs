@@ -15,3 +15,4 @@ pub mod interrupt;
 pub mod logfile;
 pub mod manifest;
 pub mod record;
+pub mod sources;

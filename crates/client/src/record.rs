@@ -21,7 +21,7 @@ use std::time::{Duration, Instant, SystemTime};
 use chrono::{DateTime, SecondsFormat, Utc};
 use notify::{EventKind, RecursiveMode, Watcher};
 
-use crate::collect::{logs, screenshots};
+use crate::sources::{logs, screenshots};
 use jcdiag_fs::fsafe::{self, FileId, OpenedFile, Refusal, Trust};
 use jcdiag_profile::Profile;
 use jcdiag_profile::target::TargetOs;
@@ -636,7 +636,8 @@ fn file_name(system_path: &str) -> &str {
 /// elsewhere a randomly named file removed when dropped or on Ctrl-C.
 struct Spool {
     file: File,
-    path: Option<PathBuf>,
+    /// The spool's name, while it has one (not unlinked at creation).
+    path: Option<crate::interrupt::InProgress>,
     len: u64,
     /// Older bytes were dropped to stay within the cap.
     cut: bool,
@@ -655,11 +656,11 @@ impl Spool {
             dir: dir.clone(),
             source,
         })?;
+        // Unlinked at once where the system allows it; otherwise removed on drop or Ctrl-C.
         let path = if cfg!(unix) && std::fs::remove_file(&path).is_ok() {
             None
         } else {
-            crate::interrupt::register(&path);
-            Some(path)
+            Some(crate::interrupt::remove_if_interrupted(&path))
         };
         Ok(Spool {
             file,
@@ -703,9 +704,8 @@ impl Spool {
 
 impl Drop for Spool {
     fn drop(&mut self) {
-        if let Some(path) = self.path.take() {
-            let _ = std::fs::remove_file(&path);
-            crate::interrupt::unregister(&path);
+        if let Some(in_progress) = self.path.take() {
+            let _ = std::fs::remove_file(in_progress.path());
         }
     }
 }

@@ -5,8 +5,6 @@
 //! not found, or found and refused, is written down in the manifest: a bundle is allowed to be
 //! partial, never silently so.
 
-pub mod logs;
-pub mod screenshots;
 pub mod summary;
 pub mod system;
 
@@ -27,8 +25,7 @@ use jcdiag_profile::target::TargetOs;
 use jcdiag_scrub::obfuscate::{Category, KnownNames, Obfuscator};
 use jcdiag_scrub::{Redactions, Scrubbed, Scrubber};
 
-pub use logs::Caps;
-pub use screenshots::Screenshot;
+pub use crate::sources::{Caps, Screenshot, logs, screenshots};
 pub use system::RunInfo;
 
 /// Agent config files are one line of JSON; anything near this size is not one.

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use crate::collect::logs;
+use crate::sources::logs;
 use jcdiag_fs::fsafe::{self, Refusal, Trust};
 use jcdiag_profile::Profile;
 use jcdiag_profile::target::TargetOs;

@@ -1,0 +1,9 @@
+//! Where a case's files are on a system, and reading them safely: the agent's logs (found by the
+//! profile's paths and globs, tail-read under caps) and screenshots (recognised by content).
+//! Used by [`crate::collect`] for a snapshot and by [`crate::record`] while it follows the logs.
+
+pub mod logs;
+pub mod screenshots;
+
+pub use logs::Caps;
+pub use screenshots::Screenshot;
