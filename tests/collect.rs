@@ -709,3 +709,29 @@ fn submit_without_consent_and_without_a_terminal_sends_nothing() {
     assert_eq!(staged, 0, "nothing kept");
     assert!(!state.join("outbox").exists());
 }
+
+#[test]
+fn system_json_names_network_interfaces_as_sorted_strings() {
+    let sandbox = Sandbox::new("linux");
+    let output = sandbox.collect(&["--description", "interfaces"]);
+    assert_ok(&output);
+    let system = sandbox.bundle().json("system.json");
+    let interfaces = system["machine"]["network_interfaces"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no interface list: {}", system["machine"]))
+        .clone();
+    let names: Vec<&str> = interfaces
+        .iter()
+        .map(|i| {
+            i["name"]
+                .as_str()
+                .unwrap_or_else(|| panic!("interface name is not a string: {i}"))
+        })
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted, "interfaces in name order");
+    // Every Linux machine (and container) has the loopback interface.
+    #[cfg(target_os = "linux")]
+    assert!(names.contains(&"lo"), "{names:?}");
+}
