@@ -735,3 +735,59 @@ fn system_json_names_network_interfaces_as_sorted_strings() {
     #[cfg(target_os = "linux")]
     assert!(names.contains(&"lo"), "{names:?}");
 }
+
+#[test]
+fn summary_lists_what_was_not_found_and_says_when_no_agent_log_was_collected() {
+    let sandbox = Sandbox::new("linux");
+    // An OS release without BUILD_ID, like most Linux distributions.
+    sandbox.write(
+        "/etc/os-release",
+        "NAME=\"Debian GNU/Linux\"\nVERSION_ID=\"13\"\n",
+    );
+    let output = sandbox.collect(&["--description", "agent never installed"]);
+    assert_ok(&output);
+    let bundle = sandbox.bundle();
+    let summary = bundle.text("summary.txt");
+    let not_found = bundle.manifest()["not_found"].clone();
+    let not_found: Vec<&str> = not_found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(not_found.len() > 3, "{not_found:?}");
+    for path in &not_found {
+        assert!(
+            summary.lines().any(|l| l.trim() == *path),
+            "{path} not listed on its own line:\n{summary}"
+        );
+    }
+    assert!(
+        summary.contains("No agent log was found") && summary.contains("/var/log/jcagent.log"),
+        "{summary}"
+    );
+    assert!(!summary.contains("no ERROR lines"), "{summary}");
+    assert!(
+        summary.contains("OS:            Debian GNU/Linux 13\n"),
+        "{summary}"
+    );
+    assert!(!summary.contains("build unknown"), "{summary}");
+}
+
+#[test]
+fn the_preview_says_plainly_when_no_agent_log_was_found() {
+    let sandbox = Sandbox::new("linux");
+    let output = sandbox.collect(&["--dry-run"]);
+    assert_ok(&output);
+    let preview = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        preview.contains("No JumpCloud agent log was found: the case will hold no agent log"),
+        "{preview}"
+    );
+
+    sandbox.write("/var/log/jcagent.log", log_lines(3, "present"));
+    let output = sandbox.collect(&["--dry-run"]);
+    assert_ok(&output);
+    let preview = String::from_utf8_lossy(&output.stdout);
+    assert!(!preview.contains("No JumpCloud agent log"), "{preview}");
+}
