@@ -1011,10 +1011,15 @@ fn zip_listing(bundle: &Path) -> Result<String, Failure> {
     let file = std::fs::File::open(bundle).map_err(|e| bad(e.to_string()))?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
     let mut text = String::new();
+    let mut names = Vec::new();
     for i in 0..zip.len() {
         let entry = zip.by_index(i).map_err(|e| bad(e.to_string()))?;
         let name = entry.name().map(|n| n.to_string()).unwrap_or_default();
         text.push_str(&format!("  {name:<48} {:>10} bytes\n", entry.size()));
+        names.push(name);
+    }
+    if let Some(note) = collect::no_agent_log_note(names.iter().map(String::as_str)) {
+        text.push_str(note);
     }
     Ok(text)
 }
