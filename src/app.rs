@@ -105,12 +105,7 @@ pub fn run(cli: Cli) -> Result<Option<Report>, Failure> {
             clap_complete::generate(shell, &mut command, "jcdiag", &mut std::io::stdout());
             Ok(None)
         }
-        Some(Command::Man) => {
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut std::io::stdout())
-                .map_err(|e| Failure::Internal(format!("cannot print the man page: {e}")))?;
-            Ok(None)
-        }
+        Some(Command::Man(args)) => man_command(args),
         Some(Command::Configure(args)) => configure_command(global, args).map(|()| None),
         None if can_prompt(global) => {
             // `submit` parsed with no flags, so its JCDIAG_* variables still count.
@@ -125,6 +120,52 @@ pub fn run(cli: Cli) -> Result<Option<Report>, Failure> {
                 .into(),
         )),
     }
+}
+
+/// `jcdiag man`: prints one page (jcdiag's own, or a command's), or writes them all to `--out`.
+fn man_command(args: crate::cli::ManArgs) -> Result<Option<Report>, Failure> {
+    let pages = Cli::man_pages()
+        .map_err(|e| Failure::Internal(format!("cannot render the man pages: {e}")))?;
+    let Some(dir) = args.out else {
+        let wanted = ["jcdiag"]
+            .into_iter()
+            .chain(args.command.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join("-")
+            + ".1";
+        let Some((_, roff)) = pages.iter().find(|(name, _)| *name == wanted) else {
+            return Err(Failure::Usage(format!(
+                "man: no command `{}`; see `jcdiag --help` for the commands",
+                args.command.join(" ")
+            )));
+        };
+        std::io::Write::write_all(&mut std::io::stdout(), roff)
+            .map_err(|e| Failure::Internal(format!("cannot print the man page: {e}")))?;
+        return Ok(None);
+    };
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| Failure::Usage(format!("--out {}: {e}", dir.display())))?;
+    let mut written = Vec::new();
+    for (name, roff) in &pages {
+        let path = dir.join(name);
+        std::fs::write(&path, roff)
+            .map_err(|e| Failure::Usage(format!("--out {}: {e}", path.display())))?;
+        written.push(path.display().to_string());
+    }
+    Ok(Some(Report::ok(
+        json!({ "written": written }),
+        format!("man pages={} dir={}", written.len(), dir.display()),
+        format!(
+            "Wrote {} man pages to {}: {}\n",
+            written.len(),
+            dir.display(),
+            pages
+                .iter()
+                .map(|(name, _)| name.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        ),
+    )))
 }
 
 /// Whether questions may be asked: a person at a terminal, and no flag saying otherwise.
@@ -1011,10 +1052,15 @@ fn zip_listing(bundle: &Path) -> Result<String, Failure> {
     let file = std::fs::File::open(bundle).map_err(|e| bad(e.to_string()))?;
     let mut zip = zip::ZipArchive::new(file).map_err(|e| bad(e.to_string()))?;
     let mut text = String::new();
+    let mut names = Vec::new();
     for i in 0..zip.len() {
         let entry = zip.by_index(i).map_err(|e| bad(e.to_string()))?;
         let name = entry.name().map(|n| n.to_string()).unwrap_or_default();
         text.push_str(&format!("  {name:<48} {:>10} bytes\n", entry.size()));
+        names.push(name);
+    }
+    if let Some(note) = collect::no_agent_log_note(names.iter().map(String::as_str)) {
+        text.push_str(note);
     }
     Ok(text)
 }

@@ -47,8 +47,8 @@ pub enum Command {
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
-    /// Print the man page (roff)
-    Man,
+    /// Print a man page (roff), or write every command's page with --out
+    Man(ManArgs),
     /// Write the endpoint and token into the config file, owner-only (packages, MDM scripts)
     Configure(ConfigureArgs),
 }
@@ -372,6 +372,17 @@ pub enum OutboxAction {
     },
 }
 
+/// `jcdiag man`: jcdiag's page, one command's page, or all of them into a folder.
+#[derive(Debug, Args)]
+pub struct ManArgs {
+    /// The command whose page to print, e.g. `submit` or `outbox flush` [default: jcdiag's own page]
+    #[arg(value_name = "COMMAND")]
+    pub command: Vec<String>,
+    /// Write jcdiag.1 and a jcdiag-<command>.1 for every command into this folder instead
+    #[arg(long, value_name = "DIR", conflicts_with = "command")]
+    pub out: Option<PathBuf>,
+}
+
 #[derive(Debug, Args)]
 pub struct SlaArgs {
     /// Support tier
@@ -392,5 +403,31 @@ impl Cli {
     /// The clap command, for completions and the man page.
     pub fn command() -> clap::Command {
         <Cli as clap::CommandFactory>::command()
+    }
+
+    /// Every man page: jcdiag's own, then one per command and nested command (`jcdiag-outbox-flush`),
+    /// as (file name, roff). Each page's SUBCOMMANDS section refers to the pages of its commands.
+    pub fn man_pages() -> std::io::Result<Vec<(String, Vec<u8>)>> {
+        // `help` has no page of its own: the man pages would otherwise refer to jcdiag-help(1).
+        let mut root = Self::command().disable_help_subcommand(true);
+        // Building sets each command's display name (`jcdiag-outbox-flush`): pages and file names.
+        root.build();
+        let source = format!("jcdiag {}", env!("CARGO_PKG_VERSION"));
+        let mut pages = Vec::new();
+        let mut pending = vec![root];
+        while let Some(command) = pending.pop() {
+            pending.extend(
+                command
+                    .get_subcommands()
+                    .filter(|c| !c.is_hide_set())
+                    .cloned(),
+            );
+            let man = clap_mangen::Man::new(command).source(source.clone());
+            let mut roff = Vec::new();
+            man.render(&mut roff)?;
+            pages.push((man.get_filename(), roff));
+        }
+        pages.sort();
+        Ok(pages)
     }
 }

@@ -116,3 +116,92 @@ fn no_command_is_a_usage_error() {
     let output = jcdiag(dir.path()).output().unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
+
+/// `jcdiag man --out DIR` writes one page per command, and every `jcdiag-xxx(1)` a page
+/// refers to is one of them; `jcdiag man CMD…` prints that command's page.
+#[test]
+fn every_man_page_a_page_refers_to_is_generated() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("man1");
+    let output = jcdiag(dir.path())
+        .args(["man", "--out"])
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let mut pages = std::collections::BTreeMap::new();
+    for entry in std::fs::read_dir(&out).unwrap() {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        pages.insert(name, std::fs::read_to_string(&path).unwrap());
+    }
+    for expected in [
+        "jcdiag.1",
+        "jcdiag-collect.1",
+        "jcdiag-submit.1",
+        "jcdiag-outbox.1",
+        "jcdiag-outbox-flush.1",
+        "jcdiag-man.1",
+    ] {
+        assert!(
+            pages.contains_key(expected),
+            "{expected}: {:?}",
+            pages.keys()
+        );
+    }
+    // Roff writes a hyphen as `\-`.
+    let reference = regex::Regex::new(r"jcdiag(?:\\-[a-z]+)+\(1\)").unwrap();
+    let mut referenced = 0;
+    for (name, text) in &pages {
+        let stem = name.strip_suffix(".1").unwrap();
+        let title = text
+            .lines()
+            .find(|l| l.starts_with(".TH "))
+            .unwrap_or_else(|| panic!("{name}: no .TH header"))
+            .replace(r"\-", "-");
+        assert!(
+            title.starts_with(&format!(".TH {stem} 1 ")),
+            "{name}: {title}"
+        );
+        for found in reference.find_iter(text) {
+            let target = found.as_str().replace(r"\-", "-").replace("(1)", ".1");
+            assert!(pages.contains_key(&target), "{name} refers to {target}");
+            referenced += 1;
+        }
+    }
+    assert!(referenced >= 10, "{referenced} references");
+    assert_eq!(stdout_of(&["man"]), pages["jcdiag.1"]);
+    assert_eq!(stdout_of(&["man", "submit"]), pages["jcdiag-submit.1"]);
+    assert_eq!(
+        stdout_of(&["man", "outbox", "flush"]),
+        pages["jcdiag-outbox-flush.1"]
+    );
+    let unknown = jcdiag(dir.path())
+        .args(["man", "nonsense"])
+        .output()
+        .unwrap();
+    assert_eq!(unknown.status.code(), Some(2));
+
+    // Where man(1) is installed, each page renders (`man -l` formats a local file).
+    for name in pages.keys() {
+        let Ok(shown) = std::process::Command::new("man")
+            .arg("-l")
+            .arg(out.join(name))
+            .env("MANWIDTH", "80")
+            .env("MANPAGER", "cat")
+            .output()
+        else {
+            break;
+        };
+        let text = String::from_utf8_lossy(&shown.stdout);
+        assert!(
+            shown.status.success() && text.contains("SYNOPSIS"),
+            "man -l {name}: {}",
+            String::from_utf8_lossy(&shown.stderr)
+        );
+    }
+}

@@ -709,3 +709,85 @@ fn submit_without_consent_and_without_a_terminal_sends_nothing() {
     assert_eq!(staged, 0, "nothing kept");
     assert!(!state.join("outbox").exists());
 }
+
+#[test]
+fn system_json_names_network_interfaces_as_sorted_strings() {
+    let sandbox = Sandbox::new("linux");
+    let output = sandbox.collect(&["--description", "interfaces"]);
+    assert_ok(&output);
+    let system = sandbox.bundle().json("system.json");
+    let interfaces = system["machine"]["network_interfaces"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no interface list: {}", system["machine"]))
+        .clone();
+    let names: Vec<&str> = interfaces
+        .iter()
+        .map(|i| {
+            i["name"]
+                .as_str()
+                .unwrap_or_else(|| panic!("interface name is not a string: {i}"))
+        })
+        .collect();
+    let mut sorted = names.clone();
+    sorted.sort_unstable();
+    assert_eq!(names, sorted, "interfaces in name order");
+    // Every Linux machine (and container) has the loopback interface.
+    #[cfg(target_os = "linux")]
+    assert!(names.contains(&"lo"), "{names:?}");
+}
+
+#[test]
+fn summary_lists_what_was_not_found_and_says_when_no_agent_log_was_collected() {
+    let sandbox = Sandbox::new("linux");
+    // An OS release without BUILD_ID, like most Linux distributions.
+    sandbox.write(
+        "/etc/os-release",
+        "NAME=\"Debian GNU/Linux\"\nVERSION_ID=\"13\"\n",
+    );
+    let output = sandbox.collect(&["--description", "agent never installed"]);
+    assert_ok(&output);
+    let bundle = sandbox.bundle();
+    let summary = bundle.text("summary.txt");
+    let not_found = bundle.manifest()["not_found"].clone();
+    let not_found: Vec<&str> = not_found
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p.as_str().unwrap())
+        .collect();
+    assert!(not_found.len() > 3, "{not_found:?}");
+    for path in &not_found {
+        assert!(
+            summary.lines().any(|l| l.trim() == *path),
+            "{path} not listed on its own line:\n{summary}"
+        );
+    }
+    assert!(
+        summary.contains("No agent log was found") && summary.contains("/var/log/jcagent.log"),
+        "{summary}"
+    );
+    assert!(!summary.contains("no ERROR lines"), "{summary}");
+    assert!(
+        summary.contains("OS:            Debian GNU/Linux 13\n"),
+        "{summary}"
+    );
+    assert!(!summary.contains("build unknown"), "{summary}");
+}
+
+#[test]
+fn the_preview_says_plainly_when_no_agent_log_was_found() {
+    let sandbox = Sandbox::new("linux");
+    let output = sandbox.collect(&["--dry-run"]);
+    assert_ok(&output);
+    let preview = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        preview.contains("No JumpCloud agent log was found: the case will hold no agent log"),
+        "{preview}"
+    );
+
+    sandbox.write("/var/log/jcagent.log", log_lines(3, "present"));
+    let output = sandbox.collect(&["--dry-run"]);
+    assert_ok(&output);
+    let preview = String::from_utf8_lossy(&output.stdout);
+    assert!(!preview.contains("No JumpCloud agent log"), "{preview}");
+}

@@ -230,3 +230,54 @@ fn a_terminal_gets_a_progress_spinner_and_colour_unless_no_color_says_otherwise(
     let seen = collect_on_terminal(&sandbox, &[("JCDIAG_COLOR", "never")]);
     assert!(!sgr(&seen), "colour despite --color never: {seen:?}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn consent_says_plainly_when_the_case_holds_no_agent_log() {
+    let intake = Intake::start().await;
+    let token = intake.token(ORG, None);
+    let form = [
+        "--description",
+        "agent never installed",
+        "--severity",
+        "3",
+        "--tier",
+        "standard",
+        "--email",
+        "admin@example.com",
+    ];
+    // A bundle made earlier (`submit BUNDLE`), then one collected by `submit` itself.
+    let earlier = Sandbox::new("linux");
+    assert!(earlier.collect(&["--description", "x"]).status.success());
+    let bundle = earlier.bundle().path;
+    for given in [Some(bundle), None] {
+        let sandbox = Sandbox::new("linux");
+        let mut args = vec!["submit"];
+        if let Some(bundle) = &given {
+            args.push(bundle.to_str().unwrap());
+        }
+        args.extend(form);
+        let mut session = on_terminal(&args, &sandbox, &intake, &token);
+        let listing = tokio::task::spawn_blocking(move || {
+            let p = &mut session;
+            p.exp_string("These files will be sent to JumpCloud support")
+                .unwrap();
+            let listing = p.exp_string("Send them? [y/N]").unwrap();
+            p.send_line("n").unwrap();
+            p.exp_eof().unwrap();
+            listing
+        })
+        .await
+        .unwrap();
+        assert!(
+            listing.contains("No JumpCloud agent log was found: the case will hold no agent log"),
+            "{given:?}: {listing}"
+        );
+    }
+    assert!(
+        intake
+            .cli_json(&["case", "list"])
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}

@@ -179,7 +179,11 @@ pub fn collect(mut req: Request) -> Result<Outcome, BundleError> {
         },
         "run": req.run,
     });
-    let summary = summary::render(req.form, &req.case, &system, &main_log_errors, &manifest);
+    let main_log = match &main_log_errors {
+        Some(lines) => summary::MainLog::Collected(lines),
+        None => summary::MainLog::NotCollected(&layout.main_log),
+    };
+    let summary = summary::render(req.form, &req.case, &system, main_log, &manifest);
     add_text(
         &clean,
         &mut writer,
@@ -260,14 +264,15 @@ fn known_names(req: &Request, source: &system::Source, host: &str) -> KnownNames
     }
 }
 
-/// Adds the agent logs, newest first, within the caps. Returns the ERROR lines of jcagent.log.
+/// Adds the agent logs, newest first, within the caps. Returns the ERROR lines of jcagent.log,
+/// or `None` when jcagent.log itself was not stored.
 fn add_logs(
     req: &Request,
     clean: &Cleaner,
     writer: &mut BundleWriter,
     manifest: &mut Manifest,
     warnings: &mut Vec<String>,
-) -> Result<Vec<String>, BundleError> {
+) -> Result<Option<Vec<String>>, BundleError> {
     let profile = req.profile;
     let layout = profile.layout(req.os);
     let search = logs::find_logs(profile, req.os, &req.sysroot);
@@ -285,7 +290,7 @@ fn add_logs(
     let since_local = req.since.map(|d| chrono::Local::now().naive_local() - d);
     let since_system = req.since.and_then(|d| SystemTime::now().checked_sub(d));
     let mut budget = req.caps.total;
-    let mut error_lines = Vec::new();
+    let mut error_lines = None;
     let mut stored_any = false;
     for (located, mut file) in opened {
         if let (Some(limit), Some(modified)) = (since_system, file.modified)
@@ -330,11 +335,11 @@ fn add_logs(
         budget = budget.saturating_sub(text.bytes.len() as u64);
         let scrubbed = clean.text(&text.bytes);
         if located.system_path.eq_ignore_ascii_case(&layout.main_log) {
-            error_lines = last_lines_with(
+            error_lines = Some(last_lines_with(
                 &scrubbed.bytes,
                 &profile.logs.error_marker,
                 SUMMARY_ERROR_LINES,
-            );
+            ));
         }
         let name = entry_name("logs", &located.system_path, req.os);
         add_entry(
@@ -688,7 +693,19 @@ pub fn preview(entries: &[Entry]) -> String {
         ));
     }
     text.push_str("  manifest.json (the list above, with hashes and what was not found)\n");
+    if let Some(note) = no_agent_log_note(entries.iter().map(|e| e.name.as_str())) {
+        text.push_str(note);
+    }
     text
+}
+
+/// Said on the preview and consent screens when a bundle's entries hold no agent log (all of
+/// them are stored under `logs/`): the one thing support will miss most.
+pub fn no_agent_log_note<'a>(mut names: impl Iterator<Item = &'a str>) -> Option<&'static str> {
+    (!names.any(|name| name.starts_with("logs/"))).then_some(
+        "No JumpCloud agent log was found: the case will hold no agent log \
+         (manifest.json lists where jcdiag looked).\n",
+    )
 }
 
 /// The folder a `--out` bundle lands in, for messages.

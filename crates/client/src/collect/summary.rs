@@ -7,11 +7,22 @@ use serde_json::Value;
 use crate::form::CaseForm;
 use crate::manifest::Manifest;
 
+/// How many not-found or skipped paths the page lists; manifest.json has them all.
+const LISTED_PATHS: usize = 50;
+
+/// What the agent's main log (jcagent.log) gave the summary.
+pub enum MainLog<'a> {
+    /// Stored in the bundle: its last ERROR lines (none is a finding).
+    Collected(&'a [String]),
+    /// Not stored: the path it was looked for at.
+    NotCollected(&'a str),
+}
+
 pub fn render(
     form: &CaseForm,
     case: &Value,
     system: &Value,
-    errors: &[String],
+    main_log: MainLog,
     manifest: &Manifest,
 ) -> String {
     let mut page = String::new();
@@ -98,13 +109,19 @@ pub fn render(
     let machine = &system["machine"];
     let mut facts = String::new();
     let _ = writeln!(facts, "Host:          {}", text(&system["hostname"]));
-    let _ = writeln!(
-        facts,
-        "OS:            {} {} (build {})",
-        text(&os["name"]),
-        text(&os["version"]),
-        text(&os["build"])
-    );
+    // Linux has no build number: an unknown one is left out, not printed as "unknown".
+    let mut os_line = [&os["name"], &os["version"]]
+        .into_iter()
+        .filter_map(Value::as_str)
+        .collect::<Vec<_>>()
+        .join(" ");
+    if os_line.is_empty() {
+        os_line = "unknown".into();
+    }
+    if let Some(build) = os["build"].as_str() {
+        let _ = write!(os_line, " (build {build})");
+    }
+    let _ = writeln!(facts, "OS:            {os_line}");
     let _ = writeln!(facts, "Architecture:  {}", text(&machine["architecture"]));
     let _ = writeln!(facts, "Time zone:     {}", text(&os["time_zone"]));
     let _ = writeln!(facts, "Agent version: {}", text(&agent["version"]));
@@ -118,10 +135,17 @@ pub fn render(
     let _ = write!(facts, "Agent process: {running}");
     section(&mut page, "System", &facts);
 
-    let shown = if errors.is_empty() {
-        "(no ERROR lines in the collected jcagent.log)".to_string()
-    } else {
-        errors.join("\n")
+    let no_logs = !manifest.entries.iter().any(|e| e.name.starts_with("logs/"));
+    let shown = match main_log {
+        MainLog::Collected([]) => "(no ERROR lines in the collected jcagent.log)".to_string(),
+        MainLog::Collected(errors) => errors.join("\n"),
+        MainLog::NotCollected(path) if no_logs => format!(
+            "(No agent log was found: looked for {path}, its rotated copies and the other \
+             agent logs; see \"Looked for and not found\" below. Is the JumpCloud agent installed?)"
+        ),
+        MainLog::NotCollected(path) => format!(
+            "({path} was not collected; see \"Looked for and not found\" and \"Skipped\" below)"
+        ),
     };
     section(&mut page, "Last ERROR lines of jcagent.log", &shown);
 
@@ -138,14 +162,36 @@ pub fn render(
     for missing in &manifest.missing {
         let _ = writeln!(contents, "MISSING: {missing}");
     }
-    let _ = write!(
-        contents,
-        "{} file(s) skipped, {} not found: see manifest.json",
-        manifest.skipped.len(),
-        manifest.not_found.len()
-    );
     section(&mut page, "Bundle contents", &contents);
+    let skipped: Vec<String> = manifest
+        .skipped
+        .iter()
+        .map(|s| format!("{}: {}", s.path, s.reason))
+        .collect();
+    path_list(&mut page, "Skipped", &skipped);
+    path_list(&mut page, "Looked for and not found", &manifest.not_found);
     page
+}
+
+/// A section listing paths one per line, with their count; long lists are cut, and say so.
+fn path_list(page: &mut String, title: &str, paths: &[String]) {
+    if paths.is_empty() {
+        return;
+    }
+    let mut body = paths
+        .iter()
+        .take(LISTED_PATHS)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join("\n");
+    if paths.len() > LISTED_PATHS {
+        let _ = write!(
+            body,
+            "\n… and {} more: see manifest.json",
+            paths.len() - LISTED_PATHS
+        );
+    }
+    section(page, &format!("{title} ({})", paths.len()), &body);
 }
 
 fn section(page: &mut String, title: &str, body: &str) {
@@ -222,6 +268,12 @@ mod tests {
             "/var/log/jcagent.log.2",
             "a symbolic link: links are not followed",
         );
-        insta::assert_snapshot!(render(&form, &case, &system, &errors, &manifest));
+        insta::assert_snapshot!(render(
+            &form,
+            &case,
+            &system,
+            MainLog::Collected(&errors),
+            &manifest
+        ));
     }
 }

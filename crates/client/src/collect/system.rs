@@ -180,7 +180,8 @@ pub fn machine_facts(src: &Source) -> Value {
             .iter()
             .map(|(name, data)| {
                 json!({
-                    "name": name,
+                    // An OsString would serialise as {"Unix": [bytes]}; names are text.
+                    "name": name.to_string_lossy(),
                     "mac": data.mac_address().to_string(),
                     "addresses": data.ip_networks().iter().map(|n| format!("{}/{}", n.addr, n.prefix)).collect::<Vec<_>>(),
                 })
