@@ -571,3 +571,48 @@ async fn an_unreachable_proxy_keeps_the_case_in_the_outbox() {
     let last_error = listed[0]["last_error"].as_str().unwrap_or_default();
     assert!(last_error.contains("check --proxy"), "{listed}");
 }
+
+#[test]
+fn a_free_tier_case_is_refused_for_its_tier_before_anything_about_sending() {
+    let case = Case::new();
+    let out = case.sandbox.dir.path().join("kept");
+    std::fs::create_dir(&out).unwrap();
+    // No endpoint and no token: the tier rule is what the user must hear about.
+    let output = jcdiag()
+        .args([
+            "submit",
+            "--yes",
+            "--description",
+            "Agent stopped checking in",
+        ])
+        .args([
+            "--severity",
+            "2",
+            "--tier",
+            "free",
+            "--email",
+            "admin@example.com",
+        ])
+        .arg("--sysroot")
+        .arg(case.sandbox.root())
+        .args(["--target-os", "linux"])
+        .arg("--state-dir")
+        .arg(&case.state)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("free accounts cannot open support cases")
+            && err.contains("Knowledge Base access only"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("token: missing") && !err.contains("endpoint: missing"),
+        "{err}"
+    );
+    // The bundle is kept for a later case.
+    assert_eq!(support::files_under(&out).len(), 1, "{err}");
+}
