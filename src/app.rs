@@ -610,7 +610,7 @@ fn plan_submit(
         wizard
             .fill(&mut form, required, scope, &check)
             .map_err(wizard_error)?;
-        let by_endpoint = args.email.via == Via::Endpoint;
+        let by_endpoint = args.email.via == Via::Endpoint && !refused_for_tier(&form);
         if by_endpoint && args.send.endpoint.is_none() && config.endpoint.is_none() {
             args.send.endpoint = Some(
                 wizard
@@ -633,8 +633,9 @@ fn plan_submit(
     }
     let by_email = args.email.via == Via::Email;
     // Settle TLS and proxy settings before collecting: a bad --ca-file is a usage error,
-    // not a case stuck in the outbox.
-    let api = if by_email {
+    // not a case stuck in the outbox. A free-tier case is refused for its tier first, so
+    // nothing about sending is asked of it.
+    let api = if by_email || refused_for_tier(&form) {
         None
     } else {
         let connection = connection(&args.send, &config)?;
@@ -654,6 +655,11 @@ fn plan_submit(
     })
 }
 
+/// A new case on the free tier: the guideline gives free accounts no support cases.
+fn refused_for_tier(form: &CaseForm) -> bool {
+    form.tier.as_deref() == Some("free") && form.case.is_none()
+}
+
 /// Collects (or takes the given bundle), asks consent, and delivers through the outbox (or
 /// writes and sends the email).
 fn submit_planned(
@@ -670,7 +676,7 @@ fn submit_planned(
     } = plan;
     let by_email = api.is_none();
     let profile = Profile::builtin();
-    if form.tier.as_deref() == Some("free") && form.case.is_none() {
+    if refused_for_tier(&form) {
         let note = profile.sla.tiers[&crate::sla::Tier::Free]
             .no_target_note
             .clone()
