@@ -616,3 +616,59 @@ fn a_free_tier_case_is_refused_for_its_tier_before_anything_about_sending() {
     // The bundle is kept for a later case.
     assert_eq!(support::files_under(&out).len(), 1, "{err}");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_queued_case_keeps_its_endpoint_and_the_hint_names_the_token_still_needed() {
+    let mut intake = Intake::start().await;
+    intake.stop().await;
+    let case = Case::new();
+    let token = intake.token(ORG, None);
+    let output = run(case.submit(
+        &intake.url,
+        &token,
+        &intake.certs.ca_pem,
+        &["--deadline", "1s"],
+    ))
+    .await;
+    assert_eq!(output.status.code(), Some(3));
+    let error = json_of(&output)["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains("run `jcdiag outbox flush --state-dir") && error.contains(" --token …`"),
+        "{error}"
+    );
+    // The endpoint is kept with the case; the token never is.
+    let states: Vec<_> = support::files_under(&case.state.join("outbox"))
+        .into_iter()
+        .filter(|p| p.ends_with("state.json"))
+        .collect();
+    assert_eq!(states.len(), 1);
+    let state = std::fs::read_to_string(&states[0]).unwrap();
+    assert!(
+        state.contains(&intake.url) && !state.contains(&token),
+        "{state}"
+    );
+
+    // The hint, as given: only the token, no endpoint, no CA file, no config file.
+    intake.resume().await;
+    let flush = run({
+        let mut flush = jcdiag();
+        flush
+            .args(["outbox", "flush", "--json", "--token", &token])
+            .arg("--state-dir")
+            .arg(&case.state);
+        flush
+    })
+    .await;
+    assert_eq!(
+        flush.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&flush.stdout),
+        String::from_utf8_lossy(&flush.stderr)
+    );
+    assert_eq!(case.outbox_len(), 0);
+    assert_eq!(
+        intake.cli_json(&["case", "list"]).as_array().unwrap().len(),
+        1
+    );
+}
