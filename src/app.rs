@@ -766,6 +766,13 @@ fn submit_planned(
         case_id: form.case.clone(),
         attach_to_existing: form.case.is_some(),
         endpoint: Some(api.endpoint().to_string()),
+        // Absolute, so that a flush from another folder finds it.
+        ca_file: args
+            .send
+            .ca_file
+            .clone()
+            .or(config.ca_file.clone())
+            .map(|path| std::fs::canonicalize(&path).unwrap_or(path)),
         response_due: case_json["response_due"].as_str().map(str::to_string),
         ..DeliveryState::default()
     };
@@ -829,7 +836,14 @@ fn submit_planned(
             json["case_id"] = json!(form.case);
             json["status"] = json!("queued");
             json["response_due"] = Value::Null;
-            json["error"] = json!(failure.to_string());
+            // The outbox keeps the endpoint and CA file but never the token: name what a
+            // flush still needs.
+            let failure = if code == 3 {
+                format!("{failure}; run `{}` to retry", flush_hint(global, &config))
+            } else {
+                failure.to_string()
+            };
+            json["error"] = json!(failure);
             // The email channel is the fallback the guideline itself names.
             let by_email = (code == 3).then(|| {
                 format!(
@@ -852,6 +866,19 @@ fn submit_planned(
     };
     report.warnings = warnings;
     Ok(report)
+}
+
+/// The `outbox flush` command that resumes a queued case: the token when no config file gives
+/// it, and the state folder when it did not come from the config file or the default.
+fn flush_hint(global: &GlobalArgs, config: &Config) -> String {
+    let mut hint = "jcdiag outbox flush".to_string();
+    if let Some(dir) = &global.state_dir {
+        hint += &format!(" --state-dir \"{}\"", dir.display());
+    }
+    if config.token.is_none() {
+        hint += " --token …";
+    }
+    hint
 }
 
 /// `record`: watch the logs and screenshot folders until Ctrl-C, `--for` or `--stop-file`,
@@ -1350,16 +1377,24 @@ fn outbox_command(global: &GlobalArgs, args: OutboxArgs) -> Result<Report, Failu
             let entries = outbox
                 .list()
                 .map_err(|e| Failure::Internal(e.to_string()))?;
-            let connection = connection(&send, &config)?;
+            // Each case goes to the endpoint given now or, failing that, the one it was sent to.
+            let connections = entries
+                .iter()
+                .flatten()
+                .map(|entry| {
+                    let stored = &entry.state;
+                    connection_or(&send, &config, stored.endpoint.as_deref(), &stored.ca_file)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             let deadline = Instant::now()
                 + send
                     .deadline
                     .or(config_deadline(&config)?)
                     .unwrap_or(DEFAULT_DEADLINE);
             let results = block_on(async {
-                let api = Api::new(connection)?;
                 let mut results = Vec::new();
-                for entry in entries.into_iter().flatten() {
+                for (entry, connection) in entries.into_iter().flatten().zip(connections) {
+                    let api = Api::new(connection)?;
                     let id = entry.state.id.clone();
                     let outcome =
                         deliver::deliver(&api, &outbox, entry, deadline, chunk_size(&send), &())
@@ -1460,7 +1495,20 @@ fn block_on<T>(
 
 /// Endpoint, token and TLS settings: flag/env > config file. Both endpoint and token are needed.
 fn connection(send: &SendArgs, config: &Config) -> Result<Connection, Failure> {
-    let endpoint = send.endpoint.clone().or(config.endpoint.clone());
+    connection_or(send, config, None, &None)
+}
+
+/// Like [`connection`], with an endpoint and CA file to fall back on (an outbox entry's).
+fn connection_or(
+    send: &SendArgs,
+    config: &Config,
+    endpoint: Option<&str>,
+    ca_file: &Option<PathBuf>,
+) -> Result<Connection, Failure> {
+    let given = send.endpoint.clone().or(config.endpoint.clone());
+    // The stored CA file goes only with the stored endpoint: it was given for that one.
+    let ca_file = ca_file.as_ref().filter(|_| given.is_none());
+    let endpoint = given.or(endpoint.map(str::to_string));
     let token = send.token.clone().or(config.token.clone());
     let mut missing = Vec::new();
     if endpoint.is_none() {
@@ -1481,7 +1529,11 @@ fn connection(send: &SendArgs, config: &Config) -> Result<Connection, Failure> {
     Ok(Connection {
         endpoint,
         token: token.unwrap_or_default(),
-        ca_file: send.ca_file.clone().or(config.ca_file.clone()),
+        ca_file: send
+            .ca_file
+            .clone()
+            .or(config.ca_file.clone())
+            .or(ca_file.cloned()),
         proxy: send.proxy.clone().or(config.proxy.clone()),
     })
 }
