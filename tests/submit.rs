@@ -672,3 +672,90 @@ async fn a_queued_case_keeps_its_endpoint_and_the_hint_names_the_token_still_nee
         1
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bundle_added_to_a_case_reports_the_cases_target_not_its_own_forms() {
+    let mut intake = Intake::start().await;
+    let token = intake.token(ORG, None);
+    let case = Case::new();
+    // A bundle collected earlier with severity 2.
+    let collected = case.sandbox.collect(&[
+        "--description",
+        "More logs",
+        "--severity",
+        "2",
+        "--tier",
+        "premium",
+        "--email",
+        "admin@example.com",
+    ]);
+    assert!(collected.status.success());
+    let bundle = case.sandbox.bundle().path;
+    // The case itself is severity 1.
+    let mut filed = jcdiag();
+    filed
+        .args([
+            "submit",
+            "--json",
+            "--yes",
+            "--description",
+            "All Macs locked out",
+        ])
+        .args([
+            "--severity",
+            "1",
+            "--tier",
+            "premium",
+            "--email",
+            "admin@example.com",
+        ])
+        .arg("--sysroot")
+        .arg(case.sandbox.root())
+        .args([
+            "--target-os",
+            "linux",
+            "--endpoint",
+            &intake.url,
+            "--token",
+            &token,
+        ])
+        .arg("--ca-file")
+        .arg(&intake.certs.ca_pem)
+        .arg("--state-dir")
+        .arg(&case.state);
+    let filed = json_of(&run(filed).await);
+    let case_id = filed["case_id"].as_str().unwrap().to_string();
+    let due = filed["response_due"].as_str().unwrap().to_string();
+
+    let (url, ca) = (intake.url.clone(), intake.certs.ca_pem.clone());
+    let add = |extra: &[&str]| {
+        let mut add = jcdiag();
+        add.arg("submit")
+            .arg(&bundle)
+            .args(["--case", &case_id, "--yes", "--endpoint", &url])
+            .args(["--token", &token, "--deadline", "1s"])
+            .arg("--ca-file")
+            .arg(&ca)
+            .arg("--state-dir")
+            .arg(&case.state)
+            .args(extra);
+        add
+    };
+    let output = run(add(&[])).await;
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    // The case's own target (severity 1), as the endpoint gives it: "2026-12-01 10:14".
+    let local = format!("{} {}", &due[..10], &due[11..16]);
+    assert!(said.contains(&local), "{local}: {said}");
+    assert!(!said.contains("severity 2"), "{said}");
+    let output = run(add(&["--json"])).await;
+    assert_eq!(json_of(&output)["response_due"], due.as_str());
+
+    // Queued before the endpoint ever answered: the target is not known yet.
+    intake.stop().await;
+    let output = run(add(&[])).await;
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{said}");
+    assert!(said.contains("not known yet"), "{said}");
+    assert!(!said.contains("severity 2"), "{said}");
+}
