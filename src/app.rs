@@ -773,7 +773,13 @@ fn submit_planned(
             .clone()
             .or(config.ca_file.clone())
             .map(|path| std::fs::canonicalize(&path).unwrap_or(path)),
-        response_due: case_json["response_due"].as_str().map(str::to_string),
+        // A bundle added to a case has the case's target, which only the endpoint knows; the
+        // bundle's own form may say another severity.
+        response_due: if form.case.is_some() {
+            None
+        } else {
+            case_json["response_due"].as_str().map(str::to_string)
+        },
         ..DeliveryState::default()
     };
     let case_bytes = serde_json::to_vec(&case_json).expect("JSON serialises");
@@ -807,10 +813,23 @@ fn submit_planned(
             json["case_id"] = json!(delivered.case_id);
             json["status"] = json!("delivered");
             json["response_due"] = json!(delivered.response_due);
-            let target = case_json["response_target"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
+            let (received, target) = if form.case.is_some() {
+                (
+                    format!("Bundle added to case {}", delivered.case_id),
+                    case_target(
+                        profile,
+                        &delivered.case_id,
+                        delivered.response_due.as_deref(),
+                        true,
+                    ),
+                )
+            } else {
+                let target = case_json["response_target"].as_str().unwrap_or_default();
+                (
+                    format!("Case {} received", delivered.case_id),
+                    target.to_string(),
+                )
+            };
             Report::ok(
                 json,
                 format!(
@@ -819,8 +838,8 @@ fn submit_planned(
                     delivered.response_due.as_deref().unwrap_or("none")
                 ),
                 format!(
-                    "Case {} received (receipt {}).\n  {target}\n  Bundle: {size} bytes, sha256 {sha256}\n",
-                    delivered.case_id, delivered.receipt.receipt_id
+                    "{received} (receipt {}).\n  {target}\n  Bundle: {size} bytes, sha256 {sha256}\n",
+                    delivered.receipt.receipt_id
                 ),
             )
         }
@@ -835,7 +854,17 @@ fn submit_planned(
             }
             json["case_id"] = json!(form.case);
             json["status"] = json!("queued");
-            json["response_due"] = Value::Null;
+            // What the endpoint said about the case before the upload stopped, if it answered.
+            let kept = outbox.get(&outbox_id).ok().map(|e| e.state);
+            let answered = kept.as_ref().is_some_and(|s| s.upload_url.is_some());
+            let known_due = kept.and_then(|s| s.response_due);
+            let attached = form.case.as_deref().map(|id| {
+                format!(
+                    "  {}\n",
+                    case_target(profile, id, known_due.as_deref(), answered)
+                )
+            });
+            json["response_due"] = json!(attached.as_ref().and(known_due));
             // The outbox keeps the endpoint and CA file but never the token: name what a
             // flush still needs.
             let failure = if code == 3 {
@@ -854,7 +883,8 @@ fn submit_planned(
             Report {
                 line: format!("queued outbox={outbox_id} exit={code}: {failure}"),
                 human: format!(
-                    "Case kept in the outbox as {outbox_id}.\n{}",
+                    "Case kept in the outbox as {outbox_id}.\n{}{}",
+                    attached.unwrap_or_default(),
                     by_email.unwrap_or_default()
                 ),
                 json,
@@ -866,6 +896,28 @@ fn submit_planned(
     };
     report.warnings = warnings;
     Ok(report)
+}
+
+/// The response target of an existing case, as the endpoint gave it (`due`: RFC 3339, `answered`:
+/// whether it answered at all), in the support time zone like a new case's target.
+fn case_target(profile: &Profile, case_id: &str, due: Option<&str>, answered: bool) -> String {
+    if !answered {
+        return format!(
+            "Case {case_id}: response target not known yet (the endpoint has not answered about the case)"
+        );
+    }
+    match due.map(chrono::DateTime::parse_from_rfc3339) {
+        Some(Ok(due)) => format!(
+            "Case {case_id}: first response due by {} (the case's target, from the endpoint)",
+            due.with_timezone(&profile.sla.support_hours.time_zone)
+                .format("%a %Y-%m-%d %H:%M %Z")
+        ),
+        Some(Err(_)) => format!(
+            "Case {case_id}: response target {} (from the endpoint)",
+            due.unwrap_or_default()
+        ),
+        None => format!("Case {case_id}: the endpoint gives no response target for this case"),
+    }
 }
 
 /// The `outbox flush` command that resumes a queued case: the token when no config file gives
