@@ -1317,15 +1317,16 @@ fn escalate_command(global: &GlobalArgs, args: EscalateArgs) -> Result<Report, F
     } else {
         "no endpoint is configured".to_string()
     };
-    let Some(from) = probe.email.as_deref() else {
-        return Err(Failure::Usage(format!(
-            "email: the endpoint cannot take the escalation ({unreachable}), and an email draft needs your address; give --email"
-        )));
-    };
+    // The address: --email, the config file, else the contact of this case in the outbox;
+    // without one the draft is left for the mail client to complete.
+    let from = probe
+        .email
+        .clone()
+        .or_else(|| outbox_contact(&state_dir(global, &config), &args.case_id));
     let message = crate::email::escalation_message(
         profile,
         &crate::email::EscalationMail {
-            from,
+            from: from.as_deref(),
             from_name: args.name.as_deref().or(config.name.as_deref()),
             partner: args.partner || config.partner == Some(true),
             case_id: &args.case_id,
@@ -1348,14 +1349,34 @@ fn escalate_command(global: &GlobalArgs, args: EscalateArgs) -> Result<Report, F
         json!({ "case_id": args.case_id, "status": "drafted", "eml": eml_text }),
         format!("drafted case={} eml={eml_text}", args.case_id),
         format!(
-            "The support endpoint could not take the escalation ({unreachable}).
-             An email draft replying on case {} with {} in Cc is at:
-  {eml_text}
-             Send it from your mail client ({}).
-{next_steps}",
-            args.case_id, profile.contacts.escalation_email, profile.escalation.how
+            "The support endpoint could not take the escalation ({unreachable}).\n\
+             An email draft replying on case {} with {} in Cc is at:\n  {eml_text}\n\
+             {} ({}).\n{next_steps}",
+            args.case_id,
+            profile.contacts.escalation_email,
+            if from.is_some() {
+                "Send it from your mail client"
+            } else {
+                "Open it in your mail client, which asks for your address, and send it"
+            },
+            profile.escalation.how
         ),
     ))
+}
+
+/// The contact email of the newest outbox entry for `case_id`, if any.
+fn outbox_contact(state_dir: &Path, case_id: &str) -> Option<String> {
+    let entries = Outbox::new(state_dir).list().ok()?;
+    entries
+        .into_iter()
+        .flatten()
+        .filter(|e| e.state.case_id.as_deref() == Some(case_id))
+        .filter_map(|e| {
+            let case: Value = serde_json::from_slice(&std::fs::read(e.case_json()).ok()?).ok()?;
+            let email = case["form"]["contact"]["email"].as_str()?.to_string();
+            crate::form::looks_like_email(&email).then_some(email)
+        })
+        .next_back()
 }
 
 fn case_json_of(bundle: &Path) -> Result<Value, Failure> {
