@@ -1722,8 +1722,8 @@ fn sla_command(global: &GlobalArgs, args: SlaArgs) -> Result<Report, Failure> {
     }
     Ok(Report::ok(
         json!({
-            "tier": tier.id(),
-            "severity": severity.get(),
+            "tier": tier,
+            "severity": severity,
             "response_due": target.due_rfc3339(),
             "channels": channels,
         }),

@@ -180,7 +180,7 @@ async fn case_list_puts_overdue_cases_first() {
     assert_eq!(overdue, [true, true, false, false]);
     for case in listed.as_array().unwrap() {
         assert_eq!(case["tier"], "premium");
-        assert_eq!(case["severity"], "2");
+        assert_eq!(case["severity"], 2);
     }
     let table = std::process::Command::new(env!("CARGO_BIN_EXE_jcdiag-intake"))
         .args(["case", "list", "--data"])
