@@ -651,7 +651,7 @@ fn plan_submit(
         wizard
             .fill(&mut form, required, scope, &check)
             .map_err(wizard_error)?;
-        let by_endpoint = args.email.via == Via::Endpoint;
+        let by_endpoint = args.email.via == Via::Endpoint && !refused_for_tier(&form);
         if by_endpoint && args.send.endpoint.is_none() && config.endpoint.is_none() {
             args.send.endpoint = Some(
                 wizard
@@ -674,8 +674,9 @@ fn plan_submit(
     }
     let by_email = args.email.via == Via::Email;
     // Settle TLS and proxy settings before collecting: a bad --ca-file is a usage error,
-    // not a case stuck in the outbox.
-    let api = if by_email {
+    // not a case stuck in the outbox. A free-tier case is refused for its tier first, so
+    // nothing about sending is asked of it.
+    let api = if by_email || refused_for_tier(&form) {
         None
     } else {
         let connection = connection(&args.send, &config)?;
@@ -695,6 +696,11 @@ fn plan_submit(
     })
 }
 
+/// A new case on the free tier: the guideline gives free accounts no support cases.
+fn refused_for_tier(form: &CaseForm) -> bool {
+    form.tier.as_deref() == Some("free") && form.case.is_none()
+}
+
 /// Collects (or takes the given bundle), asks consent, and delivers through the outbox (or
 /// writes and sends the email).
 fn submit_planned(
@@ -711,7 +717,7 @@ fn submit_planned(
     } = plan;
     let by_email = api.is_none();
     let profile = Profile::builtin();
-    if form.tier.as_deref() == Some("free") && form.case.is_none() {
+    if refused_for_tier(&form) {
         let note = profile.sla.tiers[&jcdiag_profile::sla::Tier::Free]
             .no_target_note
             .clone()
@@ -801,7 +807,20 @@ fn submit_planned(
         case_id: form.case.clone(),
         attach_to_existing: form.case.is_some(),
         endpoint: Some(api.endpoint().to_string()),
-        response_due: case_json["response_due"].as_str().map(str::to_string),
+        // Absolute, so that a flush from another folder finds it.
+        ca_file: args
+            .send
+            .ca_file
+            .clone()
+            .or(config.ca_file.clone())
+            .map(|path| std::fs::canonicalize(&path).unwrap_or(path)),
+        // A bundle added to a case has the case's target, which only the endpoint knows; the
+        // bundle's own form may say another severity.
+        response_due: if form.case.is_some() {
+            None
+        } else {
+            case_json["response_due"].as_str().map(str::to_string)
+        },
         ..DeliveryState::default()
     };
     let case_bytes = serde_json::to_vec(&case_json).expect("JSON serialises");
@@ -835,10 +854,23 @@ fn submit_planned(
             json["case_id"] = json!(delivered.case_id);
             json["status"] = json!("delivered");
             json["response_due"] = json!(delivered.response_due);
-            let target = case_json["response_target"]
-                .as_str()
-                .unwrap_or_default()
-                .to_string();
+            let (received, target) = if form.case.is_some() {
+                (
+                    format!("Bundle added to case {}", delivered.case_id),
+                    case_target(
+                        profile,
+                        &delivered.case_id,
+                        delivered.response_due.as_deref(),
+                        true,
+                    ),
+                )
+            } else {
+                let target = case_json["response_target"].as_str().unwrap_or_default();
+                (
+                    format!("Case {} received", delivered.case_id),
+                    target.to_string(),
+                )
+            };
             Report::ok(
                 json,
                 format!(
@@ -847,8 +879,8 @@ fn submit_planned(
                     delivered.response_due.as_deref().unwrap_or("none")
                 ),
                 format!(
-                    "Case {} received (receipt {}).\n  {target}\n  Bundle: {size} bytes, sha256 {sha256}\n",
-                    delivered.case_id, delivered.receipt.receipt_id
+                    "{received} (receipt {}).\n  {target}\n  Bundle: {size} bytes, sha256 {sha256}\n",
+                    delivered.receipt.receipt_id
                 ),
             )
         }
@@ -863,8 +895,25 @@ fn submit_planned(
             }
             json["case_id"] = json!(form.case);
             json["status"] = json!("queued");
-            json["response_due"] = Value::Null;
-            json["error"] = json!(failure.to_string());
+            // What the endpoint said about the case before the upload stopped, if it answered.
+            let kept = outbox.get(&outbox_id).ok().map(|e| e.state);
+            let answered = kept.as_ref().is_some_and(|s| s.upload_url.is_some());
+            let known_due = kept.and_then(|s| s.response_due);
+            let attached = form.case.as_deref().map(|id| {
+                format!(
+                    "  {}\n",
+                    case_target(profile, id, known_due.as_deref(), answered)
+                )
+            });
+            json["response_due"] = json!(attached.as_ref().and(known_due));
+            // The outbox keeps the endpoint and CA file but never the token: name what a
+            // flush still needs.
+            let failure = if code == 3 {
+                format!("{failure}; run `{}` to retry", flush_hint(global, &config))
+            } else {
+                failure.to_string()
+            };
+            json["error"] = json!(failure);
             // The email channel is the fallback the guideline itself names.
             let by_email = (code == 3).then(|| {
                 format!(
@@ -875,7 +924,8 @@ fn submit_planned(
             Report {
                 line: format!("queued outbox={outbox_id} exit={code}: {failure}"),
                 human: format!(
-                    "Case kept in the outbox as {outbox_id}.\n{}",
+                    "Case kept in the outbox as {outbox_id}.\n{}{}",
+                    attached.unwrap_or_default(),
                     by_email.unwrap_or_default()
                 ),
                 json,
@@ -887,6 +937,41 @@ fn submit_planned(
     };
     report.warnings = warnings;
     Ok(report)
+}
+
+/// The response target of an existing case, as the endpoint gave it (`due`: RFC 3339, `answered`:
+/// whether it answered at all), in the support time zone like a new case's target.
+fn case_target(profile: &Profile, case_id: &str, due: Option<&str>, answered: bool) -> String {
+    if !answered {
+        return format!(
+            "Case {case_id}: response target not known yet (the endpoint has not answered about the case)"
+        );
+    }
+    match due.map(chrono::DateTime::parse_from_rfc3339) {
+        Some(Ok(due)) => format!(
+            "Case {case_id}: first response due by {} (the case's target, from the endpoint)",
+            due.with_timezone(&profile.sla.support_hours.time_zone)
+                .format("%a %Y-%m-%d %H:%M %Z")
+        ),
+        Some(Err(_)) => format!(
+            "Case {case_id}: response target {} (from the endpoint)",
+            due.unwrap_or_default()
+        ),
+        None => format!("Case {case_id}: the endpoint gives no response target for this case"),
+    }
+}
+
+/// The `outbox flush` command that resumes a queued case: the token when no config file gives
+/// it, and the state folder when it did not come from the config file or the default.
+fn flush_hint(global: &GlobalArgs, config: &Config) -> String {
+    let mut hint = "jcdiag outbox flush".to_string();
+    if let Some(dir) = &global.state_dir {
+        hint += &format!(" --state-dir \"{}\"", dir.display());
+    }
+    if config.token.is_none() {
+        hint += " --token …";
+    }
+    hint
 }
 
 /// `record`: watch the logs and screenshot folders until Ctrl-C, `--for` or `--stop-file`,
@@ -1279,15 +1364,16 @@ fn escalate_command(global: &GlobalArgs, args: EscalateArgs) -> Result<Report, F
     } else {
         "no endpoint is configured".to_string()
     };
-    let Some(from) = probe.email.as_deref() else {
-        return Err(Failure::Usage(format!(
-            "email: the endpoint cannot take the escalation ({unreachable}), and an email draft needs your address; give --email"
-        )));
-    };
+    // The address: --email, the config file, else the contact of this case in the outbox;
+    // without one the draft is left for the mail client to complete.
+    let from = probe
+        .email
+        .clone()
+        .or_else(|| outbox_contact(&state_dir(global, &config), &args.case_id));
     let message = jcdiag_client::email::escalation_message(
         profile,
         &jcdiag_client::email::EscalationMail {
-            from,
+            from: from.as_deref(),
             from_name: args.name.as_deref().or(config.name.as_deref()),
             partner: args.partner || config.partner == Some(true),
             case_id: &args.case_id,
@@ -1310,14 +1396,34 @@ fn escalate_command(global: &GlobalArgs, args: EscalateArgs) -> Result<Report, F
         json!({ "case_id": args.case_id, "status": "drafted", "eml": eml_text }),
         format!("drafted case={} eml={eml_text}", args.case_id),
         format!(
-            "The support endpoint could not take the escalation ({unreachable}).
-             An email draft replying on case {} with {} in Cc is at:
-  {eml_text}
-             Send it from your mail client ({}).
-{next_steps}",
-            args.case_id, profile.contacts.escalation_email, profile.escalation.how
+            "The support endpoint could not take the escalation ({unreachable}).\n\
+             An email draft replying on case {} with {} in Cc is at:\n  {eml_text}\n\
+             {} ({}).\n{next_steps}",
+            args.case_id,
+            profile.contacts.escalation_email,
+            if from.is_some() {
+                "Send it from your mail client"
+            } else {
+                "Open it in your mail client, which asks for your address, and send it"
+            },
+            profile.escalation.how
         ),
     ))
+}
+
+/// The contact email of the newest outbox entry for `case_id`, if any.
+fn outbox_contact(state_dir: &Path, case_id: &str) -> Option<String> {
+    let entries = Outbox::new(state_dir).list().ok()?;
+    entries
+        .into_iter()
+        .flatten()
+        .filter(|e| e.state.case_id.as_deref() == Some(case_id))
+        .filter_map(|e| {
+            let case: Value = serde_json::from_slice(&std::fs::read(e.case_json()).ok()?).ok()?;
+            let email = case["form"]["contact"]["email"].as_str()?.to_string();
+            jcdiag_client::form::looks_like_email(&email).then_some(email)
+        })
+        .next_back()
 }
 
 fn case_json_of(bundle: &Path) -> Result<Value, Failure> {
@@ -1391,16 +1497,24 @@ fn outbox_command(global: &GlobalArgs, args: OutboxArgs) -> Result<Report, Failu
             let entries = outbox
                 .list()
                 .map_err(|e| Failure::Internal(e.to_string()))?;
-            let connection = connection(&send, &config)?;
+            // Each case goes to the endpoint given now or, failing that, the one it was sent to.
+            let connections = entries
+                .iter()
+                .flatten()
+                .map(|entry| {
+                    let stored = &entry.state;
+                    connection_or(&send, &config, stored.endpoint.as_deref(), &stored.ca_file)
+                })
+                .collect::<Result<Vec<_>, _>>()?;
             let deadline = Instant::now()
                 + send
                     .deadline
                     .or(config_deadline(&config)?)
                     .unwrap_or(DEFAULT_DEADLINE);
             let results = block_on(async {
-                let api = Api::new(connection)?;
                 let mut results = Vec::new();
-                for entry in entries.into_iter().flatten() {
+                for (entry, connection) in entries.into_iter().flatten().zip(connections) {
+                    let api = Api::new(connection)?;
                     let id = entry.state.id.clone();
                     let outcome =
                         deliver::deliver(&api, &outbox, entry, deadline, chunk_size(&send), &())
@@ -1501,7 +1615,20 @@ fn block_on<T>(
 
 /// Endpoint, token and TLS settings: flag/env > config file. Both endpoint and token are needed.
 fn connection(send: &SendArgs, config: &Config) -> Result<Connection, Failure> {
-    let endpoint = send.endpoint.clone().or(config.endpoint.clone());
+    connection_or(send, config, None, &None)
+}
+
+/// Like [`connection`], with an endpoint and CA file to fall back on (an outbox entry's).
+fn connection_or(
+    send: &SendArgs,
+    config: &Config,
+    endpoint: Option<&str>,
+    ca_file: &Option<PathBuf>,
+) -> Result<Connection, Failure> {
+    let given = send.endpoint.clone().or(config.endpoint.clone());
+    // The stored CA file goes only with the stored endpoint: it was given for that one.
+    let ca_file = ca_file.as_ref().filter(|_| given.is_none());
+    let endpoint = given.or(endpoint.map(str::to_string));
     let token = send.token.clone().or(config.token.clone());
     let mut missing = Vec::new();
     if endpoint.is_none() {
@@ -1522,7 +1649,11 @@ fn connection(send: &SendArgs, config: &Config) -> Result<Connection, Failure> {
     Ok(Connection {
         endpoint,
         token: token.unwrap_or_default(),
-        ca_file: send.ca_file.clone().or(config.ca_file.clone()),
+        ca_file: send
+            .ca_file
+            .clone()
+            .or(config.ca_file.clone())
+            .or(ca_file.cloned()),
         proxy: send.proxy.clone().or(config.proxy.clone()),
     })
 }
@@ -1638,8 +1769,8 @@ fn sla_command(global: &GlobalArgs, args: SlaArgs) -> Result<Report, Failure> {
     }
     Ok(Report::ok(
         json!({
-            "tier": tier.id(),
-            "severity": severity.get(),
+            "tier": tier,
+            "severity": severity,
             "response_due": target.due_rfc3339(),
             "channels": channels,
         }),

@@ -196,7 +196,7 @@ async fn case_list_puts_overdue_cases_first() {
     assert_eq!(overdue, [true, true, false, false]);
     for case in listed.as_array().unwrap() {
         assert_eq!(case["tier"], "premium");
-        assert_eq!(case["severity"], "2");
+        assert_eq!(case["severity"], 2);
     }
     let table = std::process::Command::new(crate::support::intake_bin())
         .args(["case", "list", "--data"])
@@ -209,4 +209,73 @@ async fn case_list_puts_overdue_cases_first() {
         first_row.starts_with(&ids[3]) && first_row.ends_with("OVERDUE"),
         "{table}"
     );
+}
+
+#[test]
+fn the_readme_escalation_works_as_written_without_an_endpoint() {
+    let dir = tempfile::tempdir().unwrap();
+    let (out, state) = (dir.path().join("out"), dir.path().join("state"));
+    std::fs::create_dir(&out).unwrap();
+    let escalate = |extra: &[&str]| {
+        let output = jcdiag(dir.path())
+            .args(["escalate", "--case", "00000042", "--reason", REASON])
+            .args(["--token", "jcd_case_token"])
+            .arg("--out")
+            .arg(&out)
+            .arg("--state-dir")
+            .arg(&state)
+            .args(extra)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert_eq!(
+            output.status.code(),
+            Some(0),
+            "{said}{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        said
+    };
+    let eml_of = |said: &str| {
+        let path = said
+            .lines()
+            .map(str::trim)
+            .find(|l| l.ends_with(".eml"))
+            .unwrap_or_else(|| panic!("no draft named in {said}"));
+        std::fs::read_to_string(path).unwrap()
+    };
+
+    // No address anywhere: a draft the mail client completes.
+    let said = escalate(&[]);
+    assert!(
+        !said.lines().any(|l| l.starts_with("    ")),
+        "no stray indent: {said}"
+    );
+    let text = eml_of(&said);
+    assert!(text.contains("X-Unsent: 1\r\n"), "{text}");
+    assert!(
+        !text.contains("\nFrom:") && !text.starts_with("From:"),
+        "{text}"
+    );
+    assert!(text.contains("Cc: escalations@jumpcloud.com"), "{text}");
+
+    // A case kept in the outbox gives its contact address.
+    let sandbox = crate::support::Sandbox::new("linux");
+    let collected = sandbox.collect(&["--description", "x", "--email", "ana@example.com"]);
+    assert!(collected.status.success());
+    let queued = jcdiag(sandbox.dir.path())
+        .arg("submit")
+        .arg(sandbox.bundle().path)
+        .args(["--case", "00000042", "--yes", "--token", "t"])
+        .args(["--endpoint", "https://127.0.0.1:9", "--deadline", "1s"])
+        .arg("--state-dir")
+        .arg(&state)
+        .output()
+        .unwrap();
+    assert_eq!(queued.status.code(), Some(3));
+    std::fs::remove_dir_all(&out).unwrap();
+    std::fs::create_dir(&out).unwrap();
+    let text = eml_of(&escalate(&[]));
+    assert!(text.contains("From: ana@example.com\r\n"), "{text}");
+    assert!(!text.contains("X-Unsent"), "{text}");
 }

@@ -5,6 +5,7 @@
 mod support;
 
 mod canary;
+mod case_view;
 mod cli;
 mod collect;
 mod email;

@@ -569,3 +569,191 @@ async fn an_unreachable_proxy_keeps_the_case_in_the_outbox() {
     let last_error = listed[0]["last_error"].as_str().unwrap_or_default();
     assert!(last_error.contains("check --proxy"), "{listed}");
 }
+
+#[test]
+fn a_free_tier_case_is_refused_for_its_tier_before_anything_about_sending() {
+    let case = Case::new();
+    let out = case.sandbox.dir.path().join("kept");
+    std::fs::create_dir(&out).unwrap();
+    // No endpoint and no token: the tier rule is what the user must hear about.
+    let output = jcdiag(case.sandbox.dir.path())
+        .args([
+            "submit",
+            "--yes",
+            "--description",
+            "Agent stopped checking in",
+        ])
+        .args([
+            "--severity",
+            "2",
+            "--tier",
+            "free",
+            "--email",
+            "admin@example.com",
+        ])
+        .arg("--sysroot")
+        .arg(case.sandbox.root())
+        .args(["--target-os", "linux"])
+        .arg("--state-dir")
+        .arg(&case.state)
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("free accounts cannot open support cases")
+            && err.contains("Knowledge Base access only"),
+        "{err}"
+    );
+    assert!(
+        !err.contains("token: missing") && !err.contains("endpoint: missing"),
+        "{err}"
+    );
+    // The bundle is kept for a later case.
+    assert_eq!(crate::support::files_under(&out).len(), 1, "{err}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_queued_case_keeps_its_endpoint_and_the_hint_names_the_token_still_needed() {
+    let mut intake = Intake::start().await;
+    intake.stop().await;
+    let case = Case::new();
+    let token = intake.token(ORG, None);
+    let output = run(case.submit(
+        &intake.url,
+        &token,
+        &intake.certs.ca_pem,
+        &["--deadline", "1s"],
+    ))
+    .await;
+    assert_eq!(output.status.code(), Some(3));
+    let error = json_of(&output)["error"].as_str().unwrap().to_string();
+    assert!(
+        error.contains("run `jcdiag outbox flush --state-dir") && error.contains(" --token …`"),
+        "{error}"
+    );
+    // The endpoint is kept with the case; the token never is.
+    let states: Vec<_> = crate::support::files_under(&case.state.join("outbox"))
+        .into_iter()
+        .filter(|p| p.ends_with("state.json"))
+        .collect();
+    assert_eq!(states.len(), 1);
+    let state = std::fs::read_to_string(&states[0]).unwrap();
+    assert!(
+        state.contains(&intake.url) && !state.contains(&token),
+        "{state}"
+    );
+
+    // The hint, as given: only the token, no endpoint, no CA file, no config file.
+    intake.resume().await;
+    let flush = run({
+        let mut flush = jcdiag(case.sandbox.dir.path());
+        flush
+            .args(["outbox", "flush", "--json", "--token", &token])
+            .arg("--state-dir")
+            .arg(&case.state);
+        flush
+    })
+    .await;
+    assert_eq!(
+        flush.status.code(),
+        Some(0),
+        "{}{}",
+        String::from_utf8_lossy(&flush.stdout),
+        String::from_utf8_lossy(&flush.stderr)
+    );
+    assert_eq!(case.outbox_len(), 0);
+    assert_eq!(
+        intake.cli_json(&["case", "list"]).as_array().unwrap().len(),
+        1
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_bundle_added_to_a_case_reports_the_cases_target_not_its_own_forms() {
+    let mut intake = Intake::start().await;
+    let token = intake.token(ORG, None);
+    let case = Case::new();
+    // A bundle collected earlier with severity 2.
+    let collected = case.sandbox.collect(&[
+        "--description",
+        "More logs",
+        "--severity",
+        "2",
+        "--tier",
+        "premium",
+        "--email",
+        "admin@example.com",
+    ]);
+    assert!(collected.status.success());
+    let bundle = case.sandbox.bundle().path;
+    // The case itself is severity 1.
+    let mut filed = jcdiag(case.sandbox.dir.path());
+    filed
+        .args([
+            "submit",
+            "--json",
+            "--yes",
+            "--description",
+            "All Macs locked out",
+        ])
+        .args([
+            "--severity",
+            "1",
+            "--tier",
+            "premium",
+            "--email",
+            "admin@example.com",
+        ])
+        .arg("--sysroot")
+        .arg(case.sandbox.root())
+        .args([
+            "--target-os",
+            "linux",
+            "--endpoint",
+            &intake.url,
+            "--token",
+            &token,
+        ])
+        .arg("--ca-file")
+        .arg(&intake.certs.ca_pem)
+        .arg("--state-dir")
+        .arg(&case.state);
+    let filed = json_of(&run(filed).await);
+    let case_id = filed["case_id"].as_str().unwrap().to_string();
+    let due = filed["response_due"].as_str().unwrap().to_string();
+
+    let (url, ca) = (intake.url.clone(), intake.certs.ca_pem.clone());
+    let add = |extra: &[&str]| {
+        let mut add = jcdiag(case.sandbox.dir.path());
+        add.arg("submit")
+            .arg(&bundle)
+            .args(["--case", &case_id, "--yes", "--endpoint", &url])
+            .args(["--token", &token, "--deadline", "1s"])
+            .arg("--ca-file")
+            .arg(&ca)
+            .arg("--state-dir")
+            .arg(&case.state)
+            .args(extra);
+        add
+    };
+    let output = run(add(&[])).await;
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(0), "{said}");
+    // The case's own target (severity 1), as the endpoint gives it: "2026-12-01 10:14".
+    let local = format!("{} {}", &due[..10], &due[11..16]);
+    assert!(said.contains(&local), "{local}: {said}");
+    assert!(!said.contains("severity 2"), "{said}");
+    let output = run(add(&["--json"])).await;
+    assert_eq!(json_of(&output)["response_due"], due.as_str());
+
+    // Queued before the endpoint ever answered: the target is not known yet.
+    intake.stop().await;
+    let output = run(add(&[])).await;
+    let said = String::from_utf8_lossy(&output.stdout);
+    assert_eq!(output.status.code(), Some(3), "{said}");
+    assert!(said.contains("not known yet"), "{said}");
+    assert!(!said.contains("severity 2"), "{said}");
+}

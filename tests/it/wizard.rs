@@ -119,7 +119,7 @@ async fn the_typed_answers_become_the_case_that_support_receives() {
     assert_eq!(form["contact"]["email"], "admin@example.com");
     assert_eq!(form["contact"]["name"], "Ada Admin");
     assert_eq!(form["screenshots"][0], "login.png");
-    assert_eq!(case["severity"], "2", "{case}");
+    assert_eq!(case["severity"], 2, "{case}");
     assert_eq!(case["tier"], "premium");
     assert_eq!(case["bundles"].as_array().unwrap().len(), 1);
 }

@@ -70,17 +70,21 @@ pub fn tier_and_severity(form: &CaseForm) -> Option<(Tier, Severity)> {
 
 /// The case record for a form filed at `now`.
 pub fn record(form: &CaseForm, profile: &Profile, sla: &SlaProfile, now: DateTime<Utc>) -> Value {
-    let severity = form.severity.map(|level| {
-        let info = profile.severities.get(&level.to_string());
-        json!({
-            "level": level,
-            "name": info.map(|i| i.name.clone()),
-            "definition": info.map(|i| i.definition.clone()),
-        })
-    });
+    // The same Tier and Severity types the intake and `sla --json` use: name and number.
+    let severity = form
+        .severity
+        .and_then(|n| Severity::try_from(n).ok())
+        .map(|level| {
+            let info = profile.severities.get(&level.to_string());
+            json!({
+                "level": level,
+                "name": info.map(|i| i.name.clone()),
+                "definition": info.map(|i| i.definition.clone()),
+            })
+        });
     let target =
         tier_and_severity(form).and_then(|(tier, severity)| target(sla, tier, severity, now).ok());
-    let tier = form.tier.as_deref();
+    let tier = form.tier.as_deref().and_then(|t| t.parse::<Tier>().ok());
     json!({
         "schema": SCHEMA,
         "case_id": form.case,
@@ -100,7 +104,7 @@ pub fn record(form: &CaseForm, profile: &Profile, sla: &SlaProfile, now: DateTim
         "severity": severity,
         "response_due": target.as_ref().and_then(Target::due_rfc3339),
         "response_target": target.map_or_else(|| "not computed: tier and severity not both given".to_string(), |t| t.text),
-        "channels": tier.map(|t| profile.channels_of(t, form.partner == Some(true))).unwrap_or_default(),
+        "channels": tier.map(|t| profile.channels_of(t.id(), form.partner == Some(true))).unwrap_or_default(),
         "tool_version": env!("CARGO_PKG_VERSION"),
     })
 }

@@ -128,7 +128,8 @@ pub fn case_message(profile: &Profile, mail: &CaseMail) -> Result<(Message, bool
 
 /// What an escalation message needs.
 pub struct EscalationMail<'a> {
-    pub from: &'a str,
+    /// Without it the draft has no From and is marked unsent, for the mail client to complete.
+    pub from: Option<&'a str>,
     pub from_name: Option<&'a str>,
     pub partner: bool,
     pub case_id: &'a str,
@@ -159,8 +160,14 @@ pub fn escalation_message(profile: &Profile, mail: &EscalationMail) -> Result<Me
         mail.reason.trim()
     );
     body.push_str(&escalation_next_steps(profile));
-    Message::builder()
-        .from(mailbox(mail.from_name, mail.from, "email")?)
+    // lettre insists on a From; an address-less draft gets the support address as a stand-in,
+    // removed below.
+    let from = match mail.from {
+        Some(from) => mailbox(mail.from_name, from, "email")?,
+        None => mailbox(None, to, "support address")?,
+    };
+    let mut message = Message::builder()
+        .from(from)
         .to(mailbox(None, to, "support address")?)
         .cc(mailbox(
             None,
@@ -174,7 +181,18 @@ pub fn escalation_message(profile: &Profile, mail: &EscalationMail) -> Result<Me
         .in_reply_to(reference.clone())
         .references(reference)
         .singlepart(SinglePart::plain(body))
-        .map_err(|e| EmailError::Usage(format!("cannot build the message: {e}")))
+        .map_err(|e| EmailError::Usage(format!("cannot build the message: {e}")))?;
+    if mail.from.is_none() {
+        // `X-Unsent: 1` makes Outlook (and others) open the .eml as a new message to send,
+        // asking for the sender.
+        let headers = message.headers_mut();
+        headers.remove::<lettre::message::header::From>();
+        headers.insert_raw(lettre::message::header::HeaderValue::new(
+            lettre::message::header::HeaderName::new_from_ascii_str("X-Unsent"),
+            "1".into(),
+        ));
+    }
+    Ok(message)
 }
 
 /// What happens after an escalation request, and when it ends, in the guideline's words.
@@ -370,7 +388,7 @@ mod tests {
         let message = escalation_message(
             profile,
             &EscalationMail {
-                from: "admin@example.com",
+                from: Some("admin@example.com"),
                 from_name: Some("Ada"),
                 partner: true,
                 case_id: "00000042",

@@ -24,6 +24,7 @@ use super::ids::{CaseId, UploadId, is_sha256_hex};
 use super::store::{CaseHandle, DeclaredBundle, NewCase, Store};
 use super::tokens::{self, Principal};
 use super::tus;
+use jcdiag_profile::sla::{Severity, Tier};
 
 /// The OpenAPI document, served as is and checked by the tests.
 pub const OPENAPI: &str = include_str!("../../../openapi/intake-v1.json");
@@ -282,19 +283,25 @@ fn validate_case(org: &str, case: Value) -> Result<NewCase, ApiError> {
             "case.form must be an object holding the issue form".into(),
         ));
     }
-    // Tier and severity are shown in `case list`; a string, a number, or (as jcdiag's
-    // case.json writes severity) an object with its `level` is fine.
-    let field = |name: &str| match object.get(name) {
-        Some(Value::String(text)) if !text.trim().is_empty() => Ok(text.trim().to_owned()),
-        Some(Value::Number(number)) => Ok(number.to_string()),
-        Some(Value::Object(inner)) if inner.get("level").is_some_and(Value::is_number) => {
-            Ok(inner["level"].to_string())
-        }
-        _ => Err(invalid(format!(
-            "case.{name} is missing: set it (e.g. --{name})"
-        ))),
+    // Tier and severity are shown in `case list`. The tier is its name; the severity a
+    // number, a string, or (as jcdiag's case.json writes it) an object with its `level`.
+    let missing = |name: &str| invalid(format!("case.{name} is missing: set it (e.g. --{name})"));
+    let tier: Tier = match object.get("tier") {
+        Some(Value::String(text)) if !text.trim().is_empty() => text
+            .parse()
+            .map_err(|e: jcdiag_profile::sla::SlaError| invalid(format!("case.tier: {e}")))?,
+        _ => return Err(missing("tier")),
     };
-    let (tier, severity) = (field("tier")?, field("severity")?);
+    let severity = match object.get("severity") {
+        Some(Value::Object(inner)) => inner.get("level"),
+        other => other,
+    };
+    let severity: Severity = match severity {
+        Some(value @ (Value::String(_) | Value::Number(_))) => {
+            Severity::deserialize(value).map_err(|e| invalid(format!("case.severity: {e}")))?
+        }
+        _ => return Err(missing("severity")),
+    };
     let response_due = match object.get("response_due") {
         None | Some(Value::Null) => None,
         Some(Value::String(text)) if DateTime::parse_from_rfc3339(text).is_ok() => {
@@ -431,9 +438,26 @@ mod tests {
     fn case_validation_names_the_field() {
         let ok = json!({"schema": "jcdiag.case/1", "form": {}, "tier": "premium", "severity": 2, "response_due": null});
         let case = validate_case("acme", ok).unwrap();
-        assert_eq!(
-            (case.tier.as_str(), case.severity.as_str()),
-            ("premium", "2")
+        assert_eq!((case.tier, case.severity.get()), (Tier::Premium, 2));
+        // Severity as a string, and as jcdiag's case.json writes it, read the same.
+        for severity in [json!("2"), json!({"level": 2, "name": "High"})] {
+            let case = json!({"schema": "jcdiag.case/1", "form": {}, "tier": "Premium", "severity": severity});
+            let case = validate_case("acme", case).unwrap();
+            assert_eq!((case.tier, case.severity.get()), (Tier::Premium, 2));
+        }
+        let bad = json!({"schema": "jcdiag.case/1", "form": {}, "tier": "gold", "severity": 4});
+        assert!(
+            validate_case("acme", bad)
+                .unwrap_err()
+                .message
+                .contains("case.tier")
+        );
+        let bad = json!({"schema": "jcdiag.case/1", "form": {}, "tier": "free", "severity": 4});
+        assert!(
+            validate_case("acme", bad)
+                .unwrap_err()
+                .message
+                .contains("case.severity")
         );
 
         let no_tier = json!({"schema": "jcdiag.case/1", "form": {}, "severity": 2});

@@ -230,7 +230,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     serde_json::to_string_pretty(&case_json(&case, true)).expect("JSON values")
                 )?;
             } else {
-                write!(out, "{}", case_page(&case))?;
+                write!(out, "{}", case_page(&case, &DataDir::existing(&data)))?;
             }
             Ok(())
         }
@@ -369,8 +369,8 @@ fn case_table(cases: &[CaseRecord], now: DateTime<Utc>) -> String {
             "{:<9} {:<16} {:<10} {:<3} {:<20} {:>7} {:>5}  {}\n",
             case.case_id.to_string(),
             clip(&case.org, 16),
-            clip(&case.tier, 10),
-            clip(&case.severity, 3),
+            case.tier.id(),
+            case.severity.get(),
             case.created,
             case.bundles.len(),
             case.escalations.len(),
@@ -384,12 +384,13 @@ fn case_table(cases: &[CaseRecord], now: DateTime<Utc>) -> String {
     text
 }
 
-fn case_page(case: &CaseRecord) -> String {
+fn case_page(case: &CaseRecord, data: &DataDir) -> String {
     let mut text = format!("Case {}\n", case.case_id);
+    let severity = case.severity.to_string();
     for (label, value) in [
         ("Org", case.org.as_str()),
-        ("Tier", &case.tier),
-        ("Severity", &case.severity),
+        ("Tier", case.tier.id()),
+        ("Severity", &severity),
         ("Created", &case.created),
         (
             "Response due",
@@ -399,23 +400,31 @@ fn case_page(case: &CaseRecord) -> String {
         text += &format!("  {label:<13} {value}\n");
     }
     text += "\nForm\n";
-    match form(case) {
-        Value::Object(fields) if !fields.is_empty() => {
-            for (name, value) in fields {
-                let value = match value {
-                    Value::String(s) => s,
-                    other => other.to_string(),
-                };
-                text += &format!("  {name:<16} {value}\n");
-            }
+    let lines = match form(case) {
+        Value::Object(fields) => fields
+            .iter()
+            .filter_map(|(name, value)| Some((label_of(name), field_lines(name, value)?)))
+            .collect::<Vec<_>>(),
+        _ => Vec::new(),
+    };
+    if lines.is_empty() {
+        text += "  (empty)\n";
+    }
+    for (label, values) in lines {
+        // One labelled line per field; further lines (a list, a long description) under it.
+        for (i, value) in values.iter().enumerate() {
+            let label = if i == 0 { label.as_str() } else { "" };
+            text += &format!("  {label:<16} {value}\n");
         }
-        _ => text += "  (empty)\n",
     }
     text += &format!("\nBundles ({})\n", case.bundles.len());
     for bundle in &case.bundles {
         text += &format!(
-            "  {}  {:>12} bytes  received {}\n",
-            bundle.sha256, bundle.size, bundle.received_at
+            "  {}  {:>12} bytes  received {}\n    {}\n",
+            bundle.sha256,
+            bundle.size,
+            bundle.received_at,
+            data.bundle(case.case_id, &bundle.sha256).display()
         );
     }
     text += &format!("\nEscalations ({})\n", case.escalations.len());
@@ -423,6 +432,61 @@ fn case_page(case: &CaseRecord) -> String {
         text += &format!("  {}  {}\n", escalation.at, escalation.reason);
     }
     text
+}
+
+/// "troubleshooting" -> "Troubleshooting".
+fn label_of(name: &str) -> String {
+    let mut chars = name.chars();
+    chars
+        .next()
+        .map(|first| {
+            first
+                .to_uppercase()
+                .chain(chars)
+                .collect::<String>()
+                .replace('_', " ")
+        })
+        .unwrap_or_default()
+}
+
+/// A form field as the lines of text to show, or `None` when it is absent (null, empty, false).
+fn field_lines(name: &str, value: &Value) -> Option<Vec<String>> {
+    let lines: Vec<String> = match value {
+        Value::Null | Value::Bool(false) => Vec::new(),
+        Value::Bool(true) => vec!["yes".into()],
+        Value::String(text) => text
+            .trim()
+            .lines()
+            .map(str::to_owned)
+            .filter(|_| !text.trim().is_empty())
+            .collect(),
+        Value::Number(number) => vec![number.to_string()],
+        Value::Array(items) => items
+            .iter()
+            .filter_map(|item| field_lines(name, item))
+            .flatten()
+            .collect(),
+        Value::Object(inner) if name == "contact" => {
+            let part = |key: &str| inner.get(key).and_then(Value::as_str).map(str::trim);
+            match (
+                part("name").filter(|n| !n.is_empty()),
+                part("email").filter(|e| !e.is_empty()),
+            ) {
+                (Some(name), Some(email)) => vec![format!("{name} <{email}>")],
+                (Some(only), None) | (None, Some(only)) => vec![only.to_owned()],
+                (None, None) => Vec::new(),
+            }
+        }
+        // Anything else a client sent: its fields, each as `key: value`.
+        Value::Object(inner) => inner
+            .iter()
+            .filter_map(|(key, value)| {
+                let lines = field_lines(key, value)?;
+                Some(format!("{key}: {}", lines.join(", ")))
+            })
+            .collect(),
+    };
+    (!lines.is_empty()).then_some(lines)
 }
 
 fn clip(text: &str, width: usize) -> String {

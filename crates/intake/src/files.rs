@@ -37,6 +37,13 @@ impl DataDir {
         Ok(dir)
     }
 
+    /// The paths of an existing data folder, creating nothing (for reading commands).
+    pub fn existing(root: &Path) -> Self {
+        DataDir {
+            root: root.to_path_buf(),
+        }
+    }
+
     pub fn root(&self) -> &Path {
         &self.root
     }

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use super::files;
 use super::ids::{CaseId, UploadId};
+use jcdiag_profile::sla::{Severity, Tier};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -126,8 +127,8 @@ pub struct TokenRecord {
 pub struct NewCase {
     pub org: String,
     pub case_json: String,
-    pub tier: String,
-    pub severity: String,
+    pub tier: Tier,
+    pub severity: Severity,
     pub response_due: Option<String>,
 }
 
@@ -166,8 +167,8 @@ pub struct CaseRecord {
     pub case_id: CaseId,
     pub org: String,
     pub case_json: String,
-    pub tier: String,
-    pub severity: String,
+    pub tier: Tier,
+    pub severity: Severity,
     pub response_due: Option<String>,
     pub created: String,
     pub bundles: Vec<BundleRecord>,
@@ -343,8 +344,8 @@ impl Store {
                 next,
                 case.org,
                 case.case_json,
-                case.tier,
-                case.severity,
+                case.tier.id(),
+                case.severity.to_string(),
                 case.response_due,
                 timestamp(now)
             ],
@@ -450,8 +451,8 @@ impl Store {
                         case_id,
                         org: row.get(0)?,
                         case_json: row.get(1)?,
-                        tier: row.get(2)?,
-                        severity: row.get(3)?,
+                        tier: level(row, 2)?,
+                        severity: level(row, 3)?,
                         response_due: row.get(4)?,
                         created: row.get(5)?,
                         bundles: Vec::new(),
@@ -478,8 +479,8 @@ impl Store {
                     case_id: CaseId::from_row(row.get(0)?),
                     org: row.get(1)?,
                     case_json: row.get(2)?,
-                    tier: row.get(3)?,
-                    severity: row.get(4)?,
+                    tier: level(row, 3)?,
+                    severity: level(row, 4)?,
                     response_due: row.get(5)?,
                     created: row.get(6)?,
                     bundles: Vec::new(),
@@ -698,4 +699,43 @@ fn fill_children(conn: &Connection, record: &mut CaseRecord) -> Result<(), Store
         })?
         .collect::<Result<_, _>>()?;
     Ok(())
+}
+
+/// A tier or severity column. Stored as text; a number (severity `1` rather than `"1"`) is read
+/// too, so rows written by earlier versions or by hand stay readable.
+fn level<T: std::str::FromStr>(row: &rusqlite::Row, index: usize) -> rusqlite::Result<T>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    let text = match row.get::<_, rusqlite::types::Value>(index)? {
+        rusqlite::types::Value::Integer(n) => n.to_string(),
+        rusqlite::types::Value::Text(text) => text,
+        _ => String::new(),
+    };
+    text.parse().map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(index, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cases_stored_with_a_text_or_number_severity_read_as_one_type() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(&dir.path().join("intake.sqlite")).unwrap();
+        // As earlier versions wrote them: any case of tier name, severity as text or number.
+        store
+            .conn()
+            .execute_batch(
+                "INSERT INTO cases (id, org, case_json, tier, severity, response_due, created)
+                 VALUES (1, 'acme', '{}', 'Premium', '1', NULL, '2026-11-27T10:00:00Z'),
+                        (2, 'acme', '{}', 'standard', 2, NULL, '2026-11-27T11:00:00Z');",
+            )
+            .unwrap();
+        let cases = store.cases().unwrap();
+        let read: Vec<_> = cases.iter().map(|c| (c.tier, c.severity.get())).collect();
+        assert_eq!(read, [(Tier::Premium, 1), (Tier::Standard, 2)]);
+    }
 }

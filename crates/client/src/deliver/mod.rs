@@ -26,9 +26,7 @@ pub enum DeliverError {
     #[error("{0}")]
     Usage(String),
     /// Exit 3: kept in the outbox, to be retried.
-    #[error(
-        "not delivered yet: {0}; the case is kept in the outbox (run `jcdiag outbox flush` to retry)"
-    )]
+    #[error("not delivered yet: {0}; the case is kept in the outbox")]
     Queued(String),
     /// Exit 4: the endpoint refused; kept in the outbox.
     #[error("refused by the endpoint: {0}; the case is kept in the outbox")]

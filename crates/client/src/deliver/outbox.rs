@@ -46,8 +46,13 @@ pub struct DeliveryState {
     pub response_due: Option<String>,
     pub attempts: u32,
     pub last_error: Option<String>,
-    /// The endpoint the case was first sent to (a flush with another endpoint starts over).
+    /// The endpoint the case was first sent to; `outbox flush` uses it when no flag, variable
+    /// or config file names one. (Entries written before it was used may lack it.)
     pub endpoint: Option<String>,
+    /// The `--ca-file` the case was sent with, for the same reason. The token is never kept,
+    /// nor the proxy (its URL may hold a password; the environment and system proxy still apply).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// One kept case.
@@ -252,6 +257,18 @@ fn replace(from: &Path, to: &Path) -> std::io::Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_state_json_written_before_the_endpoint_was_kept_still_loads() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = r#"{"id": "x", "created": "2026-11-27T10:00:00.000Z", "case_id": null,
+            "attach_to_existing": false, "upload_url": null, "upload_location": null,
+            "offset": 0, "size": 9, "sha256": "ab", "response_due": null, "attempts": 1,
+            "last_error": "down"}"#;
+        std::fs::write(dir.path().join("state.json"), old).unwrap();
+        let entry = load(dir.path()).unwrap();
+        assert_eq!((entry.state.endpoint, entry.state.ca_file), (None, None));
+    }
 
     #[test]
     fn entries_survive_a_reload_and_leave_no_temp_files() {

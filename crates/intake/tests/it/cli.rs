@@ -100,8 +100,8 @@ async fn token_create_and_case_show_through_the_binary() {
     let first = &list.as_array().unwrap()[0];
     assert_eq!(first["case_id"], case_id);
     assert_eq!(
-        (first["tier"].as_str(), first["severity"].as_str()),
-        (Some("premium"), Some("2"))
+        (&first["tier"], &first["severity"]),
+        (&json!("premium"), &json!(2))
     );
     assert!(first["created"].is_string() && first.get("form").is_none());
 
