@@ -2,22 +2,24 @@
 
 use std::process::ExitCode;
 
-mod app;
 mod cli;
+mod commands;
 mod config;
+mod output;
+mod settings;
 mod wizard;
 
 use clap::Parser;
 
-use crate::app::Failure;
 use crate::cli::Cli;
+use crate::commands::CommandError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let (json, silent, quiet) = (cli.global.json, cli.global.silent, cli.global.quiet);
     // Progress bars and the labels below share one decision.
     console::set_colors_enabled_stderr(cli.global.color.on_stderr());
-    match app::run(cli) {
+    match commands::run(cli) {
         Ok(None) => ExitCode::SUCCESS,
         Ok(Some(report)) => {
             if json {
@@ -54,7 +56,7 @@ fn main() -> ExitCode {
 }
 
 /// Scripts get the failure where they look for results: the JSON object or the result line.
-fn report_failure(failure: &Failure, code: i32, json: bool, silent: bool) {
+fn report_failure(failure: &CommandError, code: i32, json: bool, silent: bool) {
     if json {
         println!(
             "{}",
