@@ -6,8 +6,9 @@
 //! does not silently do nothing.
 
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer};
 
 use jcdiag_client::form::CaseForm;
 
@@ -46,18 +47,39 @@ pub struct Config {
     pub ca_file: Option<PathBuf>,
     pub proxy: Option<String>,
     pub state_dir: Option<PathBuf>,
-    pub deadline: Option<String>,
+    /// Parsed when the file is read: a bad value is named with its key before anything runs.
+    #[serde(default, deserialize_with = "duration")]
+    pub deadline: Option<Duration>,
     // Collection.
     pub out: Option<PathBuf>,
-    pub max_log_size: Option<String>,
-    pub max_total_log_size: Option<String>,
-    pub max_screenshot_size: Option<String>,
+    #[serde(default, deserialize_with = "size")]
+    pub max_log_size: Option<u64>,
+    #[serde(default, deserialize_with = "size")]
+    pub max_total_log_size: Option<u64>,
+    #[serde(default, deserialize_with = "size")]
+    pub max_screenshot_size: Option<u64>,
     /// Support holidays (`YYYY-MM-DD`) on which the Standard tier's clock does not run.
     #[serde(default)]
     pub holidays: Vec<String>,
     /// Words that mark a key as secret, added to the profile's list.
     #[serde(default)]
     pub secret_key_words: Vec<String>,
+}
+
+/// `10MiB`, as the flags take it.
+fn size<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<u64>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    jcdiag_fs::size::parse_size(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
+}
+
+/// `90s`, `5m`, `2d`, as the flags take it.
+fn duration<'de, D: Deserializer<'de>>(deserializer: D) -> Result<Option<Duration>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    jcdiag_fs::duration::parse_duration(&text)
+        .map(Some)
+        .map_err(serde::de::Error::custom)
 }
 
 impl Config {
@@ -255,5 +277,27 @@ mod tests {
         let config = Config::load(Some(&path)).unwrap();
         assert_eq!(config.form().tier.as_deref(), Some("premium"));
         assert_eq!(config.secret_key_words, ["pin"]);
+    }
+
+    #[test]
+    fn sizes_and_durations_are_typed_when_read_and_a_bad_one_is_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c.toml");
+        std::fs::write(
+            &path,
+            "max_log_size = \"2MiB\"\nmax_screenshot_size = \"512KiB\"\ndeadline = \"90s\"\n",
+        )
+        .unwrap();
+        let config = Config::load(Some(&path)).unwrap();
+        assert_eq!(config.max_log_size, Some(2 << 20));
+        assert_eq!(config.max_screenshot_size, Some(512 << 10));
+        assert_eq!(config.max_total_log_size, None);
+        assert_eq!(config.deadline, Some(Duration::from_secs(90)));
+        std::fs::write(&path, "max_total_log_size = \"lots\"\n").unwrap();
+        let error = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(error.contains("max_total_log_size"), "{error}");
+        std::fs::write(&path, "deadline = \"soon\"\n").unwrap();
+        let error = Config::load(Some(&path)).unwrap_err().to_string();
+        assert!(error.contains("deadline"), "{error}");
     }
 }

@@ -11,7 +11,6 @@ use crate::config::Config;
 use jcdiag_client::collect::{self, Caps};
 use jcdiag_client::deliver::{self, Connection};
 use jcdiag_client::form::CaseForm;
-use jcdiag_fs::size::parse_size;
 use jcdiag_profile::Profile;
 use jcdiag_profile::sla::SlaProfile;
 use jcdiag_profile::target::TargetOs;
@@ -38,21 +37,17 @@ pub(crate) fn configured_out(collection: &CollectionArgs, config: &Config) -> Op
 }
 
 /// The log caps: flag/env > config file > default.
-pub(crate) fn caps(collection: &CollectionArgs, config: &Config) -> Result<Caps, CommandError> {
-    Ok(Caps {
-        per_file: size_setting(
-            collection.max_log_size,
-            config.max_log_size.as_deref(),
-            "max_log_size",
-            DEFAULT_LOG_CAP,
-        )?,
-        total: size_setting(
-            collection.max_total_log_size,
-            config.max_total_log_size.as_deref(),
-            "max_total_log_size",
-            DEFAULT_TOTAL_CAP,
-        )?,
-    })
+pub(crate) fn caps(collection: &CollectionArgs, config: &Config) -> Caps {
+    Caps {
+        per_file: collection
+            .max_log_size
+            .or(config.max_log_size)
+            .unwrap_or(DEFAULT_LOG_CAP),
+        total: collection
+            .max_total_log_size
+            .or(config.max_total_log_size)
+            .unwrap_or(DEFAULT_TOTAL_CAP),
+    }
 }
 
 /// Which layout, where, and whether it is the running system itself.
@@ -113,8 +108,7 @@ pub(crate) fn connection_or(
             missing.join("\n  ")
         )));
     }
-    let endpoint = deliver::client::parse_endpoint(&endpoint.unwrap_or_default())
-        .map_err(|e| CommandError::Usage(e.to_string()))?;
+    let endpoint = deliver::client::parse_endpoint(&endpoint.unwrap_or_default())?;
     Ok(Connection {
         endpoint,
         token: token.unwrap_or_default(),
@@ -133,15 +127,9 @@ pub(crate) fn chunk_size(send: &SendArgs) -> usize {
     })
 }
 
-pub(crate) fn config_deadline(config: &Config) -> Result<Option<Duration>, CommandError> {
-    config
-        .deadline
-        .as_deref()
-        .map(|d| {
-            jcdiag_fs::duration::parse_duration(d)
-                .map_err(|e| CommandError::Usage(format!("config file, deadline: {e}")))
-        })
-        .transpose()
+/// `--deadline` (flag or environment), else the config file's, else `default`.
+pub(crate) fn deadline(send: &SendArgs, config: &Config, default: Duration) -> Duration {
+    send.deadline.or(config.deadline).unwrap_or(default)
 }
 
 pub(crate) fn state_dir(global: &GlobalArgs, config: &Config) -> PathBuf {
@@ -168,27 +156,18 @@ pub(crate) fn layered_form(args: &FormArgs, config: &Config) -> Result<CaseForm,
         screenshot: args.screenshots.clone(),
     };
     let from_file = match &args.form {
-        Some(path) => CaseForm::from_file(path).map_err(|e| CommandError::Usage(e.to_string()))?,
+        Some(path) => CaseForm::from_file(path)?,
         None => CaseForm::default(),
     };
     Ok(from_flags.or(from_file).or(config.form()))
 }
 
-pub(crate) fn size_setting(
-    flag: Option<u64>,
-    config: Option<&str>,
-    key: &str,
-    default: u64,
-) -> Result<u64, CommandError> {
-    if let Some(size) = flag {
-        return Ok(size);
-    }
-    match config {
-        Some(text) => {
-            parse_size(text).map_err(|e| CommandError::Usage(format!("config file, {key}: {e}")))
-        }
-        None => Ok(default),
-    }
+/// The largest screenshot accepted: flag/env > config file > default.
+pub(crate) fn screenshot_cap(collection: &CollectionArgs, config: &Config) -> u64 {
+    collection
+        .max_screenshot_size
+        .or(config.max_screenshot_size)
+        .unwrap_or(DEFAULT_SCREENSHOT_CAP)
 }
 
 /// The profile's response terms with the config file's holidays added.

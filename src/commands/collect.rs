@@ -1,24 +1,23 @@
 //! `jcdiag collect`, and the bundle every other command builds the same way.
 
 use std::io::IsTerminal;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{CommandError, Report, ask, can_prompt, start_log};
-use crate::cli::{CollectArgs, CollectionArgs, GlobalArgs, WhereArgs};
+use crate::cli::{CollectArgs, GlobalArgs};
 use crate::config::Config;
 use crate::output::{alias_table_line, bundle_json, collection_spinner, preview_report};
 use crate::settings::{
-    DEFAULT_SCREENSHOT_CAP, caps, check_out, configured_out, layered_form, load_config, place_of,
-    size_setting, sla_terms, state_dir,
+    caps, check_out, configured_out, layered_form, load_config, place_of, screenshot_cap,
+    sla_terms, state_dir,
 };
 use jcdiag_client::collect::{self, Outcome, RunInfo};
 use jcdiag_client::form::CaseForm;
 use jcdiag_client::record::Recording;
 use jcdiag_fs::fsafe::Trust;
 use jcdiag_profile::Profile;
-use jcdiag_scrub::Scrubber;
 
 /// What a bundle holds beyond what `collect` gathers by itself.
 #[derive(Default)]
@@ -38,8 +37,7 @@ pub(crate) fn collect_command(
         start_log(global, &config, "collect");
     }
     let form = layered_form(&args.form, &config)?;
-    form.validate(&[])
-        .map_err(|e| CommandError::Usage(e.to_string()))?;
+    form.validate(&[])?;
     collect_with(global, &config, &form, &args, Extras::default(), "collect")
 }
 
@@ -52,16 +50,7 @@ pub(crate) fn collect_with(
     command: &str,
 ) -> Result<Report, CommandError> {
     let out = configured_out(&args.collection, config).unwrap_or_else(|| PathBuf::from("."));
-    let outcome = build_bundle(
-        global,
-        config,
-        form,
-        &args.place,
-        &args.collection,
-        out,
-        command,
-        extras,
-    )?;
+    let outcome = build_bundle(global, config, form, args, out, command, extras)?;
     if args.collection.dry_run {
         return Ok(preview_report(outcome));
     }
@@ -111,32 +100,25 @@ pub(crate) fn offer_screenshots(
 }
 
 /// Collects a bundle into `out` with every input layered and checked.
-#[allow(clippy::too_many_arguments)]
 pub(crate) fn build_bundle(
     global: &GlobalArgs,
     config: &Config,
     form: &CaseForm,
-    place: &WhereArgs,
-    collection: &CollectionArgs,
+    args: &CollectArgs,
     out: PathBuf,
     command: &str,
     extras: Extras,
 ) -> Result<Outcome, CommandError> {
+    let (place, collection) = (&args.place, &args.collection);
     let profile = Profile::builtin();
-    let caps = caps(collection, config)?;
-    let screenshot_cap = size_setting(
-        collection.max_screenshot_size,
-        config.max_screenshot_size.as_deref(),
-        "max_screenshot_size",
-        DEFAULT_SCREENSHOT_CAP,
-    )?;
+    let caps = caps(collection, config);
+    let screenshot_cap = screenshot_cap(collection, config);
     // Screenshots are checked before anything is written: a bad one is a usage error.
     let mut screenshots = form
         .screenshot
         .iter()
         .map(|p| collect::screenshots::read(p, screenshot_cap))
-        .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| CommandError::Usage(e.to_string()))?;
+        .collect::<Result<Vec<_>, _>>()?;
 
     let (os, sysroot, live) = place_of(place)?;
     check_out(&out)?;
@@ -170,9 +152,7 @@ pub(crate) fn build_bundle(
         }
     }
 
-    let mut key_words = profile.secrets.key_words.clone();
-    key_words.extend(config.secret_key_words.iter().map(|w| w.to_lowercase()));
-    let scrubber = Scrubber::new(&key_words, &profile.secrets.public_keys)
+    let scrubber = collect::scrubber(profile, &config.secret_key_words)
         .map_err(|e| CommandError::Internal(format!("the secret rules cannot be built: {e}")))?;
 
     let now = chrono::Utc::now();
@@ -213,7 +193,7 @@ pub(crate) fn build_bundle(
         skipped,
     });
     spinner.finish_and_clear();
-    let mut outcome = collected.map_err(|e| CommandError::Internal(e.to_string()))?;
+    let mut outcome = collected?;
     if !collection.dry_run {
         let mut redactions = jcdiag_scrub::Redactions::default();
         for entry in &outcome.entries {
@@ -232,7 +212,7 @@ pub(crate) fn build_bundle(
         }
     }
     if let (Some(mapping), false) = (&outcome.obfuscation, collection.dry_run) {
-        match write_alias_table(&state_dir(global, config), &outcome.bundle, mapping) {
+        match collect::keep_alias_table(&state_dir(global, config), &outcome.bundle, mapping) {
             Ok(path) => outcome.obfuscation_map = Some(path),
             Err(e) => outcome.warnings.push(format!(
                 "the alias table of --obfuscate could not be kept ({e}): the aliases in the bundle cannot be traced back"
@@ -240,22 +220,4 @@ pub(crate) fn build_bundle(
         }
     }
     Ok(outcome)
-}
-
-/// Keeps `--obfuscate`'s alias → original table on this machine only, owner-only, in the
-/// state folder: `obfuscation/<bundle name>.json`. It never enters the bundle.
-pub(crate) fn write_alias_table(
-    state_dir: &Path,
-    bundle: &Path,
-    mapping: &Value,
-) -> std::io::Result<PathBuf> {
-    let dir = state_dir.join("obfuscation");
-    jcdiag_fs::fsafe::create_private_dir(&dir)?;
-    let stem = bundle.file_stem().unwrap_or_default().to_string_lossy();
-    let path = dir.join(format!("{stem}.json"));
-    let _ = std::fs::remove_file(&path);
-    let mut file = jcdiag_fs::fsafe::create_private(&path)?;
-    std::io::Write::write_all(&mut file, &serde_json::to_vec_pretty(mapping)?)?;
-    file.sync_all()?;
-    Ok(path)
 }

@@ -12,8 +12,7 @@ pub(crate) fn configure_command(
     let given = |value: Option<String>| value.filter(|v| !v.trim().is_empty());
     let mut values = Vec::new();
     if let Some(endpoint) = given(args.endpoint) {
-        jcdiag_client::deliver::client::parse_endpoint(&endpoint)
-            .map_err(|e| CommandError::Usage(e.to_string()))?;
+        jcdiag_client::deliver::client::parse_endpoint(&endpoint)?;
         values.push(("endpoint", endpoint));
     }
     if let Some(token) = given(args.token) {
@@ -25,7 +24,7 @@ pub(crate) fn configure_command(
         ));
     }
     let path = global.config.clone().unwrap_or_else(Config::default_path);
-    Config::update(&path, &values).map_err(|e| CommandError::Internal(e.to_string()))?;
+    Config::update(&path, &values)?;
     let keys: Vec<&str> = values.iter().map(|(key, _)| *key).collect();
     println!("{}: set {}", path.display(), keys.join(", "));
     Ok(())

@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 
 use super::{CommandError, Report, block_on, start_log};
 use crate::cli::{EscalateArgs, GlobalArgs};
-use crate::settings::{ESCALATION_DEADLINE, config_deadline, connection, load_config, state_dir};
+use crate::settings::{ESCALATION_DEADLINE, connection, deadline, load_config, state_dir};
 use jcdiag_client::deliver::{self, Api, DeliverError, Outbox};
 use jcdiag_client::form::CaseForm;
 use jcdiag_profile::Profile;
@@ -32,20 +32,12 @@ pub(crate) fn escalate_command(
         email: args.email.clone().or(config.email.clone()),
         ..CaseForm::default()
     };
-    probe
-        .validate(&[])
-        .map_err(|e| CommandError::Usage(e.to_string()))?;
+    probe.validate(&[])?;
     let next_steps = jcdiag_client::email::escalation_next_steps(profile);
     let configured = args.send.endpoint.is_some() || config.endpoint.is_some();
     let unreachable = if configured {
-        let api = Api::new(connection(&args.send, &config)?)
-            .map_err(|e| CommandError::Usage(e.to_string()))?;
-        let deadline = Instant::now()
-            + args
-                .send
-                .deadline
-                .or(config_deadline(&config)?)
-                .unwrap_or(ESCALATION_DEADLINE);
+        let api = Api::new(connection(&args.send, &config)?)?;
+        let deadline = Instant::now() + deadline(&args.send, &config, ESCALATION_DEADLINE);
         let outcome = block_on(deliver::escalate(&api, &args.case_id, reason, deadline))?;
         match outcome {
             Ok(deliver::Escalation::Recorded) => {
@@ -87,8 +79,7 @@ pub(crate) fn escalate_command(
             reason,
             in_reply_to: args.in_reply_to.as_deref(),
         },
-    )
-    .map_err(|e| CommandError::Usage(e.to_string()))?;
+    )?;
     let dir = args
         .out
         .clone()
@@ -96,6 +87,7 @@ pub(crate) fn escalate_command(
         .unwrap_or_else(|| PathBuf::from("."));
     let stamp = chrono::Utc::now().format("%Y%m%dT%H%M%SZ");
     let eml = dir.join(format!("jcdiag-escalation-{}-{stamp}.eml", args.case_id));
+    // The draft goes where --out says: a folder that cannot take it is the user's to fix.
     jcdiag_client::email::write_eml(&eml, &message)
         .map_err(|e| CommandError::Usage(e.to_string()))?;
     tracing::info!(case_id = %args.case_id, eml = %eml.display(), "escalation drafted: {unreachable}");

@@ -39,12 +39,82 @@ pub(crate) enum CommandError {
     Refused(String),
 }
 
+/// SPEC "Exit codes", the one place that numbers them.
+pub(crate) mod exit {
+    pub const INTERNAL: i32 = 1;
+    pub const USAGE: i32 = 2;
+    pub const QUEUED: i32 = 3;
+    pub const REFUSED: i32 = 4;
+}
+
 impl CommandError {
     pub fn exit_code(&self) -> i32 {
         match self {
-            CommandError::Internal(_) => 1,
-            CommandError::Usage(_) => 2,
-            CommandError::Refused(_) => 4,
+            CommandError::Internal(_) => exit::INTERNAL,
+            CommandError::Usage(_) => exit::USAGE,
+            CommandError::Refused(_) => exit::REFUSED,
+        }
+    }
+}
+
+/// The exit code of a delivery that did not finish: queued cases are safe in the outbox (3),
+/// refused ones are kept too (4); settings that cannot work are a usage error.
+pub(crate) fn delivery_exit_code(error: &DeliverError) -> i32 {
+    match error {
+        DeliverError::Invalid(_) => exit::USAGE,
+        DeliverError::Queued(_) => exit::QUEUED,
+        DeliverError::Refused(_) => exit::REFUSED,
+        DeliverError::Outbox(_) => exit::INTERNAL,
+    }
+}
+
+/// Which exit code each library error gets: what the user got wrong is a usage error (2),
+/// what broke underneath is internal (1).
+macro_rules! exit_class {
+    ($($error:ty => $variant:ident),* $(,)?) => {$(
+        impl From<$error> for CommandError {
+            fn from(error: $error) -> CommandError {
+                CommandError::$variant(error.to_string())
+            }
+        }
+    )*};
+}
+
+exit_class! {
+    jcdiag_client::form::FormError => Usage,
+    jcdiag_client::sources::screenshots::ScreenshotError => Usage,
+    jcdiag_profile::sla::SlaError => Usage,
+    crate::wizard::WizardError => Usage,
+    jcdiag_client::deliver::OutboxError => Internal,
+    jcdiag_client::record::RecordError => Internal,
+    jcdiag_client::bundle::BundleError => Internal,
+}
+
+impl From<crate::config::ConfigError> for CommandError {
+    fn from(error: crate::config::ConfigError) -> CommandError {
+        match error {
+            crate::config::ConfigError::Write { .. } => CommandError::Internal(error.to_string()),
+            _ => CommandError::Usage(error.to_string()),
+        }
+    }
+}
+
+/// A delivery error that ends the command (a queued or refused case is a report instead).
+impl From<DeliverError> for CommandError {
+    fn from(error: DeliverError) -> CommandError {
+        match delivery_exit_code(&error) {
+            exit::USAGE => CommandError::Usage(error.to_string()),
+            exit::REFUSED => CommandError::Refused(error.to_string()),
+            _ => CommandError::Internal(error.to_string()),
+        }
+    }
+}
+
+impl From<jcdiag_client::email::EmailError> for CommandError {
+    fn from(error: jcdiag_client::email::EmailError) -> CommandError {
+        match error {
+            jcdiag_client::email::EmailError::Invalid(message) => CommandError::Usage(message),
+            other => CommandError::Internal(other.to_string()),
         }
     }
 }
@@ -154,7 +224,6 @@ pub(crate) fn start_log(global: &GlobalArgs, config: &Config, command: &str) {
     }
 }
 
-/// Whether a terminal user is there to answer questions.
 /// Asks a yes/no question on the terminal; anything but yes is no.
 pub(crate) fn ask(question: &str) -> bool {
     eprint!("{question} [y/N] ");
@@ -173,7 +242,7 @@ pub(crate) fn block_on<T>(
         .map_err(|e| CommandError::Internal(format!("cannot start the network runtime: {e}")))?;
     let result = runtime.block_on(future);
     match result {
-        Err(DeliverError::Usage(message)) => Err(CommandError::Usage(message)),
+        Err(DeliverError::Invalid(message)) => Err(CommandError::Usage(message)),
         other => Ok(other),
     }
 }

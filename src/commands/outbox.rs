@@ -4,10 +4,10 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::{CommandError, Report, block_on, start_log};
+use super::{CommandError, Report, block_on, delivery_exit_code, start_log};
 use crate::cli::{GlobalArgs, OutboxAction, OutboxArgs};
 use crate::settings::{
-    DEFAULT_DEADLINE, chunk_size, config_deadline, connection_or, load_config, state_dir,
+    DEFAULT_DEADLINE, chunk_size, connection_or, deadline, load_config, state_dir,
 };
 use jcdiag_client::deliver::{self, Api, DeliverError, Outbox};
 
@@ -22,9 +22,7 @@ pub(crate) fn outbox_command(
     let outbox = Outbox::new(&state_dir(global, &config));
     match args.action.unwrap_or(OutboxAction::List) {
         OutboxAction::List => {
-            let entries = outbox
-                .list()
-                .map_err(|e| CommandError::Internal(e.to_string()))?;
+            let entries = outbox.list()?;
             let mut rows = Vec::new();
             let mut human = String::new();
             for entry in entries {
@@ -62,12 +60,11 @@ pub(crate) fn outbox_command(
             ))
         }
         OutboxAction::Purge { id } => {
+            // An id that is not in the outbox is the user's mistake, not a broken outbox.
             let entry = outbox
                 .get(&id)
                 .map_err(|e| CommandError::Usage(e.to_string()))?;
-            outbox
-                .remove(&entry)
-                .map_err(|e| CommandError::Internal(e.to_string()))?;
+            outbox.remove(&entry)?;
             Ok(Report::ok(
                 json!({ "purged": id }),
                 format!("purged {id}"),
@@ -75,9 +72,7 @@ pub(crate) fn outbox_command(
             ))
         }
         OutboxAction::Flush(send) => {
-            let entries = outbox
-                .list()
-                .map_err(|e| CommandError::Internal(e.to_string()))?;
+            let entries = outbox.list()?;
             // Each case goes to the endpoint given now or, failing that, the one it was sent to.
             let connections = entries
                 .iter()
@@ -87,11 +82,7 @@ pub(crate) fn outbox_command(
                     connection_or(&send, &config, stored.endpoint.as_deref(), &stored.ca_file)
                 })
                 .collect::<Result<Vec<_>, _>>()?;
-            let deadline = Instant::now()
-                + send
-                    .deadline
-                    .or(config_deadline(&config)?)
-                    .unwrap_or(DEFAULT_DEADLINE);
+            let deadline = Instant::now() + deadline(&send, &config, DEFAULT_DEADLINE);
             let results = block_on(async {
                 let mut results = Vec::new();
                 for (entry, connection) in entries.into_iter().flatten().zip(connections) {
@@ -103,8 +94,7 @@ pub(crate) fn outbox_command(
                     results.push((id, outcome));
                 }
                 Ok::<_, DeliverError>(results)
-            })?
-            .map_err(|e| CommandError::Usage(e.to_string()))?;
+            })??;
             let mut rows = Vec::new();
             let mut human = String::new();
             let mut exit_code = 0;
@@ -115,7 +105,7 @@ pub(crate) fn outbox_command(
                         rows.push(json!({ "id": id, "case_id": d.case_id, "status": "delivered" }));
                     }
                     Err(e) => {
-                        exit_code = exit_code.max(e.exit_code());
+                        exit_code = exit_code.max(delivery_exit_code(&e));
                         human.push_str(&format!("{id}: {e}\n"));
                         rows.push(json!({ "id": id, "status": "queued", "error": e.to_string() }));
                     }

@@ -56,8 +56,7 @@ pub(crate) fn record_command(
         start_log(global, &config, "record");
     }
     let form = layered_form(&submit_args.collect.form, &config)?;
-    form.validate(&[])
-        .map_err(|e| CommandError::Usage(e.to_string()))?;
+    form.validate(&[])?;
     let collection = &submit_args.collect.collection;
     if let Some(out) = configured_out(collection, &config) {
         check_out(&out)?;
@@ -65,7 +64,7 @@ pub(crate) fn record_command(
         check_out(Path::new("."))?;
     }
     let (os, sysroot, live) = place_of(&submit_args.collect.place)?;
-    let caps = caps(collection, &config)?;
+    let caps = caps(collection, &config);
     let mut recorder = Recorder::start(record::Options {
         profile: Profile::builtin(),
         os,
@@ -76,8 +75,7 @@ pub(crate) fn record_command(
         },
         poll,
         per_file_cap: caps.per_file,
-    })
-    .map_err(|e| CommandError::Internal(e.to_string()))?;
+    })?;
     let window = jcdiag_client::interrupt::begin_recording();
     let talk = !global.quiet;
     if talk {
@@ -113,10 +111,8 @@ pub(crate) fn record_command(
     if live_status {
         eprint!("\r\x1b[2K");
     }
-    result.map_err(|e| CommandError::Internal(e.to_string()))?;
-    let recording = recorder
-        .finish()
-        .map_err(|e| CommandError::Internal(e.to_string()))?;
+    result?;
+    let recording = recorder.finish()?;
     if talk {
         let lines: u64 = recording.logs.iter().map(|l| l.lines).sum();
         eprintln!(

@@ -27,8 +27,7 @@ pub(crate) fn sla_command(global: &GlobalArgs, args: SlaArgs) -> Result<Report, 
             .with_timezone(&chrono::Utc),
         None => chrono::Utc::now(),
     };
-    let target = jcdiag_client::case::target(&sla, tier, severity, filed)
-        .map_err(|e| CommandError::Internal(e.to_string()))?;
+    let target = jcdiag_client::case::target(&sla, tier, severity, filed)?;
     let channels = profile.channels_of(tier.id(), args.partner);
     let definition = &profile.severities[&severity.to_string()].definition;
     let mut human = format!(

@@ -8,18 +8,20 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::collect::{Extras, build_bundle};
-use super::{CommandError, Report, ask, block_on, start_log, terminal_wizard};
+use super::{
+    CommandError, Report, ask, block_on, delivery_exit_code, exit, start_log, terminal_wizard,
+};
 use crate::cli::{GlobalArgs, SubmitArgs, Via};
 use crate::config::Config;
 use crate::output::{preview_report, upload_bar};
 use crate::settings::{
-    DEFAULT_DEADLINE, DEFAULT_SCREENSHOT_CAP, chunk_size, config_deadline, configured_out,
-    connection, layered_form, load_config, size_setting, state_dir,
+    DEFAULT_DEADLINE, chunk_size, configured_out, connection, deadline, layered_form, load_config,
+    screenshot_cap, state_dir,
 };
 use crate::wizard::Scope;
 use jcdiag_client::collect;
 use jcdiag_client::deliver::{self, Api, DeliveryState, Outbox};
-use jcdiag_client::form::CaseForm;
+use jcdiag_client::form::{CaseForm, tier_refusal};
 use jcdiag_profile::Profile;
 
 /// Consent before anything leaves the machine: `--yes`/`--silent`, or a "yes" typed at a
@@ -81,40 +83,24 @@ pub(crate) fn plan_submit(
         &["description", "severity", "tier", "email"]
     };
     if let Some(scope) = ask {
-        let screenshot_cap = size_setting(
-            args.collect.collection.max_screenshot_size,
-            config.max_screenshot_size.as_deref(),
-            "max_screenshot_size",
-            DEFAULT_SCREENSHOT_CAP,
-        )?;
+        let screenshot_cap = screenshot_cap(&args.collect.collection, &config);
         let check = |path: &Path| {
             collect::screenshots::read(path, screenshot_cap)
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         };
         let mut wizard = terminal_wizard();
-        let wizard_error = |e: crate::wizard::WizardError| CommandError::Usage(e.to_string());
-        wizard
-            .fill(&mut form, required, scope, &check)
-            .map_err(wizard_error)?;
+        wizard.fill(&mut form, required, scope, &check)?;
         let by_endpoint = args.email.via == Via::Endpoint && !refused_for_tier(&form);
         if by_endpoint && args.send.endpoint.is_none() && config.endpoint.is_none() {
-            args.send.endpoint = Some(
-                wizard
-                    .ask_required("Support endpoint URL (https://…): ")
-                    .map_err(wizard_error)?,
-            );
+            args.send.endpoint = Some(wizard.ask_required("Support endpoint URL (https://…): ")?);
         }
         if by_endpoint && args.send.token.is_none() && config.token.is_none() {
-            args.send.token = Some(
-                wizard
-                    .ask_required("Upload token (from your support contact): ")
-                    .map_err(wizard_error)?,
-            );
+            args.send.token =
+                Some(wizard.ask_required("Upload token (from your support contact): ")?);
         }
     }
-    form.validate(required)
-        .map_err(|e| CommandError::Usage(e.to_string()))?;
+    form.validate(required)?;
     if !args.collect.collection.dry_run {
         start_log(global, &config, command);
     }
@@ -126,13 +112,10 @@ pub(crate) fn plan_submit(
         None
     } else {
         let connection = connection(&args.send, &config)?;
-        Some(Api::new(connection).map_err(|e| CommandError::Usage(e.to_string()))?)
+        Some(Api::new(connection)?)
     };
     let smtp = match (&args.email.smtp, by_email) {
-        (Some(url), true) => Some(
-            jcdiag_client::email::parse_smtp_url(url)
-                .map_err(|e| CommandError::Usage(e.to_string()))?,
-        ),
+        (Some(url), true) => Some(jcdiag_client::email::parse_smtp_url(url)?),
         _ => None,
     };
     Ok(SubmitPlan {
@@ -143,9 +126,9 @@ pub(crate) fn plan_submit(
     })
 }
 
-/// A new case on the free tier: the guideline gives free accounts no support cases.
+/// A new case on a tier that accepts none (Free): the guideline's rule, from the profile.
 pub(crate) fn refused_for_tier(form: &CaseForm) -> bool {
-    form.tier.as_deref() == Some("free") && form.case.is_none()
+    tier_refusal(form, &Profile::builtin().sla).is_some()
 }
 
 /// Collects (or takes the given bundle), asks consent, and delivers through the outbox (or
@@ -164,27 +147,13 @@ pub(crate) fn submit_planned(
     } = plan;
     let by_email = api.is_none();
     let profile = Profile::builtin();
-    if refused_for_tier(&form) {
-        let note = profile.sla.tiers[&jcdiag_profile::sla::Tier::Free]
-            .no_target_note
-            .clone()
-            .unwrap_or_default();
+    if let Some(note) = tier_refusal(&form, &profile.sla) {
         let out =
             configured_out(&args.collect.collection, &config).unwrap_or_else(|| PathBuf::from("."));
         let kept = match &args.bundle {
             Some(bundle) => bundle.clone(),
             None => {
-                build_bundle(
-                    global,
-                    &config,
-                    &form,
-                    &args.collect.place,
-                    &args.collect.collection,
-                    out,
-                    "submit",
-                    extras,
-                )?
-                .bundle
+                build_bundle(global, &config, &form, &args.collect, out, "submit", extras)?.bundle
             }
         };
         return Err(CommandError::Usage(format!(
@@ -217,8 +186,7 @@ pub(crate) fn submit_planned(
                 global,
                 &config,
                 &form,
-                &args.collect.place,
-                &args.collect.collection,
+                &args.collect,
                 out.unwrap_or(staging.clone()),
                 if extras.recording.is_some() {
                     "record"
@@ -273,16 +241,9 @@ pub(crate) fn submit_planned(
     let case_bytes = serde_json::to_vec(&case_json).expect("JSON serialises");
     // A bundle made just now in the staging folder is moved in; any other is copied.
     let take = local_copy.is_none();
-    let entry = outbox
-        .add(&bundle, take, &case_bytes, state)
-        .map_err(|e| CommandError::Internal(e.to_string()))?;
+    let entry = outbox.add(&bundle, take, &case_bytes, state)?;
     let shown_bundle = local_copy.unwrap_or_else(|| entry.bundle());
-    let deadline = Instant::now()
-        + args
-            .send
-            .deadline
-            .or(config_deadline(&config)?)
-            .unwrap_or(DEFAULT_DEADLINE);
+    let deadline = Instant::now() + deadline(&args.send, &config, DEFAULT_DEADLINE);
     let (sha256, size) = (entry.state.sha256.clone(), entry.state.size);
     let outbox_id = entry.state.id.clone();
     let bar = upload_bar(global);
@@ -332,13 +293,11 @@ pub(crate) fn submit_planned(
             )
         }
         Err(failure) => {
-            let code = failure.exit_code();
-            if code == 1 || code == 2 {
-                return Err(if code == 2 {
-                    CommandError::Usage(failure.to_string())
-                } else {
-                    CommandError::Internal(failure.to_string())
-                });
+            let code = delivery_exit_code(&failure);
+            match code {
+                exit::USAGE => return Err(CommandError::Usage(failure.to_string())),
+                exit::INTERNAL => return Err(CommandError::Internal(failure.to_string())),
+                _ => {}
             }
             json["case_id"] = json!(form.case);
             json["status"] = json!("queued");
@@ -355,14 +314,14 @@ pub(crate) fn submit_planned(
             json["response_due"] = json!(attached.as_ref().and(known_due));
             // The outbox keeps the endpoint and CA file but never the token: name what a
             // flush still needs.
-            let failure = if code == 3 {
+            let failure = if code == exit::QUEUED {
                 format!("{failure}; run `{}` to retry", flush_hint(global, &config))
             } else {
                 failure.to_string()
             };
             json["error"] = json!(failure);
             // The email channel is the fallback the guideline itself names.
-            let by_email = (code == 3).then(|| {
+            let by_email = (code == exit::QUEUED).then(|| {
                 format!(
                     "\nIf the endpoint stays unreachable, send the case by email instead:\n  jcdiag submit --via email --yes \"{}\"\n",
                     shown_bundle.display()
@@ -511,14 +470,9 @@ pub(crate) fn email_case(
         bundle_sha256: &sha256,
         attachment_limit: limit,
     };
-    let email_error = |e: jcdiag_client::email::EmailError| match e {
-        jcdiag_client::email::EmailError::Usage(m) => CommandError::Usage(m),
-        other => CommandError::Internal(other.to_string()),
-    };
-    let (message, attached) =
-        jcdiag_client::email::case_message(profile, &mail).map_err(email_error)?;
+    let (message, attached) = jcdiag_client::email::case_message(profile, &mail)?;
     let eml = bundle.with_extension("eml");
-    jcdiag_client::email::write_eml(&eml, &message).map_err(email_error)?;
+    jcdiag_client::email::write_eml(&eml, &message)?;
     tracing::info!(eml = %eml.display(), attached, "case written as an email");
     let eml_text = eml.display().to_string();
     let mut json = json!({

@@ -30,16 +30,16 @@ pub const DEFAULT_ATTACHMENT_LIMIT: u64 = 20 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EmailError {
-    /// Exit 2: an address or the SMTP URL is wrong.
+    /// An address or the SMTP URL is wrong: the message names it.
     #[error("{0}")]
-    Usage(String),
+    Invalid(String),
     /// The message could not be written.
     #[error("cannot write {path}: {source}")]
     Write {
         path: PathBuf,
         source: std::io::Error,
     },
-    /// Exit 3: the server could not be reached or refused; the .eml is kept.
+    /// The server could not be reached or refused; the .eml is kept.
     #[error("the message was not sent ({0})")]
     Send(String),
 }
@@ -122,7 +122,7 @@ pub fn case_message(profile: &Profile, mail: &CaseMail) -> Result<(Message, bool
     } else {
         builder.singlepart(text)
     }
-    .map_err(|e| EmailError::Usage(format!("cannot build the message: {e}")))?;
+    .map_err(|e| EmailError::Invalid(format!("cannot build the message: {e}")))?;
     Ok((message, attach))
 }
 
@@ -181,7 +181,7 @@ pub fn escalation_message(profile: &Profile, mail: &EscalationMail) -> Result<Me
         .in_reply_to(reference.clone())
         .references(reference)
         .singlepart(SinglePart::plain(body))
-        .map_err(|e| EmailError::Usage(format!("cannot build the message: {e}")))?;
+        .map_err(|e| EmailError::Invalid(format!("cannot build the message: {e}")))?;
     if mail.from.is_none() {
         // `X-Unsent: 1` makes Outlook (and others) open the .eml as a new message to send,
         // asking for the sender.
@@ -254,7 +254,7 @@ pub enum Security {
 /// Parses `--smtp`. Plain SMTP is allowed only to loopback addresses.
 pub fn parse_smtp_url(text: &str) -> Result<SmtpTarget, EmailError> {
     let usage = |why: &str| {
-        EmailError::Usage(format!(
+        EmailError::Invalid(format!(
             "--smtp `{text}`: {why}; give smtps://user@host:465 or smtp://user@host:587 (STARTTLS)"
         ))
     };
@@ -302,13 +302,13 @@ pub fn send(
     let mut tls = TlsParameters::builder(target.host.clone());
     if let Some(path) = extra_ca {
         let pem = std::fs::read(path).map_err(|e| {
-            EmailError::Usage(format!(
+            EmailError::Invalid(format!(
                 "--ca-file {}: cannot be read ({e})",
                 path.display()
             ))
         })?;
         let ca = Certificate::from_pem(&pem).map_err(|e| {
-            EmailError::Usage(format!(
+            EmailError::Invalid(format!(
                 "--ca-file {}: not a PEM certificate ({e})",
                 path.display()
             ))
@@ -338,7 +338,7 @@ pub fn send(
 
 fn mailbox(name: Option<&str>, address: &str, field: &str) -> Result<Mailbox, EmailError> {
     let address = address.parse().map_err(|e| {
-        EmailError::Usage(format!(
+        EmailError::Invalid(format!(
             "{field}: `{address}` is not an email address ({e}); give one like admin@example.com"
         ))
     })?;
@@ -376,7 +376,7 @@ mod tests {
             "mail",
         ] {
             assert!(
-                matches!(parse_smtp_url(bad), Err(EmailError::Usage(_))),
+                matches!(parse_smtp_url(bad), Err(EmailError::Invalid(_))),
                 "{bad}"
             );
         }

@@ -6,6 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
+use jcdiag_profile::sla::{SlaProfile, Tier};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, thiserror::Error)]
@@ -46,6 +47,18 @@ pub struct CaseForm {
 }
 
 pub const TIERS: [&str; 4] = ["free", "standard", "premium", "jumpstart"];
+
+/// Why the support guideline gives this form no case: a new case (not a bundle for an existing
+/// one) on a tier whose terms accept no cases (Free). The answer is the tier's note, which says
+/// what to do instead.
+pub fn tier_refusal<'a>(form: &CaseForm, sla: &'a SlaProfile) -> Option<&'a str> {
+    if form.case.is_some() {
+        return None;
+    }
+    let tier: Tier = form.tier.as_deref()?.parse().ok()?;
+    let terms = sla.tiers.get(&tier)?;
+    (!terms.accepts_cases).then(|| terms.no_target_note.as_deref().unwrap_or(""))
+}
 
 impl CaseForm {
     /// Fills every field this form leaves unset from `lower` (a lower-precedence source).

@@ -717,6 +717,35 @@ pub fn out_dir(out: &Path) -> &Path {
     }
 }
 
+/// Keeps `--obfuscate`'s alias → original table on this machine only, owner-only, in the
+/// state folder: `obfuscation/<bundle name>.json`. It never enters the bundle.
+pub fn keep_alias_table(
+    state_dir: &Path,
+    bundle: &Path,
+    mapping: &Value,
+) -> std::io::Result<PathBuf> {
+    let dir = state_dir.join("obfuscation");
+    jcdiag_fs::fsafe::create_private_dir(&dir)?;
+    let stem = bundle.file_stem().unwrap_or_default().to_string_lossy();
+    let path = dir.join(format!("{stem}.json"));
+    let _ = std::fs::remove_file(&path);
+    let mut file = jcdiag_fs::fsafe::create_private(&path)?;
+    std::io::Write::write_all(&mut file, &serde_json::to_vec_pretty(mapping)?)?;
+    file.sync_all()?;
+    Ok(path)
+}
+
+/// The scrubber for a collection: the profile's secret key words and patterns, plus the words a
+/// site adds in its config file (`secret_key_words`).
+pub fn scrubber(
+    profile: &Profile,
+    extra_key_words: &[String],
+) -> Result<Scrubber, jcdiag_scrub::ScrubError> {
+    let mut key_words = profile.secrets.key_words.clone();
+    key_words.extend(extra_key_words.iter().map(|w| w.to_lowercase()));
+    Scrubber::new(&key_words, &profile.secrets.public_keys)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

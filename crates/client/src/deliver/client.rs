@@ -27,17 +27,17 @@ pub struct Connection {
 /// Checks an endpoint URL: `https://`, or `http://` to a loopback address only.
 pub fn parse_endpoint(text: &str) -> Result<Url, DeliverError> {
     let url = Url::parse(text.trim_end_matches('/')).map_err(|e| {
-        DeliverError::Usage(format!(
+        DeliverError::Invalid(format!(
             "--endpoint `{text}` is not a URL ({e}); write it as https://support.example.com"
         ))
     })?;
     match url.scheme() {
         "https" => Ok(url),
         "http" if is_loopback(&url) => Ok(url),
-        "http" => Err(DeliverError::Usage(format!(
+        "http" => Err(DeliverError::Invalid(format!(
             "--endpoint `{text}`: plain http:// is only allowed to loopback addresses; use https://"
         ))),
-        other => Err(DeliverError::Usage(format!(
+        other => Err(DeliverError::Invalid(format!(
             "--endpoint `{text}`: scheme `{other}` is not https"
         ))),
     }
@@ -65,7 +65,7 @@ pub fn http_client(conn: &Connection) -> Result<reqwest::Client, DeliverError> {
         .iter()
         .map(|der| reqwest::Certificate::from_der(der))
         .collect::<Result<Vec<_>, _>>();
-    let certs = certs.map_err(|e| DeliverError::Usage(format!("--ca-file: {e}")))?;
+    let certs = certs.map_err(|e| DeliverError::Invalid(format!("--ca-file: {e}")))?;
     match base_builder(conn)?.tls_certs_merge(certs).build() {
         Ok(client) => Ok(client),
         // Where the platform verifier cannot take extra roots (seen under wine), verify with
@@ -75,9 +75,9 @@ pub fn http_client(conn: &Connection) -> Result<reqwest::Client, DeliverError> {
             base_builder(conn)?
                 .tls_backend_preconfigured(config)
                 .build()
-                .map_err(|e| DeliverError::Usage(format!("cannot set up HTTPS: {}", chain(&e))))
+                .map_err(|e| DeliverError::Invalid(format!("cannot set up HTTPS: {}", chain(&e))))
         }
-        Err(e) => Err(DeliverError::Usage(format!(
+        Err(e) => Err(DeliverError::Invalid(format!(
             "cannot set up HTTPS: {}",
             chain(&e)
         ))),
@@ -92,7 +92,7 @@ fn base_builder(conn: &Connection) -> Result<reqwest::ClientBuilder, DeliverErro
         .https_only(conn.endpoint.scheme() == "https");
     if let Some(proxy) = &conn.proxy {
         let proxy = reqwest::Proxy::all(proxy).map_err(|e| {
-            DeliverError::Usage(format!("--proxy `{proxy}` is not a proxy URL ({e})"))
+            DeliverError::Invalid(format!("--proxy `{proxy}` is not a proxy URL ({e})"))
         })?;
         builder = builder.proxy(proxy);
     }
@@ -104,7 +104,7 @@ fn read_ca_file(path: &std::path::Path) -> Result<Vec<Vec<u8>>, DeliverError> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
     let pem = std::fs::read(path).map_err(|e| {
-        DeliverError::Usage(format!(
+        DeliverError::Invalid(format!(
             "--ca-file {}: cannot be read ({e}); give a PEM file of CA certificates",
             path.display()
         ))
@@ -113,13 +113,13 @@ fn read_ca_file(path: &std::path::Path) -> Result<Vec<Vec<u8>>, DeliverError> {
         .map(|c| c.map(|c| c.to_vec()))
         .collect::<Result<_, _>>()
         .map_err(|e| {
-            DeliverError::Usage(format!(
+            DeliverError::Invalid(format!(
                 "--ca-file {}: not PEM certificates ({e})",
                 path.display()
             ))
         })?;
     if certs.is_empty() {
-        return Err(DeliverError::Usage(format!(
+        return Err(DeliverError::Invalid(format!(
             "--ca-file {}: holds no certificate",
             path.display()
         )));
@@ -135,7 +135,7 @@ fn webpki_config(extra: &[Vec<u8>]) -> Result<rustls::ClientConfig, DeliverError
         roots
             .add(rustls_pki_types::CertificateDer::from(der.clone()))
             .map_err(|e| {
-                DeliverError::Usage(format!(
+                DeliverError::Invalid(format!(
                     "--ca-file: a certificate is not usable as a CA ({e})"
                 ))
             })?;
@@ -143,7 +143,7 @@ fn webpki_config(extra: &[Vec<u8>]) -> Result<rustls::ClientConfig, DeliverError
     let provider = std::sync::Arc::new(rustls::crypto::ring::default_provider());
     Ok(rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| DeliverError::Usage(format!("cannot set up TLS: {e}")))?
+        .map_err(|e| DeliverError::Invalid(format!("cannot set up TLS: {e}")))?
         .with_root_certificates(roots)
         .with_no_client_auth())
 }

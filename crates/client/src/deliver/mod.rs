@@ -22,28 +22,17 @@ pub const CHUNK_SIZE: usize = 8 << 20;
 
 #[derive(Debug, thiserror::Error)]
 pub enum DeliverError {
-    /// Exit 2.
+    /// The settings cannot work (endpoint URL, CA file, proxy): the message names the one.
     #[error("{0}")]
-    Usage(String),
-    /// Exit 3: kept in the outbox, to be retried.
+    Invalid(String),
+    /// Not delivered within the deadline; kept in the outbox, to be retried.
     #[error("not delivered yet: {0}; the case is kept in the outbox")]
     Queued(String),
-    /// Exit 4: the endpoint refused; kept in the outbox.
+    /// The endpoint refused; kept in the outbox.
     #[error("refused by the endpoint: {0}; the case is kept in the outbox")]
     Refused(String),
     #[error(transparent)]
     Outbox(#[from] OutboxError),
-}
-
-impl DeliverError {
-    pub fn exit_code(&self) -> i32 {
-        match self {
-            DeliverError::Usage(_) => 2,
-            DeliverError::Queued(_) => 3,
-            DeliverError::Refused(_) => 4,
-            DeliverError::Outbox(_) => 1,
-        }
-    }
 }
 
 /// Progress reports while uploading (bytes confirmed, total).
