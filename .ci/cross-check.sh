@@ -17,6 +17,9 @@ cd "$CI_DIR/.."
 # Stop the Wine server on exit, so no daemon outlives the run.
 trap 'wineserver -k >/dev/null 2>&1 || true' EXIT
 
+# insta finds a member crate's snapshots through the workspace root, which it asks `cargo
+# metadata` for; a Windows test binary under Wine cannot run cargo, so name the root.
+export INSTA_WORKSPACE_ROOT="$PWD"
 echo "== cross-check: cargo test --target x86_64-pc-windows-gnu (under Wine)"
 start=$SECONDS
 cargo test --workspace --target x86_64-pc-windows-gnu "$@"

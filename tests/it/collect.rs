@@ -259,6 +259,46 @@ fn a_config_that_is_not_json_is_left_out_not_sent_raw() {
 }
 
 #[test]
+fn manifest_json_is_scrubbed_and_keeps_its_counts() {
+    // A secret in the --sysroot path is written into manifest.json as well as system.json.
+    let sandbox = Sandbox::new("linux");
+    let root = sandbox.dir.path().join("token=sysroot-s3cr3t-1234");
+    let log = root.join("var/log/jcagent.log");
+    std::fs::create_dir_all(log.parent().unwrap()).unwrap();
+    std::fs::write(&log, "2026/01/02 03:04:05 [INFO] password=hunter2-abc\n").unwrap();
+    let output = jcdiag(sandbox.dir.path())
+        .arg("collect")
+        .arg("--sysroot")
+        .arg(&root)
+        .args(["--target-os", "linux", "--out"])
+        .arg(sandbox.out())
+        .output()
+        .unwrap();
+    assert_ok(&output);
+    let bundle = sandbox.bundle();
+    assert!(!bundle.contains(b"sysroot-s3cr3t-1234"), "the path leaked");
+    assert!(!bundle.contains(b"hunter2-abc"));
+    let manifest = bundle.manifest();
+    assert!(
+        manifest["sysroot"]
+            .as_str()
+            .unwrap()
+            .ends_with("token=[REDACTED:token]"),
+        "{}",
+        manifest["sysroot"]
+    );
+    // Counts sit under kind names such as "password": they stay numbers.
+    assert_eq!(manifest["redactions"]["password"], 1);
+    let log_entry = manifest["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["name"] == "logs/var/log/jcagent.log")
+        .unwrap();
+    assert_eq!(log_entry["redactions"]["password"], 1);
+}
+
+#[test]
 fn no_agent_log_still_gives_a_bundle_that_says_so() {
     let sandbox = Sandbox::new("linux");
     let output = sandbox.collect(&["--description", "agent never installed", "--json"]);

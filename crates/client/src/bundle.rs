@@ -17,7 +17,9 @@ use zip::write::{PreparedZipFile, SimpleFileOptions};
 use zip::{CompressionMethod, ZipWriter};
 
 use crate::interrupt;
+use crate::sources::Screenshot;
 use jcdiag_fs::fsafe;
+use jcdiag_scrub::Scrubbed;
 
 #[derive(Debug, thiserror::Error)]
 pub enum BundleError {
@@ -29,6 +31,11 @@ pub enum BundleError {
     Compress {
         name: String,
         source: zip::result::ZipError,
+    },
+    #[error("cannot scrub bundle entry {name}: {source}")]
+    Scrub {
+        name: String,
+        source: jcdiag_scrub::ScrubError,
     },
 }
 
@@ -145,8 +152,23 @@ impl BundleWriter {
         }
     }
 
-    /// Adds an entry; compression happens on a worker thread. Returns the stored size and hash.
-    pub fn add(&mut self, name: &str, bytes: Vec<u8>) -> Result<Stored, BundleError> {
+    /// Adds a text entry. It must be [`Scrubbed`]: only the scrubber (and the obfuscator, from
+    /// scrubbed text) makes one, so unscrubbed text cannot reach the bundle by mistake.
+    /// Returns the stored size and hash.
+    pub fn add(&mut self, name: &str, text: Scrubbed) -> Result<Stored, BundleError> {
+        let (bytes, _) = text.into_parts();
+        self.add_bytes(name, bytes)
+    }
+
+    /// Adds a screenshot as it is: the one kind of entry that is not scrubbed. A
+    /// [`Screenshot`] is made only by `screenshots::read`, which recognises the image by
+    /// its content.
+    pub fn add_image(&mut self, name: &str, image: Screenshot) -> Result<Stored, BundleError> {
+        self.add_bytes(name, image.into_bytes())
+    }
+
+    /// Compression happens on a worker thread.
+    fn add_bytes(&mut self, name: &str, bytes: Vec<u8>) -> Result<Stored, BundleError> {
         let stored = Stored {
             name: name.to_string(),
             size: bytes.len() as u64,
@@ -267,6 +289,13 @@ pub fn sha256_file(path: &Path) -> io::Result<(String, u64)> {
 mod tests {
     use super::*;
 
+    fn scrubbed(text: &str) -> Scrubbed {
+        let secrets = &jcdiag_profile::Profile::builtin().secrets;
+        jcdiag_scrub::Scrubber::new(&secrets.key_words, &secrets.public_keys)
+            .unwrap()
+            .scrub_text(text.as_bytes())
+    }
+
     #[test]
     fn a_second_bundle_in_the_same_second_gets_its_own_name() {
         let dir = tempfile::tempdir().unwrap();
@@ -301,7 +330,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let dest = dir.path().join("b.zip");
         let mut writer = BundleWriter::create(&dest, Utc::now()).unwrap();
-        writer.add("a.txt", b"hello".to_vec()).unwrap();
+        writer.add("a.txt", scrubbed("hello")).unwrap();
         drop(writer);
         assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 0);
     }
@@ -313,7 +342,7 @@ mod tests {
         let mut writer = BundleWriter::create(&dest, Utc::now()).unwrap();
         for i in 0..5 {
             writer
-                .add(&format!("e{i}.txt"), format!("entry {i}").into_bytes())
+                .add(&format!("e{i}.txt"), scrubbed(&format!("entry {i}")))
                 .unwrap();
         }
         assert_eq!(writer.finish().unwrap(), dest);

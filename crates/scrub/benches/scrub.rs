@@ -136,11 +136,11 @@ fn main() {
             "run {run}: {mb:.1} MB in {secs:.3} s wall ({:.0} MB/s), {cpu_secs:.3} s on CPU ({:.0} MB/s); {} redactions, planted {planted}: {:?}",
             mb / secs,
             mb / cpu_secs,
-            out.redactions.total(),
-            out.redactions.0
+            out.redactions().total(),
+            out.redactions().0
         );
         assert_eq!(
-            out.redactions.total() as usize,
+            out.redactions().total() as usize,
             planted,
             "every planted secret is redacted once"
         );

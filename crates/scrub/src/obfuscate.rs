@@ -28,7 +28,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickBuilder, MatchKind};
 use regex::bytes::Regex;
 use serde_json::{Value, json};
 
-use crate::scrub::Redactions;
+use crate::scrub::{Redactions, Scrubbed};
 
 /// One thing `--obfuscate` can hide.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, clap::ValueEnum)]
@@ -171,8 +171,15 @@ impl Obfuscator {
         self.enabled.contains(&category)
     }
 
-    /// The text with every identifying value replaced, and how many of each kind.
-    pub fn apply(&self, input: &[u8]) -> (Vec<u8>, Redactions) {
+    /// Scrubbed text with every identifying value replaced, the counts added to its
+    /// redactions. It takes and gives [`Scrubbed`]: aliasing comes after scrubbing, never
+    /// instead of it.
+    pub fn apply(&self, text: Scrubbed) -> Scrubbed {
+        text.rewritten(|bytes| self.alias_bytes(bytes))
+    }
+
+    /// The bytes with every identifying value replaced, and how many of each kind.
+    fn alias_bytes(&self, input: &[u8]) -> (Vec<u8>, Redactions) {
         let mut found = Vec::new();
         if self.on(Category::Emails) {
             for m in self.email.find_iter(input) {
@@ -371,7 +378,7 @@ mod tests {
     }
 
     fn apply(o: &Obfuscator, text: &str) -> String {
-        String::from_utf8(o.apply(text.as_bytes()).0).unwrap()
+        String::from_utf8(o.alias_bytes(text.as_bytes()).0).unwrap()
     }
 
     #[test]
@@ -435,7 +442,7 @@ mod tests {
     #[test]
     fn counts_per_kind_and_invalid_utf8_is_kept() {
         let o = all(KnownNames::default());
-        let (out, counts) = o.apply(b"\xff\xfe 10.0.0.7 \xc3(");
+        let (out, counts) = o.alias_bytes(b"\xff\xfe 10.0.0.7 \xc3(");
         assert_eq!(out, b"\xff\xfe ip-1 \xc3(");
         assert_eq!(counts.0["obfuscated-ip"], 1);
     }

@@ -1,7 +1,7 @@
 //! Secret scrubber for `jcdiag` support bundles.
 //!
 //! Everything `jcdiag` copies into a bundle passes through a [`Scrubber`] first; nothing
-//! secret may leave the machine. There are two entry points:
+//! secret may leave the machine. There are three entry points:
 //!
 //! * [`Scrubber::scrub_text`]: arbitrary bytes (logs, INI, YAML, `key=value`, shell, JSON
 //!   text, HTTP headers). Invalid UTF-8, CRLF and multi-megabyte lines are fine. Bytes
@@ -9,6 +9,12 @@
 //! * [`Scrubber::scrub_json_document`]: a file that must be JSON (`jcagent.conf`). It is
 //!   parsed, every value under a secret key is replaced, every other string is text-scrubbed,
 //!   and the document is written out again with its key order kept.
+//! * [`Scrubber::scrub_json_strings`]: JSON that jcdiag wrote itself (`manifest.json`, whose
+//!   redaction counts sit under kind names such as `password`): only string values are
+//!   text-scrubbed.
+//!
+//! Each returns a [`Scrubbed`], which nothing outside this crate can make: the bundle writer
+//! takes only that.
 //!
 //! # How text scrubbing works
 //!
@@ -146,10 +152,52 @@ impl Redactions {
 }
 
 /// The scrubbed bytes and what was redacted from them.
+///
+/// Only a [`Scrubber`] makes one (and the [`crate::obfuscate::Obfuscator`], from one): the
+/// fields are private and there is no other constructor, `From` or `Default`. So a function
+/// that takes a `Scrubbed`, like the bundle writer's `add`, cannot be handed unscrubbed bytes.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Scrubbed {
-    pub bytes: Vec<u8>,
-    pub redactions: Redactions,
+    bytes: Vec<u8>,
+    redactions: Redactions,
+}
+
+impl Scrubbed {
+    /// The scrubbed text.
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// What was redacted from it, by kind.
+    pub fn redactions(&self) -> &Redactions {
+        &self.redactions
+    }
+
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+
+    /// The bytes and counts, taken apart (the bytes are no longer marked as scrubbed).
+    pub fn into_parts(self) -> (Vec<u8>, Redactions) {
+        (self.bytes, self.redactions)
+    }
+
+    /// Rewrites scrubbed text with `rewrite` (the obfuscator's aliases), adding its counts.
+    /// Rewriting scrubbed text keeps it scrubbed; this is the only other way to make a
+    /// `Scrubbed`, and it stays inside this crate.
+    pub(crate) fn rewritten(
+        mut self,
+        rewrite: impl FnOnce(&[u8]) -> (Vec<u8>, Redactions),
+    ) -> Scrubbed {
+        let (bytes, counts) = rewrite(&self.bytes);
+        self.bytes = bytes;
+        self.redactions.add(&counts);
+        self
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -269,11 +317,32 @@ impl Scrubber {
     /// compact if the input was on one line and pretty-printed otherwise. A trailing newline is
     /// kept. A leading UTF-8 BOM is dropped.
     pub fn scrub_json_document(&self, input: &[u8]) -> Result<Scrubbed, ScrubError> {
+        self.rewrite_json(input, |value, redactions| {
+            self.scrub_json_value(value, None, redactions)
+        })
+    }
+
+    /// A JSON document that jcdiag wrote itself (`manifest.json`): every string value is
+    /// text-scrubbed, but keys and numbers are kept whatever their key. Its counts sit under
+    /// kind names (`"password": 2`) that [`Scrubber::scrub_json_document`] and
+    /// [`Scrubber::scrub_text`] would take for secrets. Output form as `scrub_json_document`.
+    pub fn scrub_json_strings(&self, input: &[u8]) -> Result<Scrubbed, ScrubError> {
+        self.rewrite_json(input, |value, redactions| {
+            self.scrub_json_strings_in(value, redactions)
+        })
+    }
+
+    /// Parses `input`, lets `scrub` change the value, and writes it out in the input's form.
+    fn rewrite_json(
+        &self,
+        input: &[u8],
+        scrub: impl FnOnce(&mut serde_json::Value, &mut Redactions),
+    ) -> Result<Scrubbed, ScrubError> {
         let input = input.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(input);
         let mut value: serde_json::Value =
             serde_json::from_slice(input).map_err(ScrubError::NotJson)?;
         let mut redactions = Redactions::default();
-        self.scrub_json_value(&mut value, None, &mut redactions);
+        scrub(&mut value, &mut redactions);
         let body = input.trim_ascii_end();
         let mut bytes = if memchr::memchr(b'\n', body).is_some() {
             serde_json::to_vec_pretty(&value)
@@ -1476,15 +1545,7 @@ impl Scrubber {
                         red.bump(&self.kinds.names[kind as usize]);
                     }
                 }
-                None => {
-                    let scrubbed = self.scrub_text(s.as_bytes());
-                    if scrubbed.redactions.total() > 0 {
-                        // Spans start and end at ASCII bytes, so this stays valid UTF-8.
-                        *s = String::from_utf8(scrubbed.bytes)
-                            .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
-                        red.add(&scrubbed.redactions);
-                    }
-                }
+                None => self.scrub_json_string(s, red),
             },
             Value::Number(_) => {
                 if let Some(kind) = secret {
@@ -1493,6 +1554,35 @@ impl Scrubber {
                 }
             }
             Value::Bool(_) | Value::Null => {}
+        }
+    }
+
+    /// Text-scrubs every string value under `value`, keys and other values kept.
+    fn scrub_json_strings_in(&self, value: &mut serde_json::Value, red: &mut Redactions) {
+        use serde_json::Value;
+        match value {
+            Value::Object(map) => {
+                for child in map.values_mut() {
+                    self.scrub_json_strings_in(child, red);
+                }
+            }
+            Value::Array(items) => {
+                for item in items {
+                    self.scrub_json_strings_in(item, red);
+                }
+            }
+            Value::String(s) => self.scrub_json_string(s, red),
+            Value::Number(_) | Value::Bool(_) | Value::Null => {}
+        }
+    }
+
+    fn scrub_json_string(&self, s: &mut String, red: &mut Redactions) {
+        let scrubbed = self.scrub_text(s.as_bytes());
+        if scrubbed.redactions.total() > 0 {
+            // Spans start and end at ASCII bytes, so this stays valid UTF-8.
+            *s = String::from_utf8(scrubbed.bytes)
+                .unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned());
+            red.add(&scrubbed.redactions);
         }
     }
 
@@ -2015,6 +2105,23 @@ mod tests {
         ));
         assert!(matches!(
             scrubber().scrub_json_document(b"{\"a\": \"\xff\"}"),
+            Err(ScrubError::NotJson(_))
+        ));
+    }
+
+    #[test]
+    fn json_strings_scrubs_string_values_and_keeps_counts() {
+        let input = b"{\n  \"sysroot\": \"/x/token=abc\",\n  \"redactions\": {\n    \"password\": 2\n  }\n}\n";
+        let out = scrubber().scrub_json_strings(input).unwrap();
+        assert_eq!(
+            show(&out.bytes),
+            "{\n  \"sysroot\": \"/x/token=[REDACTED:token]\",\n  \"redactions\": {\n    \"password\": 2\n  }\n}\n"
+        );
+        assert_eq!(out.redactions.0, BTreeMap::from([("token".to_string(), 1)]));
+        // The text rules would take the count for a password: that is why this exists.
+        assert!(show(&text(input).bytes).contains("\"password\": [REDACTED:password]"));
+        assert!(matches!(
+            scrubber().scrub_json_strings(b"{\"a\": "),
             Err(ScrubError::NotJson(_))
         ));
     }

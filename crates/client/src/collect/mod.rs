@@ -23,7 +23,7 @@ use jcdiag_fs::fsafe::{self, Refusal, Trust};
 use jcdiag_profile::Profile;
 use jcdiag_profile::target::TargetOs;
 use jcdiag_scrub::obfuscate::{Category, KnownNames, Obfuscator};
-use jcdiag_scrub::{Redactions, Scrubbed, Scrubber};
+use jcdiag_scrub::{Scrubbed, Scrubber};
 
 pub use crate::sources::{Caps, Screenshot, logs, screenshots};
 pub use system::RunInfo;
@@ -81,13 +81,18 @@ impl Cleaner<'_> {
             .map(|s| self.hide_in(s))
     }
 
-    fn hide_in(&self, mut scrubbed: Scrubbed) -> Scrubbed {
-        if let Some(hide) = &self.hide {
-            let (bytes, counts) = hide.apply(&scrubbed.bytes);
-            scrubbed.bytes = bytes;
-            scrubbed.redactions.add(&counts);
+    /// JSON jcdiag wrote itself: string values scrubbed, keys and numbers kept.
+    fn json_strings(&self, bytes: &[u8]) -> Result<Scrubbed, jcdiag_scrub::ScrubError> {
+        self.scrubber
+            .scrub_json_strings(bytes)
+            .map(|s| self.hide_in(s))
+    }
+
+    fn hide_in(&self, scrubbed: Scrubbed) -> Scrubbed {
+        match &self.hide {
+            Some(hide) => hide.apply(scrubbed),
+            None => scrubbed,
         }
-        scrubbed
     }
 }
 
@@ -218,11 +223,15 @@ pub fn collect(mut req: Request) -> Result<Outcome, BundleError> {
     manifest.partial = !manifest.missing.is_empty() || !manifest.errors.is_empty();
     let entries = manifest.entries.clone();
     let listing = pretty(&serde_json::to_value(&manifest).expect("manifest serialises"));
-    // The manifest names source paths (user folders); the counts in it are already final.
-    let listing = match &clean.hide {
-        Some(hide) => hide.apply(&listing).0,
-        None => listing,
-    };
+    // Its strings are scrubbed like any text, its counts (under kind names such as
+    // `password`) kept; it names source paths (user folders), so it is obfuscated too. The
+    // counts in it are already final.
+    let listing = clean
+        .json_strings(&listing)
+        .map_err(|source| BundleError::Scrub {
+            name: "manifest.json".into(),
+            source,
+        })?;
     writer.add("manifest.json", listing)?;
     let bundle = writer.finish()?;
     let (sha256, size) = if req.dry_run {
@@ -336,7 +345,7 @@ fn add_logs(
         let scrubbed = clean.text(&text.bytes);
         if located.system_path.eq_ignore_ascii_case(&layout.main_log) {
             error_lines = Some(last_lines_with(
-                &scrubbed.bytes,
+                scrubbed.bytes(),
                 &profile.logs.error_marker,
                 SUMMARY_ERROR_LINES,
             ));
@@ -348,7 +357,7 @@ fn add_logs(
             &name,
             Some(&located.system_path),
             text.size_before,
-            scrubbed,
+            Content::Text(scrubbed),
             truncated,
             text.modified,
         )?;
@@ -403,7 +412,7 @@ fn add_recorded(
                         &name,
                         Some(&log.system_path),
                         log.bytes,
-                        scrubbed,
+                        Content::Text(scrubbed),
                         truncated,
                         None,
                     )?;
@@ -501,7 +510,7 @@ fn add_agent_files(
             }
         };
         if system_path == &layout.version_file {
-            facts.version = Some(String::from_utf8_lossy(&scrubbed.bytes).trim().to_string());
+            facts.version = Some(String::from_utf8_lossy(scrubbed.bytes()).trim().to_string());
         }
         let name = format!("agent/{}", file_name(system_path));
         add_entry(
@@ -510,7 +519,7 @@ fn add_agent_files(
             &name,
             Some(system_path),
             bytes.len() as u64,
-            scrubbed,
+            Content::Text(scrubbed),
             None,
             file.modified,
         )?;
@@ -555,7 +564,7 @@ fn add_screenshots(
     let mut stored: BTreeMap<String, String> = BTreeMap::new(); // sha256 -> entry name
     for shot in shots {
         let source = shot.source.display().to_string();
-        let size = shot.bytes.len() as u64;
+        let size = shot.bytes().len() as u64;
         let base = shot
             .source
             .file_name()
@@ -566,11 +575,7 @@ fn add_screenshots(
             name = format!("screenshots/{n}-{base}");
             n += 1;
         }
-        let scrubbed = Scrubbed {
-            bytes: shot.bytes,
-            redactions: Redactions::default(),
-        };
-        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(&scrubbed.bytes));
+        let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(shot.bytes()));
         if let Some(first) = stored.get(&sha) {
             manifest.skip(source, format!("the same image as {first}: stored once"));
             continue;
@@ -581,7 +586,7 @@ fn add_screenshots(
             &name,
             Some(&source),
             size,
-            scrubbed,
+            Content::Image(shot),
             None,
             None,
         )?;
@@ -606,10 +611,16 @@ fn add_text(
         name,
         source,
         bytes.len() as u64,
-        scrubbed,
+        Content::Text(scrubbed),
         None,
         None,
     )
+}
+
+/// What an entry holds: scrubbed text, or a screenshot stored as it is.
+enum Content {
+    Text(Scrubbed),
+    Image(Screenshot),
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -619,12 +630,17 @@ fn add_entry(
     name: &str,
     source: Option<&str>,
     size_before: u64,
-    scrubbed: Scrubbed,
+    content: Content,
     truncated: Option<String>,
     modified: Option<SystemTime>,
 ) -> Result<(), BundleError> {
-    let redactions = scrubbed.redactions.0;
-    let stored = writer.add(name, scrubbed.bytes)?;
+    let (stored, redactions) = match content {
+        Content::Text(text) => {
+            let redactions = text.redactions().0.clone();
+            (writer.add(name, text)?, redactions)
+        }
+        Content::Image(image) => (writer.add_image(name, image)?, BTreeMap::new()),
+    };
     manifest.entries.push(Entry {
         name: stored.name,
         source: source.map(str::to_string),

@@ -24,12 +24,30 @@ pub enum ScreenshotError {
     Read(PathBuf, std::io::Error),
 }
 
-/// A screenshot read and checked.
+/// A screenshot read and checked: [`read`] is the only way to make one, so its bytes are an
+/// image recognised by content ([`sniff`]). The bundle stores these unscrubbed, through
+/// `BundleWriter::add_image`.
 #[derive(Debug)]
 pub struct Screenshot {
     pub source: PathBuf,
-    pub format: &'static str,
-    pub bytes: Vec<u8>,
+    format: &'static str,
+    bytes: Vec<u8>,
+}
+
+impl Screenshot {
+    /// The format its first bytes announce (`png`, `jpeg`…).
+    pub fn format(&self) -> &'static str {
+        self.format
+    }
+
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    /// The image bytes, for the bundle writer.
+    pub(crate) fn into_bytes(self) -> Vec<u8> {
+        self.bytes
+    }
 }
 
 /// The image format that the first bytes announce.
