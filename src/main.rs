@@ -5,6 +5,7 @@ use std::process::ExitCode;
 mod cli;
 mod commands;
 mod config;
+mod exit;
 mod output;
 mod settings;
 mod wizard;
@@ -12,7 +13,7 @@ mod wizard;
 use clap::Parser;
 
 use crate::cli::Cli;
-use crate::commands::CommandError;
+use crate::exit::CommandError;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -7,7 +7,6 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use crate::cli::GlobalArgs;
-use crate::commands::Report;
 use jcdiag_client::collect::{self, Outcome};
 use jcdiag_client::deliver;
 
@@ -93,4 +92,31 @@ pub(crate) fn upload_bar(global: &GlobalArgs) -> UploadBar {
     )
     .expect("the template is valid");
     UploadBar(indicatif::ProgressBar::new(0).with_style(style))
+}
+
+/// What a command reports. A non-zero `exit_code` with a report means the work was done in
+/// part (a bundle kept in the outbox, exit 3 or 4) and `problem` says why.
+pub(crate) struct Report {
+    /// The `--json` object.
+    pub json: Value,
+    /// The `--silent` result line.
+    pub line: String,
+    /// The human report (stdout).
+    pub human: String,
+    pub warnings: Vec<String>,
+    pub exit_code: i32,
+    pub problem: Option<String>,
+}
+
+impl Report {
+    pub(crate) fn ok(json: Value, line: String, human: String) -> Report {
+        Report {
+            json,
+            line,
+            human,
+            warnings: Vec::new(),
+            exit_code: 0,
+            problem: None,
+        }
+    }
 }

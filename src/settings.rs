@@ -6,8 +6,8 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use crate::cli::{CollectionArgs, FormArgs, GlobalArgs, SendArgs, WhereArgs};
-use crate::commands::CommandError;
 use crate::config::Config;
+use crate::exit::CommandError;
 use jcdiag_client::collect::{self, Caps};
 use jcdiag_client::deliver::{self, Connection};
 use jcdiag_client::form::CaseForm;

@@ -5,9 +5,11 @@ use std::path::PathBuf;
 
 use serde_json::json;
 
-use super::{CommandError, Report, ask, can_prompt, start_log};
+use super::{ask, can_prompt, start_log};
 use crate::cli::{CollectArgs, GlobalArgs};
 use crate::config::Config;
+use crate::exit::CommandError;
+use crate::output::Report;
 use crate::output::{alias_table_line, bundle_json, collection_spinner, preview_report};
 use crate::settings::{
     caps, check_out, configured_out, layered_form, load_config, place_of, screenshot_cap,

@@ -1,8 +1,8 @@
 //! `jcdiag configure`.
 
-use super::CommandError;
 use crate::cli::{ConfigureArgs, GlobalArgs};
 use crate::config::Config;
+use crate::exit::CommandError;
 
 /// `jcdiag configure`: empty values count as not given (an MSI passes every property).
 pub(crate) fn configure_command(

@@ -5,8 +5,10 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::{CommandError, Report, block_on, start_log};
+use super::{block_on, start_log};
 use crate::cli::{EscalateArgs, GlobalArgs};
+use crate::exit::CommandError;
+use crate::output::Report;
 use crate::settings::{ESCALATION_DEADLINE, connection, deadline, load_config, state_dir};
 use jcdiag_client::deliver::{self, Api, DeliverError, Outbox};
 use jcdiag_client::form::CaseForm;

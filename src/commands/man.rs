@@ -2,8 +2,9 @@
 
 use serde_json::json;
 
-use super::{CommandError, Report};
 use crate::cli::Cli;
+use crate::exit::CommandError;
+use crate::output::Report;
 
 /// `jcdiag man`: prints one page (jcdiag's own, or a command's), or writes them all to `--out`.
 pub(crate) fn man_command(args: crate::cli::ManArgs) -> Result<Option<Report>, CommandError> {

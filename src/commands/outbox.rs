@@ -4,8 +4,10 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 
-use super::{CommandError, Report, block_on, delivery_exit_code, start_log};
+use super::{block_on, start_log};
 use crate::cli::{GlobalArgs, OutboxAction, OutboxArgs};
+use crate::exit::{CommandError, delivery_exit_code};
+use crate::output::Report;
 use crate::settings::{
     DEFAULT_DEADLINE, chunk_size, connection_or, deadline, load_config, state_dir,
 };

@@ -8,8 +8,10 @@ use serde_json::json;
 
 use super::collect::{Extras, collect_with, offer_screenshots};
 use super::submit::{plan_submit, submit_planned};
-use super::{CommandError, Report, can_prompt, start_log};
+use super::{can_prompt, start_log};
 use crate::cli::{GlobalArgs, RecordArgs, SubmitArgs};
+use crate::exit::CommandError;
+use crate::output::Report;
 use crate::settings::{caps, check_out, configured_out, layered_form, load_config, place_of};
 use crate::wizard::Scope;
 use jcdiag_client::record::{self, Recorder, Watch};

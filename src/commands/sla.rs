@@ -2,8 +2,9 @@
 
 use serde_json::json;
 
-use super::{CommandError, Report};
 use crate::cli::{GlobalArgs, SlaArgs};
+use crate::exit::CommandError;
+use crate::output::Report;
 use crate::settings::{load_config, sla_terms};
 use jcdiag_profile::Profile;
 

@@ -8,11 +8,11 @@ use std::time::Instant;
 use serde_json::{Value, json};
 
 use super::collect::{Extras, build_bundle};
-use super::{
-    CommandError, Report, ask, block_on, delivery_exit_code, exit, start_log, terminal_wizard,
-};
+use super::{ask, block_on, start_log, terminal_wizard};
 use crate::cli::{GlobalArgs, SubmitArgs, Via};
 use crate::config::Config;
+use crate::exit::{CommandError, code, delivery_exit_code};
+use crate::output::Report;
 use crate::output::{preview_report, upload_bar};
 use crate::settings::{
     DEFAULT_DEADLINE, chunk_size, configured_out, connection, deadline, layered_form, load_config,
@@ -295,8 +295,8 @@ pub(crate) fn submit_planned(
         Err(failure) => {
             let code = delivery_exit_code(&failure);
             match code {
-                exit::USAGE => return Err(CommandError::Usage(failure.to_string())),
-                exit::INTERNAL => return Err(CommandError::Internal(failure.to_string())),
+                code::USAGE => return Err(CommandError::Usage(failure.to_string())),
+                code::INTERNAL => return Err(CommandError::Internal(failure.to_string())),
                 _ => {}
             }
             json["case_id"] = json!(form.case);
@@ -314,14 +314,14 @@ pub(crate) fn submit_planned(
             json["response_due"] = json!(attached.as_ref().and(known_due));
             // The outbox keeps the endpoint and CA file but never the token: name what a
             // flush still needs.
-            let failure = if code == exit::QUEUED {
+            let failure = if code == code::QUEUED {
                 format!("{failure}; run `{}` to retry", flush_hint(global, &config))
             } else {
                 failure.to_string()
             };
             json["error"] = json!(failure);
             // The email channel is the fallback the guideline itself names.
-            let by_email = (code == exit::QUEUED).then(|| {
+            let by_email = (code == code::QUEUED).then(|| {
                 format!(
                     "\nIf the endpoint stays unreachable, send the case by email instead:\n  jcdiag submit --via email --yes \"{}\"\n",
                     shown_bundle.display()

@@ -1,12 +1,9 @@
 //! The JSON side of Case Intake API v1: cases, attachments, escalations, the OpenAPI
-//! document, and the pieces every route shares (state, authentication, JSON bodies).
-//! The tus upload routes live in `tus.rs`.
-
-use std::collections::HashSet;
-use std::sync::{Arc, Mutex};
+//! document, and the request plumbing the routes share (authentication, JSON bodies, the
+//! case check). The tus upload routes live in `tus.rs`; the state in `state.rs`.
 
 use axum::body::Bytes;
-use axum::extract::{DefaultBodyLimit, FromRequest, FromRequestParts, Path, Request, State};
+use axum::extract::{FromRequest, FromRequestParts, Path, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
@@ -17,108 +14,26 @@ use serde::Deserialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use super::Config;
 use super::error::ApiError;
-use super::files::DataDir;
-use super::ids::{CaseId, UploadId, is_sha256_hex};
-use super::store::{CaseHandle, DeclaredBundle, NewCase, Store};
+use super::ids::{CaseId, is_sha256_hex};
+use super::state::{AppState, base_url};
+use super::store::{CaseHandle, DeclaredBundle, NewCase};
 use super::tokens::{self, Principal};
-use super::tus;
 use jcdiag_profile::sla::{Severity, Tier};
 
 /// The OpenAPI document, served as is and checked by the tests.
 pub const OPENAPI: &str = include_str!("../../../openapi/intake-v1.json");
 
 /// Largest JSON request body. A case.json is a form and some metadata: kilobytes.
-const JSON_BODY_LIMIT: usize = 1 << 20;
+pub const JSON_BODY_LIMIT: usize = 1 << 20;
 
-/// Everything a request handler can reach.
-#[derive(Clone)]
-pub struct AppState(Arc<Shared>);
-
-pub struct Shared {
-    pub store: Store,
-    pub dir: DataDir,
-    pub config: Config,
-    /// Uploads with a PATCH commit, a completion check or a deletion in progress. A second
-    /// request for the same upload gets a 409 instead of waiting or interleaving writes.
-    busy: Mutex<HashSet<UploadId>>,
-}
-
-impl std::ops::Deref for AppState {
-    type Target = Shared;
-    fn deref(&self) -> &Shared {
-        &self.0
-    }
-}
-
-impl AppState {
-    pub fn new(store: Store, dir: DataDir, config: Config) -> Self {
-        AppState(Arc::new(Shared {
-            store,
-            dir,
-            config,
-            busy: Mutex::new(HashSet::new()),
-        }))
-    }
-
-    /// Marks `id` busy until the returned claim is dropped; `None` if it already is.
-    pub fn claim(&self, id: &UploadId) -> Option<Claim> {
-        let mut busy = self.busy.lock().unwrap_or_else(|p| p.into_inner());
-        busy.insert(id.clone()).then(|| Claim {
-            state: self.clone(),
-            id: id.clone(),
-        })
-    }
-
-    /// `https` or `http`, for the absolute URLs the API hands out.
-    pub fn scheme(&self) -> &'static str {
-        if self.config.tls.is_some() {
-            "https"
-        } else {
-            "http"
-        }
-    }
-
-    /// Runs blocking work (SQLite, file hashing, zip checks) off the async workers.
-    pub async fn blocking<T, F>(&self, work: F) -> Result<T, ApiError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&AppState) -> Result<T, ApiError> + Send + 'static,
-    {
-        let state = self.clone();
-        tokio::task::spawn_blocking(move || work(&state)).await?
-    }
-}
-
-/// See [`AppState::claim`].
-pub struct Claim {
-    state: AppState,
-    id: UploadId,
-}
-
-impl Drop for Claim {
-    fn drop(&mut self) {
-        self.state
-            .busy
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(&self.id);
-    }
-}
-
-pub fn router(state: AppState) -> Router {
+/// The case routes; the server merges them with the upload and release routes.
+pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/openapi.json", get(openapi))
         .route("/v1/cases", post(create_case))
         .route("/v1/cases/{id}/attachments", post(add_attachment))
         .route("/v1/cases/{id}/escalations", post(escalate))
-        .merge(tus::routes())
-        .merge(super::releases::routes())
-        .fallback(not_found)
-        .method_not_allowed_fallback(method_not_allowed)
-        .layer(DefaultBodyLimit::max(JSON_BODY_LIMIT))
-        .with_state(state)
 }
 
 /// Authentication: every route that names a `Principal` argument requires a valid token.
@@ -159,27 +74,6 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
             )
         })
     }
-}
-
-/// `<scheme>://<Host>`: the base for URLs handed to the client, so they work through
-/// whatever name and port the client used to reach us.
-pub fn base_url(state: &AppState, headers: &HeaderMap) -> Result<String, ApiError> {
-    let host = headers
-        .get(header::HOST)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default();
-    let sane = !host.is_empty()
-        && host.len() <= 255
-        && host
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b".-:[]".contains(&b));
-    if !sane {
-        return Err(ApiError::bad_request(
-            "invalid_host",
-            "the request needs a valid Host header",
-        ));
-    }
-    Ok(format!("{}://{host}", state.scheme()))
 }
 
 /// Parses `{id}` in a path and checks the caller may touch that case.
@@ -414,7 +308,7 @@ async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
 }
 
-async fn not_found() -> ApiError {
+pub async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
@@ -422,7 +316,7 @@ async fn not_found() -> ApiError {
     )
 }
 
-async fn method_not_allowed() -> ApiError {
+pub async fn method_not_allowed() -> ApiError {
     ApiError::new(
         StatusCode::METHOD_NOT_ALLOWED,
         "method_not_allowed",

@@ -4,7 +4,8 @@
 //!
 //! - [`server`]: [`serve`] binds the pieces together and runs the accept loop (TLS or,
 //!   on loopback only, plain HTTP).
-//! - [`api`]: the JSON routes (cases, attachments, escalations) and shared request plumbing.
+//! - [`state`]: what every handler can reach ([`state::AppState`]), and the base URL of answers.
+//! - [`api`]: the JSON routes (cases, attachments, escalations) and request plumbing.
 //! - [`tus`]: resumable bundle uploads, and what happens when the last byte arrives.
 //! - [`inspect`]: the zip checks every bundle passes before it is kept.
 //! - [`store`]: the SQLite schema and every query; [`files`]: the data folder's layout.
@@ -22,6 +23,7 @@ pub mod ids;
 pub mod inspect;
 pub mod releases;
 pub mod server;
+pub mod state;
 pub mod store;
 pub mod tls;
 pub mod tokens;

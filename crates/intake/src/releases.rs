@@ -23,8 +23,8 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
-use super::api::{AppState, base_url};
 use super::error::ApiError;
+use super::state::{AppState, base_url};
 use jcdiag_fs::fsafe::{self, Refusal, Trust};
 
 /// The installers as shipped in `installer/`; [`fill`] puts in the endpoint and version.

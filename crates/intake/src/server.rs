@@ -21,8 +21,10 @@ use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 
 use super::Config;
-use super::api::{self, AppState};
+use super::api;
 use super::files::DataDir;
+use super::releases;
+use super::state::AppState;
 use super::store::{Store, StoreError};
 use super::tus;
 
@@ -118,7 +120,7 @@ async fn accept_loop(
     acceptor: Option<TlsAcceptor>,
     mut stopped: watch::Receiver<bool>,
 ) {
-    let router = api::router(state.clone());
+    let router = router(state.clone());
     let graceful = GracefulShutdown::new();
     let mut connections = JoinSet::new();
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
@@ -193,4 +195,15 @@ where
     if let Err(error) = watcher.watch(connection).await {
         tracing::debug!("connection ended: {error}");
     }
+}
+
+/// Every route: the case API, tus uploads and the installers, with one fallback for the rest.
+fn router(state: AppState) -> axum::Router {
+    api::routes()
+        .merge(tus::routes())
+        .merge(releases::routes())
+        .fallback(api::not_found)
+        .method_not_allowed_fallback(api::method_not_allowed)
+        .layer(axum::extract::DefaultBodyLimit::max(api::JSON_BODY_LIMIT))
+        .with_state(state)
 }

@@ -33,11 +33,12 @@ use http_body_util::BodyExt;
 use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
-use super::api::{AppState, Claim, authorize_case, base_url};
+use super::api::authorize_case;
 use super::error::{ApiError, checksum_mismatch_status};
 use super::files::{self, remove_if_exists, sha256_file, sync_dir};
 use super::ids::{UploadId, is_sha256_hex, new_receipt_id, random_hex};
 use super::inspect;
+use super::state::{AppState, Claim, base_url};
 use super::store::{Receipt, UploadRecord, timestamp};
 use super::tokens::Principal;
 
