@@ -1,0 +1,1 @@
+//! The wire and file formats jcdiag and jcdiag-intake share.
