@@ -289,7 +289,7 @@ fn validate_case(org: &str, case: Value) -> Result<NewCase, ApiError> {
     let tier: Tier = match object.get("tier") {
         Some(Value::String(text)) if !text.trim().is_empty() => text
             .parse()
-            .map_err(|e: jcdiag_profile::sla::SlaError| invalid(format!("case.tier: {e}")))?,
+            .map_err(|e: jcdiag_profile::sla::LevelError| invalid(format!("case.tier: {e}")))?,
         _ => return Err(missing("tier")),
     };
     let severity = match object.get("severity") {
