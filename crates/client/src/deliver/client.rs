@@ -570,4 +570,50 @@ mod tests {
         backoff.deadline = Instant::now();
         assert_eq!(backoff.next(None), None);
     }
+
+    /// Serves `body` as the JSON answer to every request, on loopback.
+    async fn answering(body: &'static str) -> Api {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = vec![0u8; 8192];
+                let _ = socket.read(&mut request).await;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        Api::new(Connection {
+            endpoint,
+            token: "t".into(),
+            ca_file: None,
+            proxy: None,
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_receipt_without_its_id_is_refused_not_taken_for_delivery() {
+        let api = answering(r#"{"case_id": "00000001", "sha256": "ab", "size": 3, "received_at": "2026-12-01T15:44:02Z"}"#).await;
+        let location = format!("{}v1/uploads/x", api.endpoint());
+        match api.receipt(&location).await {
+            Err(Failure::Refused { message, .. }) => {
+                assert!(message.contains("receipt_id"), "{message}")
+            }
+            other => panic!("a receipt without receipt_id was taken: {other:?}"),
+        }
+        let api = answering(
+            r#"{"receipt_id": "", "case_id": "1", "sha256": "ab", "size": 3, "received_at": "x"}"#,
+        )
+        .await;
+        let location = format!("{}v1/uploads/x", api.endpoint());
+        assert!(matches!(
+            api.receipt(&location).await,
+            Err(Failure::Refused { .. })
+        ));
+    }
 }
