@@ -3,8 +3,6 @@
 use std::io::IsTerminal;
 use std::path::PathBuf;
 
-use serde_json::json;
-
 use super::{ask, can_prompt, start_log};
 use crate::cli::{CollectArgs, GlobalArgs};
 use crate::config::Config;
@@ -164,13 +162,16 @@ pub(crate) fn build_bundle(
         require_root_owner: run.elevated,
     };
     let sla = sla_terms(profile, config)?;
-    let mut case = jcdiag_client::case::record(form, profile, &sla, now);
-    if let Some(recording) = &extras.recording {
-        case["recording"] = json!({
-            "start": recording.start_rfc3339(),
-            "end": recording.end_rfc3339(),
+    let mut case = jcdiag_client::case::case_record(form, profile, &sla, now);
+    case.recording = extras
+        .recording
+        .as_ref()
+        .map(|recording| jcdiag_protocol::RecordingWindow {
+            start: recording.start_rfc3339(),
+            end: recording.end_rfc3339(),
         });
-    }
+    let case = serde_json::to_value(case)
+        .map_err(|e| CommandError::Internal(format!("case.json cannot be written: {e}")))?;
     let spinner = collection_spinner(global);
     let step = |what: &str| spinner.set_message(what.to_string());
     let collected = collect::collect(collect::Request {

@@ -3,13 +3,14 @@
 
 use chrono::{DateTime, SecondsFormat, Utc};
 use chrono_tz::Tz;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use crate::form::CaseForm;
 use jcdiag_profile::Profile;
 use jcdiag_profile::sla::{ResponseDue, ResponseRule, Severity, SlaError, SlaProfile, Tier};
 
-pub const SCHEMA: &str = "jcdiag.case/1";
+pub use jcdiag_protocol::CASE_SCHEMA as SCHEMA;
+use jcdiag_protocol::{CaseRecord, Contact, SeverityInfo};
 
 /// The response target of a case, as a time and as a sentence.
 #[derive(Debug, Clone)]
@@ -69,44 +70,67 @@ pub fn tier_and_severity(form: &CaseForm) -> Option<(Tier, Severity)> {
 }
 
 /// The case record for a form filed at `now`.
-pub fn record(form: &CaseForm, profile: &Profile, sla: &SlaProfile, now: DateTime<Utc>) -> Value {
+pub fn case_record(
+    form: &CaseForm,
+    profile: &Profile,
+    sla: &SlaProfile,
+    now: DateTime<Utc>,
+) -> CaseRecord {
     // The same Tier and Severity types the intake and `sla --json` use: name and number.
     let severity = form
         .severity
         .and_then(|n| Severity::try_from(n).ok())
         .map(|level| {
             let info = profile.severities.get(&level.to_string());
-            json!({
-                "level": level,
-                "name": info.map(|i| i.name.clone()),
-                "definition": info.map(|i| i.definition.clone()),
-            })
+            SeverityInfo {
+                level,
+                name: info.map(|i| i.name.clone()),
+                definition: info.map(|i| i.definition.clone()),
+            }
         });
     let target =
         tier_and_severity(form).and_then(|(tier, severity)| target(sla, tier, severity, now).ok());
     let tier = form.tier.as_deref().and_then(|t| t.parse::<Tier>().ok());
-    json!({
-        "schema": SCHEMA,
-        "case_id": form.case,
-        "created": now.to_rfc3339_opts(SecondsFormat::Secs, true),
-        "form": {
-            "description": form.description,
-            "troubleshooting": form.troubleshooting,
-            "errors": form.error,
-            "screenshots": form.screenshot.iter()
+    CaseRecord {
+        schema: SCHEMA.into(),
+        case_id: form.case.clone(),
+        created: Some(now.to_rfc3339_opts(SecondsFormat::Secs, true)),
+        form: jcdiag_protocol::CaseForm {
+            description: form.description.clone(),
+            troubleshooting: form.troubleshooting.clone(),
+            errors: form.error.clone(),
+            screenshots: form
+                .screenshot
+                .iter()
                 .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .collect::<Vec<_>>(),
-            "contact": { "name": form.name, "email": form.email },
-            "org": form.org,
-            "partner": form.partner.unwrap_or(false),
+                .collect(),
+            contact: Contact {
+                name: form.name.clone(),
+                email: form.email.clone(),
+            },
+            org: form.org.clone(),
+            partner: form.partner.unwrap_or(false),
+            extra: Default::default(),
         },
-        "tier": tier,
-        "severity": severity,
-        "response_due": target.as_ref().and_then(Target::due_rfc3339),
-        "response_target": target.map_or_else(|| "not computed: tier and severity not both given".to_string(), |t| t.text),
-        "channels": tier.map(|t| profile.channels_of(t.id(), form.partner == Some(true))).unwrap_or_default(),
-        "tool_version": env!("CARGO_PKG_VERSION"),
-    })
+        tier,
+        severity,
+        response_due: target.as_ref().and_then(Target::due_rfc3339),
+        response_target: Some(target.map_or_else(
+            || "not computed: tier and severity not both given".to_string(),
+            |t| t.text,
+        )),
+        channels: tier
+            .map(|t| profile.channels_of(t.id(), form.partner == Some(true)))
+            .unwrap_or_default(),
+        tool_version: Some(env!("CARGO_PKG_VERSION").into()),
+        recording: None,
+        extra: Default::default(),
+    }
+}
+
+/// [`case_record`] as JSON, for callers that add to it.
+pub fn record(form: &CaseForm, profile: &Profile, sla: &SlaProfile, now: DateTime<Utc>) -> Value {
+    serde_json::to_value(case_record(form, profile, sla, now)).expect("a case record serialises")
 }
 
 #[cfg(test)]

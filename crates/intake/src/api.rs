@@ -12,14 +12,17 @@ use axum::{Json, Router};
 use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde::de::DeserializeOwned;
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::error::ApiError;
 use super::ids::{CaseId, is_sha256_hex};
 use super::state::{AppState, base_url};
 use super::store::{CaseHandle, DeclaredBundle, NewCase};
 use super::tokens::{self, Principal};
-use jcdiag_profile::sla::{Severity, Tier};
+use jcdiag_protocol::{
+    BundleDeclaration, CASE_SCHEMA, CaseRecord, CreateAttachment, CreateCase, Created,
+    EscalationAnswer, EscalationRequest, header as wire,
+};
 
 /// The OpenAPI document, served as is and checked by the tests.
 pub const OPENAPI: &str = include_str!("../../../openapi/intake-v1.json");
@@ -97,29 +100,16 @@ pub async fn authorize_case(
     Ok(case_id)
 }
 
-#[derive(Deserialize)]
-struct CreateCaseRequest {
-    case: Value,
-    bundle: BundleDeclaration,
+/// `POST /v1/cases`: the case stays a JSON value so it is stored exactly as received.
+type CreateCaseRequest = CreateCase<Value>;
+/// `POST /v1/cases/{id}/attachments`: only the bundle is read.
+type AttachmentRequest = CreateAttachment<serde::de::IgnoredAny>;
+
+trait Validate {
+    fn validate(self, max_bundle: u64) -> Result<DeclaredBundle, ApiError>;
 }
 
-#[derive(Deserialize)]
-struct AttachmentRequest {
-    bundle: BundleDeclaration,
-}
-
-#[derive(Deserialize)]
-struct BundleDeclaration {
-    sha256: String,
-    size: u64,
-}
-
-#[derive(Deserialize)]
-struct EscalationRequest {
-    reason: String,
-}
-
-impl BundleDeclaration {
+impl Validate for BundleDeclaration {
     fn validate(self, max_bundle: u64) -> Result<DeclaredBundle, ApiError> {
         let sha256 = self.sha256.to_ascii_lowercase();
         if !is_sha256_hex(&sha256) {
@@ -146,7 +136,7 @@ impl BundleDeclaration {
 
 fn idempotency_key(headers: &HeaderMap) -> Result<String, ApiError> {
     let key = headers
-        .get("idempotency-key")
+        .get(wire::IDEMPOTENCY_KEY)
         .and_then(|v| v.to_str().ok())
         .map(str::trim)
         .unwrap_or_default();
@@ -167,40 +157,33 @@ fn validate_case(org: &str, case: Value) -> Result<NewCase, ApiError> {
             "`case` must be the JSON object from case.json".into(),
         ));
     };
-    if object.get("schema").and_then(Value::as_str) != Some("jcdiag.case/1") {
-        return Err(invalid(
-            "case.schema must be \"jcdiag.case/1\": this endpoint speaks Case Intake API v1".into(),
-        ));
+    if object.get("schema").and_then(Value::as_str) != Some(CASE_SCHEMA) {
+        return Err(invalid(format!(
+            "case.schema must be \"{CASE_SCHEMA}\": this endpoint speaks Case Intake API v1"
+        )));
     }
     if !object.get("form").is_some_and(Value::is_object) {
         return Err(invalid(
             "case.form must be an object holding the issue form".into(),
         ));
     }
-    // Tier and severity are shown in `case list`. The tier is its name; the severity a
-    // number, a string, or (as jcdiag's case.json writes it) an object with its `level`.
+    // The shared type reads every shape jcdiag has sent: the tier by name in any case, the
+    // severity as a number, a string or an object with its `level`. Its errors name the field.
+    let record = CaseRecord::deserialize(&case).map_err(|e| {
+        let e = e.to_string();
+        invalid(if e.starts_with("case.") {
+            e
+        } else {
+            format!("case: {e}")
+        })
+    })?;
+    // Tier and severity are shown in `case list`.
     let missing = |name: &str| invalid(format!("case.{name} is missing: set it (e.g. --{name})"));
-    let tier: Tier = match object.get("tier") {
-        Some(Value::String(text)) if !text.trim().is_empty() => text
-            .parse()
-            .map_err(|e: jcdiag_profile::sla::SlaError| invalid(format!("case.tier: {e}")))?,
-        _ => return Err(missing("tier")),
-    };
-    let severity = match object.get("severity") {
-        Some(Value::Object(inner)) => inner.get("level"),
-        other => other,
-    };
-    let severity: Severity = match severity {
-        Some(value @ (Value::String(_) | Value::Number(_))) => {
-            Severity::deserialize(value).map_err(|e| invalid(format!("case.severity: {e}")))?
-        }
-        _ => return Err(missing("severity")),
-    };
-    let response_due = match object.get("response_due") {
-        None | Some(Value::Null) => None,
-        Some(Value::String(text)) if DateTime::parse_from_rfc3339(text).is_ok() => {
-            Some(text.clone())
-        }
+    let tier = record.tier.ok_or_else(|| missing("tier"))?;
+    let severity = record.severity.ok_or_else(|| missing("severity"))?.level;
+    let response_due = match record.response_due {
+        None => None,
+        Some(text) if DateTime::parse_from_rfc3339(&text).is_ok() => Some(text),
         Some(_) => {
             return Err(invalid(
                 "case.response_due must be an RFC 3339 time or null".into(),
@@ -222,11 +205,11 @@ fn case_response(
     handle: CaseHandle,
 ) -> Result<Response, ApiError> {
     let base = base_url(state, headers)?;
-    let body = json!({
-        "case_id": handle.case_id.to_string(),
-        "upload_url": format!("{base}/v1/cases/{}/uploads", handle.case_id),
-        "response_due": handle.response_due,
-    });
+    let body = Created {
+        case_id: handle.case_id.to_string(),
+        upload_url: format!("{base}/v1/cases/{}/uploads", handle.case_id),
+        response_due: handle.response_due,
+    };
     // 201 the first time; a replayed Idempotency-Key gets the same body with 200.
     let status = if handle.created {
         StatusCode::CREATED
@@ -298,7 +281,10 @@ async fn escalate(
     tracing::info!(%case_id, "escalation recorded");
     Ok((
         StatusCode::CREATED,
-        Json(json!({"case_id": case_id.to_string(), "status": "recorded"})),
+        Json(EscalationAnswer {
+            case_id: case_id.to_string(),
+            status: "recorded".into(),
+        }),
     )
         .into_response())
 }
@@ -327,6 +313,8 @@ pub async fn method_not_allowed() -> ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use jcdiag_protocol::Tier;
+    use serde_json::json;
 
     #[test]
     fn case_validation_names_the_field() {

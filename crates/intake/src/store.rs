@@ -175,15 +175,9 @@ pub struct CaseRecord {
     pub escalations: Vec<EscalationRecord>,
 }
 
-/// Proof that a bundle was accepted, as GET /v1/uploads/{id}/receipt returns it.
-#[derive(Debug, Clone, Serialize)]
-pub struct Receipt {
-    pub receipt_id: String,
-    pub case_id: String,
-    pub sha256: String,
-    pub size: u64,
-    pub received_at: String,
-}
+/// Proof that a bundle was accepted, as GET /v1/uploads/{id}/receipt returns it: the type the
+/// client reads it with.
+pub use jcdiag_protocol::Receipt;
 
 #[derive(Debug, Clone)]
 pub struct UploadRecord {

@@ -42,10 +42,10 @@ use super::state::{AppState, Claim, base_url};
 use super::store::{Receipt, UploadRecord, timestamp};
 use super::tokens::Principal;
 
-pub const TUS_VERSION: &str = "1.0.0";
+pub use jcdiag_protocol::TUS_VERSION;
 pub const TUS_EXTENSIONS: &str = "creation,checksum,expiration,termination";
 /// The header that carries the receipt id on the final PATCH.
-pub const RECEIPT_HEADER: &str = "jcdiag-receipt";
+pub const RECEIPT_HEADER: &str = jcdiag_protocol::header::RECEIPT;
 
 const OFFSET_STREAM: &str = "application/offset+octet-stream";
 

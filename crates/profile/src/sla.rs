@@ -53,8 +53,12 @@ use std::str::FromStr;
 use chrono::offset::LocalResult;
 use chrono::{DateTime, Datelike, NaiveDate, NaiveTime, Offset, TimeDelta, TimeZone, Utc, Weekday};
 use chrono_tz::Tz;
+use serde::Deserialize;
 use serde::de::{self, Deserializer, MapAccess, Unexpected, Visitor};
-use serde::{Deserialize, Serialize};
+
+// Tier and Severity are part of the wire contract: they live in jcdiag-protocol, and stay
+// reachable here under their old paths.
+pub use jcdiag_protocol::{LevelError, Severity, Tier};
 
 /// Largest `N` accepted in `"<N>h ..."`: keeps a typo from turning into a
 /// calculation that walks thousands of business days.
@@ -63,10 +67,9 @@ const MAX_RULE_HOURS: u32 = 1000;
 /// Why a target could not be computed or a profile value was rejected.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum SlaError {
-    #[error("unknown tier \"{0}\"; valid tiers: free, standard, premium, jumpstart")]
-    UnknownTier(String),
-    #[error("invalid severity \"{0}\"; allowed: 1, 2, 3")]
-    InvalidSeverity(String),
+    /// An unknown tier or a severity outside 1 to 3.
+    #[error(transparent)]
+    Level(#[from] LevelError),
     #[error(
         "invalid response rule \"{0}\"; expected \"<N>h wall\", \"<N>h support\" \
          (N in 1..={MAX_RULE_HOURS}) or \"next-business-day\""
@@ -78,110 +81,6 @@ pub enum SlaError {
     TierNotConfigured(Tier),
     #[error("the response target falls outside the supported date range")]
     OutOfRange,
-}
-
-/// JumpCloud plan, as named on the command line and in `[tiers.<name>]`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Tier {
-    Free,
-    Standard,
-    Premium,
-    Jumpstart,
-}
-
-impl Tier {
-    pub const ALL: [Tier; 4] = [Tier::Free, Tier::Standard, Tier::Premium, Tier::Jumpstart];
-
-    /// The lowercase id used in the profile and on the command line.
-    pub fn id(self) -> &'static str {
-        match self {
-            Tier::Free => "free",
-            Tier::Standard => "standard",
-            Tier::Premium => "premium",
-            Tier::Jumpstart => "jumpstart",
-        }
-    }
-}
-
-impl fmt::Display for Tier {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.id())
-    }
-}
-
-impl FromStr for Tier {
-    type Err = SlaError;
-
-    /// Case-insensitive, so "JumpStart" as printed by JumpCloud is accepted.
-    fn from_str(s: &str) -> Result<Self, SlaError> {
-        Tier::ALL
-            .into_iter()
-            .find(|t| t.id().eq_ignore_ascii_case(s.trim()))
-            .ok_or_else(|| SlaError::UnknownTier(s.to_string()))
-    }
-}
-
-/// Case severity, 1 (most severe) to 3.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "SeverityInput")]
-pub struct Severity(u8);
-
-impl Severity {
-    pub const ALL: [Severity; 3] = [Severity(1), Severity(2), Severity(3)];
-
-    pub fn get(self) -> u8 {
-        self.0
-    }
-}
-
-impl fmt::Display for Severity {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-impl TryFrom<u8> for Severity {
-    type Error = SlaError;
-
-    fn try_from(n: u8) -> Result<Self, SlaError> {
-        match n {
-            1..=3 => Ok(Severity(n)),
-            _ => Err(SlaError::InvalidSeverity(n.to_string())),
-        }
-    }
-}
-
-impl FromStr for Severity {
-    type Err = SlaError;
-
-    fn from_str(s: &str) -> Result<Self, SlaError> {
-        s.trim()
-            .parse::<u8>()
-            .map_err(|_| SlaError::InvalidSeverity(s.to_string()))?
-            .try_into()
-            .map_err(|_| SlaError::InvalidSeverity(s.to_string()))
-    }
-}
-
-/// A severity arrives as a string when it is a TOML key (`1 = "1h wall"`) and
-/// may arrive as a number elsewhere; both go through the same check.
-#[derive(Deserialize)]
-#[serde(untagged)]
-enum SeverityInput {
-    Number(i64),
-    Text(String),
-}
-
-impl TryFrom<SeverityInput> for Severity {
-    type Error = SlaError;
-
-    fn try_from(input: SeverityInput) -> Result<Self, SlaError> {
-        match input {
-            SeverityInput::Number(n) => n.to_string().parse(),
-            SeverityInput::Text(s) => s.parse(),
-        }
-    }
 }
 
 /// How a tier's response time is measured for one severity.

@@ -22,6 +22,7 @@ use crate::record::{POLL_INTERVAL, Recording, Watch};
 use jcdiag_fs::fsafe::{self, Refusal, Trust};
 use jcdiag_profile::Profile;
 use jcdiag_profile::target::TargetOs;
+use jcdiag_protocol::SystemFacts;
 use jcdiag_scrub::obfuscate::{Category, KnownNames, Obfuscator};
 use jcdiag_scrub::{Scrubbed, Scrubber};
 
@@ -140,8 +141,8 @@ pub fn collect(mut req: Request) -> Result<Outcome, BundleError> {
         BundleWriter::create(&dest, req.now)?
     };
     let mut manifest = Manifest {
-        schema: manifest::SCHEMA,
-        tool_version: env!("CARGO_PKG_VERSION"),
+        schema: manifest::SCHEMA.into(),
+        tool_version: env!("CARGO_PKG_VERSION").into(),
         created: req.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
         target_os: req.os.name().into(),
         sysroot: req.sysroot.display().to_string(),
@@ -164,26 +165,27 @@ pub fn collect(mut req: Request) -> Result<Outcome, BundleError> {
     (req.progress)("system facts");
 
     let layout = req.profile.layout(req.os);
-    let system = json!({
-        "schema": "jcdiag.system/1",
-        "collection": {
-            "target_os": req.os.name(),
-            "sysroot": req.sysroot.display().to_string(),
-            "live_system": req.live,
+    let system = SystemFacts {
+        schema: jcdiag_protocol::SYSTEM_SCHEMA.into(),
+        collection: jcdiag_protocol::Collection {
+            target_os: req.os.name().into(),
+            sysroot: req.sysroot.display().to_string(),
+            live_system: req.live,
         },
-        "os": system::os_facts(&source),
-        "hostname": host,
-        "machine": system::machine_facts(&source),
-        "agent": {
-            "version": agent.version,
-            "system_key": agent.system_key,
-            "server_host": agent.server_host,
-            "region": agent.region,
-            "service": layout.service,
-            "process": system::agent_running(&source, &layout.process),
+        os: system::os_facts(&source),
+        hostname: host.clone(),
+        machine: system::machine_facts(&source),
+        agent: jcdiag_protocol::AgentFacts {
+            version: agent.version,
+            system_key: agent.system_key,
+            server_host: agent.server_host,
+            region: agent.region,
+            service: layout.service.clone(),
+            process: system::agent_running(&source, &layout.process),
         },
-        "run": req.run,
-    });
+        run: serde_json::to_value(&req.run).expect("run facts serialise"),
+    };
+    let system = serde_json::to_value(&system).expect("system facts serialise");
     let main_log = match &main_log_errors {
         Some(lines) => summary::MainLog::Collected(lines),
         None => summary::MainLog::NotCollected(&layout.main_log),
@@ -423,27 +425,33 @@ fn add_recorded(
                     .push(format!("recording of {}: {e}", log.system_path)),
             }
         }
-        files.push(json!({
-            "source": log.system_path,
-            "entry": entry,
-            "bytes_recorded": log.bytes,
-            "lines_recorded": log.lines,
-            "rotations": log.rotations,
-            "truncations": log.truncations,
-        }));
+        files.push(manifest::RecordedLog {
+            source: log.system_path.clone(),
+            entry: entry.as_str().map(str::to_string),
+            bytes_recorded: log.bytes,
+            lines_recorded: log.lines,
+            rotations: log.rotations.into(),
+            truncations: log.truncations.into(),
+        });
     }
-    manifest.recording = Some(json!({
-        "start": recording.start_rfc3339(),
-        "end": recording.end_rfc3339(),
-        "watch": match &recording.watch {
+    manifest.recording = Some(manifest::Recording {
+        start: recording.start_rfc3339(),
+        end: recording.end_rfc3339(),
+        watch: match &recording.watch {
             Watch::Events => "file events".to_string(),
-            Watch::Polling(why) => format!("polling every {} ms ({why})", POLL_INTERVAL.as_millis()),
+            Watch::Polling(why) => {
+                format!("polling every {} ms ({why})", POLL_INTERVAL.as_millis())
+            }
         },
-        "file_events": recording.events,
-        "logs": files,
-        "new_screenshots": recording.new_screenshots.iter().map(|p| p.display().to_string()).collect::<Vec<_>>(),
-        "notes": recording.notes,
-    }));
+        file_events: recording.events,
+        logs: files,
+        new_screenshots: recording
+            .new_screenshots
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect(),
+        notes: recording.notes.clone(),
+    });
     Ok(())
 }
 

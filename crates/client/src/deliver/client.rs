@@ -12,8 +12,8 @@ use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::DeliverError;
-
-pub const TUS_VERSION: &str = "1.0.0";
+use jcdiag_protocol::header;
+pub use jcdiag_protocol::{CaseRecord, Created, Receipt, TUS_VERSION};
 
 /// How to reach the endpoint.
 #[derive(Debug, Clone)]
@@ -250,24 +250,6 @@ pub struct Api {
     conn: Connection,
 }
 
-/// What `POST /v1/cases` (or `/attachments`) answers.
-#[derive(Debug, Clone)]
-pub struct Created {
-    pub case_id: String,
-    pub upload_url: String,
-    pub response_due: Option<String>,
-}
-
-/// The endpoint's acknowledgement of a complete, verified bundle.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct Receipt {
-    pub receipt_id: String,
-    pub case_id: String,
-    pub sha256: String,
-    pub size: u64,
-    pub received_at: Option<String>,
-}
-
 impl Api {
     pub fn new(conn: Connection) -> Result<Api, DeliverError> {
         Ok(Api {
@@ -305,43 +287,41 @@ impl Api {
     /// Creates the case, or adds a bundle to an existing one; idempotent by `key`.
     pub async fn create(
         &self,
-        case: &Value,
+        case: &CaseRecord,
         attach_to: Option<&str>,
         key: &str,
         sha256: &str,
         size: u64,
     ) -> Result<Created, Failure> {
-        let bundle = serde_json::json!({ "sha256": sha256, "size": size });
-        let (url, body) = match attach_to {
-            Some(id) => (
-                self.url(&format!("/v1/cases/{id}/attachments")),
-                serde_json::json!({ "bundle": bundle, "case": case }),
-            ),
-            None => (
-                self.url("/v1/cases"),
-                serde_json::json!({ "case": case, "bundle": bundle }),
-            ),
+        let bundle = jcdiag_protocol::BundleDeclaration {
+            sha256: sha256.to_string(),
+            size,
+        };
+        let request = match attach_to {
+            Some(id) => self
+                .request(
+                    Method::POST,
+                    &self.url(&format!("/v1/cases/{id}/attachments")),
+                )
+                .json(&jcdiag_protocol::CreateAttachment {
+                    bundle,
+                    case: Some(case),
+                }),
+            None => self
+                .request(Method::POST, &self.url("/v1/cases"))
+                .json(&jcdiag_protocol::CreateCase { case, bundle }),
         };
         let response = self
-            .send(
-                self.request(Method::POST, &url)
-                    .header("Idempotency-Key", key)
-                    .json(&body),
-            )
+            .send(request.header(header::IDEMPOTENCY_KEY, key))
             .await?;
-        let answer: Value = response.json().await.map_err(Failure::from_reqwest)?;
-        let field = |name: &str| answer[name].as_str().map(str::to_string);
-        match (field("case_id"), field("upload_url")) {
-            (Some(case_id), Some(upload_url)) => Ok(Created {
-                case_id,
-                upload_url,
-                response_due: field("response_due"),
-            }),
-            _ => Err(Failure::Refused {
-                status: 200,
-                message: format!("the endpoint's answer lacks case_id or upload_url: {answer}"),
-            }),
-        }
+        let answer = response.bytes().await.map_err(Failure::from_reqwest)?;
+        serde_json::from_slice::<Created>(&answer).map_err(|e| Failure::Refused {
+            status: 200,
+            message: format!(
+                "the endpoint's answer lacks case_id or upload_url ({e}): {}",
+                String::from_utf8_lossy(&answer)
+            ),
+        })
     }
 
     /// tus creation: returns the upload resource's URL.
@@ -360,9 +340,9 @@ impl Api {
         let response = self
             .send(
                 self.request(Method::POST, upload_url)
-                    .header("Tus-Resumable", TUS_VERSION)
-                    .header("Upload-Length", size.to_string())
-                    .header("Upload-Metadata", metadata),
+                    .header(header::TUS_RESUMABLE, TUS_VERSION)
+                    .header(header::UPLOAD_LENGTH, size.to_string())
+                    .header(header::UPLOAD_METADATA, metadata),
             )
             .await?;
         let location = response
@@ -389,12 +369,12 @@ impl Api {
     pub async fn offset(&self, location: &str) -> Result<u64, Failure> {
         let response = self
             .request(Method::HEAD, location)
-            .header("Tus-Resumable", TUS_VERSION)
+            .header(header::TUS_RESUMABLE, TUS_VERSION)
             .send()
             .await
             .map_err(Failure::from_reqwest)?;
         let response = upload_answer(response).await?;
-        header_u64(&response, "Upload-Offset").ok_or(Failure::Transient {
+        header_u64(&response, header::UPLOAD_OFFSET).ok_or(Failure::Transient {
             message: "the endpoint's HEAD answer has no Upload-Offset".into(),
             wait: None,
         })
@@ -414,22 +394,23 @@ impl Api {
         } = chunk;
         let response = self
             .request(Method::PATCH, location)
-            .header("Tus-Resumable", TUS_VERSION)
+            .header(header::TUS_RESUMABLE, TUS_VERSION)
             .header("Content-Type", "application/offset+octet-stream")
-            .header("Upload-Offset", offset.to_string())
-            .header("Upload-Checksum", format!("sha256 {digest}"))
+            .header(header::UPLOAD_OFFSET, offset.to_string())
+            .header(header::UPLOAD_CHECKSUM, format!("sha256 {digest}"))
             .body(chunk)
             .send()
             .await
             .map_err(Failure::from_reqwest)?;
         let response = upload_answer(response).await?;
-        let new_offset = header_u64(&response, "Upload-Offset").ok_or(Failure::Transient {
-            message: "PATCH answer without Upload-Offset".into(),
-            wait: None,
-        })?;
+        let new_offset =
+            header_u64(&response, header::UPLOAD_OFFSET).ok_or(Failure::Transient {
+                message: "PATCH answer without Upload-Offset".into(),
+                wait: None,
+            })?;
         let receipt = response
             .headers()
-            .get("Jcdiag-Receipt")
+            .get(header::RECEIPT)
             .and_then(|v| v.to_str().ok())
             .map(str::to_string);
         Ok((new_offset, receipt))
@@ -445,24 +426,32 @@ impl Api {
             .map_err(Failure::from_reqwest)?;
         // Gone means refused, expired or deleted: only a new upload can bring a receipt.
         let response = upload_answer(response).await?;
-        let v: Value = response.json().await.map_err(Failure::from_reqwest)?;
-        Ok(Receipt {
-            receipt_id: v["receipt_id"].as_str().unwrap_or_default().to_string(),
-            case_id: v["case_id"].as_str().unwrap_or_default().to_string(),
-            sha256: v["sha256"].as_str().unwrap_or_default().to_string(),
-            size: v["size"].as_u64().unwrap_or_default(),
-            received_at: v["received_at"].as_str().map(str::to_string),
+        let body = response.bytes().await.map_err(Failure::from_reqwest)?;
+        // A receipt the client cannot read is no proof of delivery: the case stays kept.
+        Receipt::from_json(&body).map_err(|e| Failure::Refused {
+            status: 200,
+            message: format!(
+                "{e}; the endpoint's answer was: {}",
+                String::from_utf8_lossy(&body)
+                    .chars()
+                    .take(300)
+                    .collect::<String>()
+            ),
         })
     }
 
     /// `POST /v1/cases/{id}/escalations`.
-    pub async fn escalate(&self, case_id: &str, reason: &str) -> Result<Value, Failure> {
+    pub async fn escalate(
+        &self,
+        case_id: &str,
+        reason: &str,
+    ) -> Result<jcdiag_protocol::EscalationAnswer, Failure> {
         let url = self.url(&format!("/v1/cases/{case_id}/escalations"));
+        let body = jcdiag_protocol::EscalationRequest {
+            reason: reason.to_string(),
+        };
         let response = self
-            .send(
-                self.request(Method::POST, &url)
-                    .json(&serde_json::json!({ "reason": reason })),
-            )
+            .send(self.request(Method::POST, &url).json(&body))
             .await?;
         response.json().await.map_err(Failure::from_reqwest)
     }
@@ -569,5 +558,51 @@ mod tests {
         );
         backoff.deadline = Instant::now();
         assert_eq!(backoff.next(None), None);
+    }
+
+    /// Serves `body` as the JSON answer to every request, on loopback.
+    async fn answering(body: &'static str) -> Api {
+        use tokio::io::AsyncWriteExt;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let endpoint = Url::parse(&format!("http://{}", listener.local_addr().unwrap())).unwrap();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                let mut request = vec![0u8; 8192];
+                let _ = socket.read(&mut request).await;
+                let answer = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = socket.write_all(answer.as_bytes()).await;
+            }
+        });
+        Api::new(Connection {
+            endpoint,
+            token: "t".into(),
+            ca_file: None,
+            proxy: None,
+        })
+        .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_receipt_without_its_id_is_refused_not_taken_for_delivery() {
+        let api = answering(r#"{"case_id": "00000001", "sha256": "ab", "size": 3, "received_at": "2026-12-01T15:44:02Z"}"#).await;
+        let location = format!("{}v1/uploads/x", api.endpoint());
+        match api.receipt(&location).await {
+            Err(Failure::Refused { message, .. }) => {
+                assert!(message.contains("receipt_id"), "{message}")
+            }
+            other => panic!("a receipt without receipt_id was taken: {other:?}"),
+        }
+        let api = answering(
+            r#"{"receipt_id": "", "case_id": "1", "sha256": "ab", "size": 3, "received_at": "x"}"#,
+        )
+        .await;
+        let location = format!("{}v1/uploads/x", api.endpoint());
+        assert!(matches!(
+            api.receipt(&location).await,
+            Err(Failure::Refused { .. })
+        ));
     }
 }

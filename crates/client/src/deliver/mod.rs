@@ -10,8 +10,6 @@ pub mod outbox;
 
 use std::time::{Duration, Instant};
 
-use serde_json::Value;
-
 pub use client::{Api, Connection, Receipt};
 pub use outbox::{DeliveryState, Entry, Outbox, OutboxError};
 
@@ -67,13 +65,7 @@ pub async fn deliver(
         cap: Duration::from_secs(8),
         deadline,
     };
-    let case: Value = std::fs::read(entry.case_json())
-        .ok()
-        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-        .ok_or_else(|| OutboxError::Damaged {
-            path: entry.case_json(),
-            message: "case.json unreadable".into(),
-        })?;
+    let case = entry.case()?;
     let mut restarts = 0;
     loop {
         let outcome = step(api, &mut entry, &case, chunk_size, progress).await;
@@ -154,7 +146,7 @@ pub async fn deliver(
 async fn step(
     api: &Api,
     entry: &mut Entry,
-    case: &Value,
+    case: &client::CaseRecord,
     chunk_size: usize,
     progress: &dyn Progress,
 ) -> Result<Option<Receipt>, Failure> {

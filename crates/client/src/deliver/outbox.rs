@@ -71,6 +71,19 @@ impl Entry {
         self.dir.join("case.json")
     }
 
+    /// The case as `POST /v1/cases` sends it.
+    pub fn case(&self) -> Result<jcdiag_protocol::CaseRecord, OutboxError> {
+        let path = self.case_json();
+        let bytes = std::fs::read(&path).map_err(|e| OutboxError::Damaged {
+            path: path.clone(),
+            message: format!("case.json unreadable: {e}"),
+        })?;
+        serde_json::from_slice(&bytes).map_err(|e| OutboxError::Damaged {
+            path,
+            message: format!("case.json unreadable: {e}"),
+        })
+    }
+
     /// Persists the state (aside, fsync, rename).
     pub fn save(&self) -> Result<(), OutboxError> {
         let bytes = serde_json::to_vec_pretty(&self.state).expect("state serialises");
@@ -268,6 +281,24 @@ mod tests {
         std::fs::write(dir.path().join("state.json"), old).unwrap();
         let entry = load(dir.path()).unwrap();
         assert_eq!((entry.state.endpoint, entry.state.ca_file), (None, None));
+    }
+
+    #[test]
+    fn an_outbox_entry_of_todays_format_still_loads_with_its_case() {
+        // Left by `jcdiag submit` to a dead endpoint before jcdiag-protocol existed.
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../protocol/tests/fixtures/outbox");
+        let entry = load(&dir).unwrap();
+        assert_eq!(entry.state.id, "d331adaf-7571-45e4-857b-a0027edc32b7");
+        assert_eq!(
+            entry.state.endpoint.as_deref(),
+            Some("https://127.0.0.1:9/")
+        );
+        assert_eq!((entry.state.size, entry.state.attempts), (3176, 6));
+        assert_eq!(entry.state.case_id, None);
+        let case = entry.case().unwrap();
+        assert_eq!(case.schema, jcdiag_protocol::CASE_SCHEMA);
+        assert_eq!(case.tier, Some(jcdiag_protocol::Tier::Standard));
+        assert_eq!(case.severity.unwrap().level.get(), 2);
     }
 
     #[test]
