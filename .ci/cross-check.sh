@@ -31,6 +31,6 @@ bash "$CI_DIR/msi-check.sh"
 echo "== cross-check: cargo clippy --target aarch64-apple-darwin"
 start=$SECONDS
 cargo clippy --target aarch64-apple-darwin --all-targets \
-    -p jcdiag-fs -p jcdiag-profile -p jcdiag-scrub -p jcdiag-client -- -D warnings
+    -p jcdiag-fs -p jcdiag-protocol -p jcdiag-profile -p jcdiag-scrub -p jcdiag-client -- -D warnings
 cargo clippy --target aarch64-apple-darwin -p jcdiag --bins -- -D warnings
 echo "== cross-check: darwin clippy took $((SECONDS - start))s"
