@@ -126,14 +126,17 @@ pub(crate) fn build_bundle(
     // Images found in the screenshot folders: `--screenshots-since` (the flag is the request;
     // a terminal user is asked) and those `record` saw appear. A bad one is left out, noted.
     let mut found = extras.found_screenshots;
+    let mut skipped = Vec::new();
     if let Some(since) = collection.screenshots_since {
         let from = std::time::SystemTime::now()
             .checked_sub(since)
             .unwrap_or(std::time::UNIX_EPOCH);
-        let recent = collect::screenshots::recent(profile, os, &sysroot, live, from)
-            .into_iter()
-            .filter(|p| !found.contains(p))
-            .collect();
+        // Folders and files refused on the way (a link, a file the user could not read) go to
+        // the manifest.
+        let (recent, refused) =
+            collect::screenshots::recent_checked(profile, os, &sysroot, live, from);
+        skipped.extend(refused);
+        let recent = recent.into_iter().filter(|p| !found.contains(p)).collect();
         found.extend(offer_screenshots(
             global,
             "Images saved in the screenshot folders within --screenshots-since",
@@ -141,7 +144,6 @@ pub(crate) fn build_bundle(
             !can_prompt(global),
         ));
     }
-    let mut skipped = Vec::new();
     for path in found {
         if screenshots.iter().any(|s| s.source == path) {
             continue;

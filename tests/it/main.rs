@@ -13,6 +13,7 @@ mod escalate;
 mod installer;
 mod isolation;
 mod obfuscate;
+mod planted;
 mod record;
 mod submit;
 mod tus_interop;

@@ -433,7 +433,7 @@ impl<'a> Recorder<'a> {
             {
                 continue;
             }
-            match fsafe::open_untrusted(&located.path, self.opts.trust) {
+            match located.open(self.opts.trust) {
                 Ok(opened) => {
                     let Ok(id) = fsafe::identity(&opened.file) else {
                         continue;

@@ -22,6 +22,10 @@ pub enum Refusal {
     HardLinked(u64),
     NotOwnedByRoot(u32),
     Unreadable(String),
+    /// A folder on the way (named from the root) is a link or junction.
+    LinkedFolder(String),
+    /// Read for a user's folder: the user (this uid) could not have read it.
+    UserCouldNotRead(u32),
 }
 
 impl std::fmt::Display for Refusal {
@@ -44,6 +48,14 @@ impl std::fmt::Display for Refusal {
                 )
             }
             Refusal::Unreadable(why) => write!(f, "cannot be read: {why}"),
+            Refusal::LinkedFolder(folder) => write!(
+                f,
+                "the folder {folder} on the way is a symbolic link or junction: links are never followed"
+            ),
+            Refusal::UserCouldNotRead(uid) => write!(
+                f,
+                "the user (uid {uid}) whose folder this is could not read it: not read for them"
+            ),
         }
     }
 }
@@ -176,6 +188,463 @@ pub fn create_private_dir(path: &Path) -> io::Result<()> {
 /// Flushes a directory entry (after a rename) to disk where the OS allows it.
 pub fn sync_dir(dir: &Path) -> io::Result<()> {
     platform::sync_dir(dir)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Walking a path one folder at a time, without following a link at any folder on the way.
+//
+// `open_untrusted` refuses a link at the file itself, but the OS resolves every folder before
+// it: a planted link at `/var/log/jumpcloud` or `~/Pictures` would be followed. These functions
+// start at a root the admin named (the sysroot: opened as the OS resolves it, since the admin
+// chose it, links included) and enter each folder below it with
+// `openat(O_NOFOLLOW | O_DIRECTORY)` (Unix) or after checking it is no reparse point (Windows),
+// so a name swapped for a link while jcdiag runs is refused too (Unix; on Windows each folder is
+// checked, then entered by path).
+
+/// What a name in a folder is, without following it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    Missing,
+    Folder,
+    File,
+    /// A symbolic link.
+    Link,
+    /// A Windows junction or other reparse point.
+    Reparse,
+    Other,
+}
+
+/// Whether `name` may be one component of a path: no empty name, `.`, `..` or separator, and on
+/// Windows no `:` (an alternate data stream or a drive).
+pub fn valid_component(name: &str) -> bool {
+    let windows_only = cfg!(windows) && name.contains(':');
+    !(name.is_empty()
+        || name == "."
+        || name == ".."
+        || name.contains(['/', '\\', '\0'])
+        || windows_only)
+}
+
+/// The rule for entering one folder of a path, the same on every platform: a link or reparse
+/// point is refused, a missing name or a file is "not found".
+pub fn folder_step(name: &str, kind: Kind) -> Result<(), Refusal> {
+    if !valid_component(name) {
+        return Err(Refusal::Unreadable(format!("`{name}` is not a plain name")));
+    }
+    match kind {
+        Kind::Folder => Ok(()),
+        Kind::Link => Err(Refusal::SymbolicLink),
+        Kind::Reparse => Err(Refusal::ReparsePoint),
+        Kind::Missing | Kind::File | Kind::Other => Err(Refusal::NotFound),
+    }
+}
+
+/// Checks every folder of `folders` in turn with [`folder_step`], `kind_of` telling what the
+/// path so far is. A link or reparse point on the way becomes [`Refusal::LinkedFolder`] naming
+/// it. This is the whole of the Windows walk (tested on constructed paths: junctions cannot be
+/// made under wine); Unix walks the same steps on open folder descriptors.
+pub fn walk_folders(
+    folders: &[&str],
+    mut kind_of: impl FnMut(&[&str]) -> Kind,
+) -> Result<(), Refusal> {
+    for depth in 0..folders.len() {
+        let so_far = &folders[..=depth];
+        folder_step(folders[depth], kind_of(so_far)).map_err(|why| on_the_way(so_far, why))?;
+    }
+    Ok(())
+}
+
+fn on_the_way(so_far: &[&str], why: Refusal) -> Refusal {
+    match why {
+        Refusal::SymbolicLink | Refusal::ReparsePoint => Refusal::LinkedFolder(so_far.join("/")),
+        other => other,
+    }
+}
+
+/// Whether the user `uid` could read a file (or list and enter a folder) of this owner and mode,
+/// by the owner and "other" permission bits. Group permissions are not counted: jcdiag does not
+/// resolve group membership, so a file only a group may read is treated as unreadable (refused,
+/// never read in excess). Owners other than the user and root are refused: it is not theirs.
+pub fn user_could_read(uid: u32, owner: u32, mode: u32, folder: bool) -> bool {
+    let (read, enter) = if owner == uid {
+        (0o400, 0o100)
+    } else if owner == 0 {
+        (0o004, 0o001)
+    } else {
+        return false;
+    };
+    mode & read != 0 && (!folder || mode & enter != 0)
+}
+
+/// A folder opened without following links, below a root the admin named.
+#[derive(Debug)]
+pub struct SafeDir {
+    path: std::path::PathBuf,
+    /// The folders from the root, for messages.
+    below: Vec<String>,
+    handle: platform_walk::Handle,
+}
+
+impl SafeDir {
+    /// Opens the root itself as the OS resolves it: the admin named it (`--sysroot`, `/`, `C:\`),
+    /// so a link there is their choice. Everything below is walked with [`SafeDir::dir`].
+    pub fn root(root: &Path) -> Result<SafeDir, Refusal> {
+        platform_walk::open_root(root).map(|handle| SafeDir {
+            path: root.to_path_buf(),
+            below: Vec::new(),
+            handle,
+        })
+    }
+
+    /// The real path of this folder, for display and for OS calls that need one.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Enters the folder `name`, refusing a link, a reparse point or anything but a folder.
+    pub fn dir(&self, name: &str) -> Result<SafeDir, Refusal> {
+        if !valid_component(name) {
+            return Err(Refusal::Unreadable(format!("`{name}` is not a plain name")));
+        }
+        if self.is_macos_system_link(name) {
+            return self.dir("private")?.dir(name);
+        }
+        let mut below = self.below.clone();
+        below.push(name.to_string());
+        let path = self.path.join(name);
+        platform_walk::open_dir(self, name).map(|handle| SafeDir {
+            path,
+            below,
+            handle,
+        })
+    }
+
+    /// macOS's own top-level links `var`, `etc` and `tmp` → `private/…` (made by the OS on a
+    /// volume only root can write): walked as `private/…`, at a root only.
+    fn is_macos_system_link(&self, name: &str) -> bool {
+        cfg!(target_os = "macos")
+            && self.below.is_empty()
+            && ["var", "etc", "tmp"].contains(&name)
+            && self.kind(name) == Kind::Link
+            && platform_walk::link_target(self, name).is_some_and(|to| {
+                to == format!("private/{name}") || to == format!("/private/{name}")
+            })
+    }
+
+    /// Enters each folder of `names` in turn; a link among them is [`Refusal::LinkedFolder`].
+    pub fn walk(&self, names: &[&str]) -> Result<SafeDir, Refusal> {
+        let mut here: Option<SafeDir> = None;
+        for name in names {
+            let next = here.as_ref().unwrap_or(self).dir(name);
+            here = Some(next.map_err(|why| {
+                let mut so_far: Vec<&str> = self.below.iter().map(String::as_str).collect();
+                if let Some(at) = &here {
+                    so_far = at.below.iter().map(String::as_str).collect();
+                }
+                so_far.push(name);
+                on_the_way(&so_far, why)
+            })?);
+        }
+        match here {
+            Some(dir) => Ok(dir),
+            None => Ok(SafeDir {
+                path: self.path.clone(),
+                below: self.below.clone(),
+                handle: platform_walk::duplicate(&self.handle)?,
+            }),
+        }
+    }
+
+    /// What `name` is in this folder, without following it.
+    pub fn kind(&self, name: &str) -> Kind {
+        if !valid_component(name) {
+            return Kind::Missing;
+        }
+        platform_walk::kind(self, name)
+    }
+
+    /// The names in this folder (not `.` and `..`), read through the open folder. Names that are
+    /// not UTF-8 are left out: no profile path or image extension matches them.
+    pub fn names(&self) -> Vec<String> {
+        platform_walk::names(self)
+    }
+
+    /// Opens the file `name` here with [`open_untrusted`]'s checks, without following a link.
+    pub fn file(&self, name: &str, trust: Trust) -> Result<OpenedFile, Refusal> {
+        if !valid_component(name) {
+            return Err(Refusal::NotFound);
+        }
+        platform_walk::open_file(self, name, trust)
+    }
+
+    /// The owner of this folder (Unix), for reading a user's folder with that user's rights.
+    pub fn owner(&self) -> Option<u32> {
+        platform_walk::owner_and_mode(self).map(|(owner, _)| owner)
+    }
+
+    /// Whether the user `uid` could list and enter this folder ([`user_could_read`]); always
+    /// true where owners are not known (Windows).
+    pub fn user_could_enter(&self, uid: Option<u32>) -> bool {
+        match (uid, platform_walk::owner_and_mode(self)) {
+            (Some(uid), Some((owner, mode))) => user_could_read(uid, owner, mode, true),
+            _ => true,
+        }
+    }
+
+    /// Opens the file `name` when the user `uid` could read it themselves (Unix; the check is
+    /// made on the open handle), else [`Refusal::UserCouldNotRead`].
+    pub fn file_for_user(
+        &self,
+        name: &str,
+        uid: Option<u32>,
+        trust: Trust,
+    ) -> Result<OpenedFile, Refusal> {
+        let opened = self.file(name, trust)?;
+        #[cfg(unix)]
+        if let Some(uid) = uid {
+            use std::os::unix::fs::MetadataExt;
+            let meta = opened
+                .file
+                .metadata()
+                .map_err(|e| Refusal::Unreadable(e.to_string()))?;
+            if !user_could_read(uid, meta.uid(), meta.mode(), false) {
+                return Err(Refusal::UserCouldNotRead(uid));
+            }
+        }
+        #[cfg(not(unix))]
+        let _ = uid;
+        Ok(opened)
+    }
+}
+
+/// Opens `components` (a file) below `root`, following no link at any folder on the way nor at
+/// the file: see [`SafeDir`].
+pub fn open_below(root: &Path, components: &[&str], trust: Trust) -> Result<OpenedFile, Refusal> {
+    let Some((name, folders)) = components.split_last() else {
+        return Err(Refusal::NotRegular("directory"));
+    };
+    SafeDir::root(root)?.walk(folders)?.file(name, trust)
+}
+
+/// Opens the folder `components` below `root`, following no link on the way.
+pub fn open_dir_below(root: &Path, components: &[&str]) -> Result<SafeDir, Refusal> {
+    SafeDir::root(root)?.walk(components)
+}
+
+/// Opens the folder holding `path` and names the file in it, walking from the file system root
+/// (or, for a relative path, the current folder) without following a link on the way (on macOS
+/// the system's own `/var`, `/etc`, `/tmp` are walked as their `/private` folders).
+pub fn open_parent_no_links(path: &Path) -> Result<(SafeDir, String), Refusal> {
+    use std::path::Component;
+    let mut start = std::path::PathBuf::new();
+    let mut names: Vec<String> = Vec::new();
+    for component in path.components() {
+        match component {
+            Component::Prefix(_) | Component::RootDir => start.push(component.as_os_str()),
+            Component::CurDir => {}
+            Component::ParentDir => {
+                return Err(Refusal::Unreadable("`..` in the path".into()));
+            }
+            Component::Normal(name) => names.push(
+                name.to_str()
+                    .ok_or_else(|| Refusal::Unreadable("the path is not UTF-8".into()))?
+                    .to_string(),
+            ),
+        }
+    }
+    if start.as_os_str().is_empty() {
+        start.push(".");
+    }
+    let Some(file) = names.pop() else {
+        return Err(Refusal::NotRegular("directory"));
+    };
+    let folders: Vec<&str> = names.iter().map(String::as_str).collect();
+    let dir = SafeDir::root(&start)?.walk(&folders)?;
+    Ok((dir, file))
+}
+
+#[cfg(unix)]
+mod platform_walk {
+    use super::{Kind, OpenedFile, Refusal, SafeDir, Trust};
+    use rustix::fs::{AtFlags, FileType, Mode, OFlags};
+    use std::fs::File;
+    use std::io;
+    use std::os::fd::OwnedFd;
+    use std::path::Path;
+
+    pub type Handle = OwnedFd;
+
+    pub fn duplicate(fd: &OwnedFd) -> Result<OwnedFd, Refusal> {
+        fd.try_clone()
+            .map_err(|e| Refusal::Unreadable(e.to_string()))
+    }
+
+    const DIR_FLAGS: OFlags = OFlags::RDONLY
+        .union(OFlags::DIRECTORY)
+        .union(OFlags::CLOEXEC)
+        .union(OFlags::NOCTTY);
+
+    fn refusal(e: rustix::io::Errno) -> Refusal {
+        match e {
+            rustix::io::Errno::NOENT | rustix::io::Errno::NOTDIR => Refusal::NotFound,
+            rustix::io::Errno::LOOP => Refusal::SymbolicLink,
+            e => Refusal::Unreadable(io::Error::from(e).to_string()),
+        }
+    }
+
+    pub fn open_root(root: &Path) -> Result<OwnedFd, Refusal> {
+        rustix::fs::open(root, DIR_FLAGS, Mode::empty()).map_err(refusal)
+    }
+
+    pub fn open_dir(dir: &SafeDir, name: &str) -> Result<OwnedFd, Refusal> {
+        match rustix::fs::openat(
+            &dir.handle,
+            name,
+            DIR_FLAGS | OFlags::NOFOLLOW,
+            Mode::empty(),
+        ) {
+            Ok(fd) => Ok(fd),
+            // O_DIRECTORY may report a link as "not a folder": say which it is.
+            Err(e) => Err(match kind(dir, name) {
+                Kind::Link => Refusal::SymbolicLink,
+                Kind::Missing | Kind::File | Kind::Other => Refusal::NotFound,
+                _ => refusal(e),
+            }),
+        }
+    }
+
+    pub fn kind(dir: &SafeDir, name: &str) -> Kind {
+        match rustix::fs::statat(&dir.handle, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => match FileType::from_raw_mode(stat.st_mode as _) {
+                FileType::Directory => Kind::Folder,
+                FileType::RegularFile => Kind::File,
+                FileType::Symlink => Kind::Link,
+                _ => Kind::Other,
+            },
+            Err(_) => Kind::Missing,
+        }
+    }
+
+    pub fn names(dir: &SafeDir) -> Vec<String> {
+        let Ok(listing) = rustix::fs::Dir::read_from(&dir.handle) else {
+            return Vec::new();
+        };
+        listing
+            .filter_map(Result::ok)
+            .filter_map(|entry| entry.file_name().to_str().ok().map(str::to_string))
+            .filter(|name| name != "." && name != "..")
+            .collect()
+    }
+
+    pub fn open_file(dir: &SafeDir, name: &str, trust: Trust) -> Result<OpenedFile, Refusal> {
+        // Look before opening: opening a device or FIFO can itself have effects or block.
+        let stat =
+            rustix::fs::statat(&dir.handle, name, AtFlags::SYMLINK_NOFOLLOW).map_err(refusal)?;
+        match FileType::from_raw_mode(stat.st_mode as _) {
+            FileType::RegularFile => {}
+            FileType::Symlink => return Err(Refusal::SymbolicLink),
+            FileType::Directory => return Err(Refusal::NotRegular("directory")),
+            FileType::Fifo => return Err(Refusal::NotRegular("FIFO")),
+            FileType::Socket => return Err(Refusal::NotRegular("socket")),
+            FileType::CharacterDevice | FileType::BlockDevice => {
+                return Err(Refusal::NotRegular("device"));
+            }
+            _ => return Err(Refusal::NotRegular("special file")),
+        }
+        let flags =
+            OFlags::RDONLY | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC | OFlags::NOCTTY;
+        let file = File::from(
+            rustix::fs::openat(&dir.handle, name, flags, Mode::empty()).map_err(refusal)?,
+        );
+        // Check again on the handle itself: the name may have been swapped since the look.
+        let meta = file
+            .metadata()
+            .map_err(|e| Refusal::Unreadable(e.to_string()))?;
+        super::platform::check_handle(&file, &meta, trust)?;
+        Ok(OpenedFile {
+            len: meta.len(),
+            modified: meta.modified().ok(),
+            file,
+        })
+    }
+
+    pub fn link_target(dir: &SafeDir, name: &str) -> Option<String> {
+        let target = rustix::fs::readlinkat(&dir.handle, name, Vec::new()).ok()?;
+        target.into_string().ok()
+    }
+
+    pub fn owner_and_mode(dir: &SafeDir) -> Option<(u32, u32)> {
+        let stat = rustix::fs::fstat(&dir.handle).ok()?;
+        Some((stat.st_uid, stat.st_mode as u32))
+    }
+}
+
+#[cfg(not(unix))]
+mod platform_walk {
+    use super::{Kind, OpenedFile, Refusal, SafeDir, Trust};
+    use std::path::Path;
+
+    pub type Handle = ();
+
+    pub fn duplicate(_handle: &()) -> Result<(), Refusal> {
+        Ok(())
+    }
+
+    pub fn open_root(root: &Path) -> Result<(), Refusal> {
+        match std::fs::metadata(root) {
+            Ok(meta) if meta.is_dir() => Ok(()),
+            Ok(_) => Err(Refusal::NotFound),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Refusal::NotFound),
+            Err(e) => Err(Refusal::Unreadable(e.to_string())),
+        }
+    }
+
+    fn kind_of_path(path: &Path) -> Kind {
+        let Ok(meta) = std::fs::symlink_metadata(path) else {
+            return Kind::Missing;
+        };
+        if super::platform::precheck_reparse(&meta).is_err() {
+            Kind::Reparse
+        } else if meta.file_type().is_symlink() {
+            Kind::Link
+        } else if meta.is_dir() {
+            Kind::Folder
+        } else if meta.is_file() {
+            Kind::File
+        } else {
+            Kind::Other
+        }
+    }
+
+    pub fn open_dir(dir: &SafeDir, name: &str) -> Result<(), Refusal> {
+        super::folder_step(name, kind_of_path(&dir.path.join(name)))
+    }
+
+    pub fn kind(dir: &SafeDir, name: &str) -> Kind {
+        kind_of_path(&dir.path.join(name))
+    }
+
+    pub fn names(dir: &SafeDir) -> Vec<String> {
+        let Ok(entries) = std::fs::read_dir(&dir.path) else {
+            return Vec::new();
+        };
+        entries
+            .filter_map(Result::ok)
+            .filter_map(|e| e.file_name().into_string().ok())
+            .collect()
+    }
+
+    pub fn open_file(dir: &SafeDir, name: &str, trust: Trust) -> Result<OpenedFile, Refusal> {
+        super::open_untrusted(&dir.path.join(name), trust)
+    }
+
+    pub fn link_target(_dir: &SafeDir, _name: &str) -> Option<String> {
+        None
+    }
+
+    pub fn owner_and_mode(_dir: &SafeDir) -> Option<(u32, u32)> {
+        None
+    }
 }
 
 #[cfg(unix)]
@@ -478,5 +947,82 @@ mod tests {
         create_private(&path).unwrap();
         let mode = std::fs::metadata(&path).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+    }
+
+    /// The Windows walk on constructed paths: junctions cannot be made under wine, so the
+    /// component logic is checked with the kinds a real `C:\Users\ana\...` would report.
+    #[test]
+    fn a_junction_or_link_anywhere_on_a_windows_path_is_refused_by_name() {
+        let path = r"C:\Users\ana\Pictures\Screenshots";
+        let folders: Vec<&str> = path.strip_prefix(r"C:\").unwrap().split('\\').collect();
+        fn layout(junction: &'static str, kind: Kind) -> impl FnMut(&[&str]) -> Kind {
+            move |so_far| {
+                if so_far.join("\\") == junction {
+                    kind
+                } else {
+                    Kind::Folder
+                }
+            }
+        }
+        assert_eq!(walk_folders(&folders, |_| Kind::Folder), Ok(()));
+        assert_eq!(
+            walk_folders(&folders, layout(r"Users\ana\Pictures", Kind::Reparse)),
+            Err(Refusal::LinkedFolder("Users/ana/Pictures".into()))
+        );
+        assert_eq!(
+            walk_folders(&folders, layout("Users", Kind::Link)),
+            Err(Refusal::LinkedFolder("Users".into()))
+        );
+        assert_eq!(
+            walk_folders(&folders, layout(r"Users\ana", Kind::File)),
+            Err(Refusal::NotFound)
+        );
+        for bad in ["..", ".", "", r"a\b", "a/b"] {
+            assert!(walk_folders(&[bad], |_| Kind::Folder).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn a_user_reads_what_they_own_or_what_root_lets_everyone_read() {
+        assert!(user_could_read(1000, 1000, 0o600, false));
+        assert!(!user_could_read(1000, 1000, 0o200, false));
+        assert!(user_could_read(1000, 0, 0o644, false));
+        assert!(!user_could_read(1000, 0, 0o640, false));
+        assert!(!user_could_read(1000, 1001, 0o644, false));
+        assert!(user_could_read(1000, 1000, 0o700, true));
+        assert!(!user_could_read(1000, 0, 0o700, true));
+        assert!(!user_could_read(1000, 0, 0o644, true));
+    }
+
+    #[cfg(unix)]
+    #[test]
+    fn a_linked_folder_below_the_root_is_refused_and_the_root_itself_may_be_a_link() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = dir.path().join("real");
+        std::fs::create_dir_all(real.join("log")).unwrap();
+        std::fs::write(real.join("log/agent.log"), "hello").unwrap();
+        let elsewhere = dir.path().join("elsewhere");
+        std::fs::create_dir_all(&elsewhere).unwrap();
+        std::fs::write(elsewhere.join("agent.log"), "secret").unwrap();
+        std::os::unix::fs::symlink(&elsewhere, real.join("linked")).unwrap();
+        let root_link = dir.path().join("root-link");
+        std::os::unix::fs::symlink(&real, &root_link).unwrap();
+
+        let mut opened = open_below(&root_link, &["log", "agent.log"], TRUST).unwrap();
+        assert_eq!(opened.read_tail(100).unwrap().0, b"hello");
+        assert_eq!(
+            open_below(&real, &["linked", "agent.log"], TRUST).unwrap_err(),
+            Refusal::LinkedFolder("linked".into())
+        );
+        assert_eq!(
+            open_below(&real, &["missing", "agent.log"], TRUST).unwrap_err(),
+            Refusal::NotFound
+        );
+        let root = SafeDir::root(&real).unwrap();
+        assert_eq!(root.kind("linked"), Kind::Link);
+        let mut names = root.names();
+        names.sort();
+        assert_eq!(names, ["linked", "log"]);
+        assert_eq!(root.dir("linked").unwrap_err(), Refusal::SymbolicLink);
     }
 }

@@ -471,8 +471,9 @@ fn add_agent_files(
         (&layout.log_level_file, AgentFile::Text),
     ];
     for (system_path, kind) in files {
-        let path = req.os.resolve(&req.sysroot, system_path);
-        let mut file = match fsafe::open_untrusted(&path, req.trust) {
+        // One folder at a time from the sysroot: a linked /opt/jc is refused, not followed.
+        let parts = req.os.components(system_path);
+        let mut file = match fsafe::open_below(&req.sysroot, &parts, req.trust) {
             Ok(file) => file,
             Err(Refusal::NotFound) => {
                 manifest.not_found.push(system_path.clone());

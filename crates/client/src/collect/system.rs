@@ -127,12 +127,12 @@ pub fn people(src: &Source, accounts: &AccountLayout) -> Vec<String> {
         }
     }
     for root in &accounts.homes {
-        let Ok(entries) = std::fs::read_dir(src.os.resolve(src.sysroot, root)) else {
+        // Listed through the folder itself, entered without following a link.
+        let Ok(dir) = fsafe::open_dir_below(src.sysroot, &src.os.components(root)) else {
             continue;
         };
-        for entry in entries.flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let is_dir = entry.file_type().is_ok_and(|t| t.is_dir());
+        for name in dir.names() {
+            let is_dir = dir.kind(&name) == fsafe::Kind::Folder;
             if is_dir
                 && !name.starts_with('.')
                 && !accounts
@@ -232,8 +232,9 @@ pub fn agent_running(src: &Source, process_name: &str) -> Value {
 
 /// Reads a small text file of the target system, refusing links and planted files.
 pub fn read_small(src: &Source, profile_path: &str) -> Option<String> {
-    let path = src.os.resolve(src.sysroot, profile_path);
-    let mut file = fsafe::open_untrusted(&path, src.trust).ok()?;
+    // One folder at a time from the sysroot: a linked /etc is refused, not followed.
+    let parts = src.os.components(profile_path);
+    let mut file = fsafe::open_below(src.sysroot, &parts, src.trust).ok()?;
     let (bytes, _) = file.read_tail(64 * 1024).ok()?;
     Some(String::from_utf8_lossy(&bytes).into_owned())
 }

@@ -6,7 +6,7 @@ use std::time::SystemTime;
 
 use chrono::NaiveDateTime;
 
-use jcdiag_fs::fsafe::{self, OpenedFile, Refusal, Trust};
+use jcdiag_fs::fsafe::{self, Kind, OpenedFile, Refusal, SafeDir, Trust};
 use jcdiag_profile::target::TargetOs;
 use jcdiag_profile::{AgentLayout, Profile};
 
@@ -16,6 +16,19 @@ pub struct Located {
     pub path: PathBuf,
     /// The path as it is on the target system (`/var/log/jcagent.log`, `C:\Windows\…`).
     pub system_path: String,
+    /// The root it was found below and its components there, to open it again without
+    /// following a link at any folder on the way.
+    pub root: PathBuf,
+    pub parts: Vec<String>,
+}
+
+impl Located {
+    /// Opens the file from its root, one folder at a time, following no link
+    /// ([`fsafe::open_below`]).
+    pub fn open(&self, trust: Trust) -> Result<OpenedFile, Refusal> {
+        let parts: Vec<&str> = self.parts.iter().map(String::as_str).collect();
+        fsafe::open_below(&self.root, &parts, trust)
+    }
 }
 
 /// Result of looking for the files of a set of profile paths.
@@ -54,10 +67,26 @@ pub fn find_files(
 ) -> Search {
     let mut search = Search::default();
     let mut seen = BTreeSet::new();
+    let root = SafeDir::root(sysroot);
     for pattern in patterns {
         let components = os.components(pattern);
         let mut matches = Vec::new();
-        expand(sysroot, &components, &mut Vec::new(), &mut matches);
+        let mut linked = Vec::new();
+        if let Ok(root) = &root {
+            expand(
+                root,
+                &components,
+                &mut Vec::new(),
+                &mut matches,
+                &mut linked,
+            );
+        }
+        for (parts, why) in linked {
+            let folder = system_path(os, &parts);
+            if !search.excluded.iter().any(|(path, _)| path == &folder) {
+                search.excluded.push((folder, why.to_string()));
+            }
+        }
         if matches.is_empty() {
             search.not_found.push(pattern.clone());
             continue;
@@ -72,7 +101,12 @@ pub fn find_files(
                 search.excluded.push((system_path, reason));
                 continue;
             }
-            search.found.push(Located { path, system_path });
+            search.found.push(Located {
+                path,
+                system_path,
+                root: sysroot.to_path_buf(),
+                parts,
+            });
         }
     }
     search
@@ -107,103 +141,141 @@ fn system_path(os: TargetOs, parts: &[String]) -> String {
     }
 }
 
+/// A match: its real path and its components below the root.
+type Match = (PathBuf, Vec<String>);
+
+/// Folders refused on the way (a link), with their components below the root.
+type Linked = Vec<(Vec<String>, Refusal)>;
+
+/// Expands `rest` below the open folder `dir`. Every folder is entered through the one before
+/// it without following a link; a fixed folder of the pattern that is a link is reported in
+/// `linked` (a link reached through a wildcard is left out silently, as anyone may plant one).
 fn expand(
-    dir: &Path,
+    dir: &SafeDir,
     rest: &[&str],
     parts: &mut Vec<String>,
-    out: &mut Vec<(PathBuf, Vec<String>)>,
+    out: &mut Vec<Match>,
+    linked: &mut Linked,
 ) {
     let Some((first, rest)) = rest.split_first() else {
-        out.push((dir.to_path_buf(), parts.clone()));
+        out.push((dir.path().to_path_buf(), parts.clone()));
         return;
     };
     if !first.contains('*') {
-        let next = dir.join(first);
-        // Only the last component may be a file; a fixed folder is entered as the OS resolves it.
+        parts.push(first.to_string());
+        // Only the last component may be a file.
         if rest.is_empty() {
-            if std::fs::symlink_metadata(&next).is_ok() {
-                parts.push(first.to_string());
-                out.push((next, parts.clone()));
-                parts.pop();
+            if dir.kind(first) != Kind::Missing {
+                out.push((dir.path().join(first), parts.clone()));
             }
-        } else if next.is_dir() {
-            parts.push(first.to_string());
-            expand(&next, rest, parts, out);
-            parts.pop();
+        } else {
+            match dir.dir(first) {
+                Ok(next) => expand(&next, rest, parts, out, linked),
+                Err(Refusal::NotFound) => {}
+                Err(why) => linked.push((parts.clone(), why)),
+            }
         }
+        parts.pop();
         return;
     }
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    let mut names: Vec<String> = entries
-        .filter_map(Result::ok)
-        .filter_map(|e| e.file_name().into_string().ok())
-        .filter(|name| wildcard_match(first, name))
-        .collect();
-    names.sort();
-    for name in names {
-        let next = dir.join(&name);
+    for name in matching_names(dir, first) {
+        if rest.is_empty() {
+            // A wildcard over files matches files only: folders like /var/log/jumpcloud are
+            // patterns of their own.
+            if dir.kind(&name) == Kind::Folder {
+                continue;
+            }
+            parts.push(name.clone());
+            out.push((dir.path().join(&name), parts.clone()));
+            parts.pop();
+            continue;
+        }
         // A folder reached through a wildcard could be a link planted by anyone: skip it.
-        if !rest.is_empty() && !fsafe::is_real_dir(&next) {
+        let Ok(next) = dir.dir(&name) else {
             continue;
-        }
-        // A wildcard over files matches files only: folders like /var/log/jumpcloud are
-        // patterns of their own.
-        if rest.is_empty()
-            && std::fs::symlink_metadata(&next)
-                .map(|m| m.is_dir())
-                .unwrap_or(false)
-        {
-            continue;
-        }
+        };
         parts.push(name);
-        expand(&next, rest, parts, out);
+        expand(&next, rest, parts, out, linked);
         parts.pop();
     }
 }
 
+/// The names in `dir` matching `pattern`, sorted.
+fn matching_names(dir: &SafeDir, pattern: &str) -> Vec<String> {
+    let mut names: Vec<String> = dir
+        .names()
+        .into_iter()
+        .filter(|name| wildcard_match(pattern, name))
+        .collect();
+    names.sort();
+    names
+}
+
 /// Expands a profile path of folders (`/home/*/Pictures`) below `sysroot`: the folders that
-/// exist, with their system paths. A folder reached through a `*` is entered only when it is a
-/// real folder (not a link), like everywhere else.
+/// exist, with their system paths. Every folder is entered without following a link.
 pub fn find_dirs(os: TargetOs, sysroot: &Path, pattern: &str) -> Vec<(PathBuf, String)> {
-    let mut found = vec![(sysroot.to_path_buf(), Vec::<String>::new())];
-    for component in os.components(pattern) {
-        let mut next = Vec::new();
-        for (dir, parts) in found {
-            if !component.contains('*') {
-                let path = dir.join(component);
-                if path.is_dir() {
-                    let mut parts = parts.clone();
-                    parts.push(component.to_string());
-                    next.push((path, parts));
-                }
-                continue;
-            }
-            let Ok(entries) = std::fs::read_dir(&dir) else {
-                continue;
-            };
-            let mut names: Vec<String> = entries
-                .filter_map(Result::ok)
-                .filter_map(|e| e.file_name().into_string().ok())
-                .filter(|name| wildcard_match(component, name))
-                .collect();
-            names.sort();
-            for name in names {
-                let path = dir.join(&name);
-                if fsafe::is_real_dir(&path) {
-                    let mut parts = parts.clone();
-                    parts.push(name);
-                    next.push((path, parts));
-                }
-            }
-        }
-        found = next;
-    }
-    found
+    find_dirs_checked(os, sysroot, pattern).0
+}
+
+/// Folders found for a pattern (real path, system path), and the fixed folders of the pattern
+/// refused on the way (system path, why).
+pub type FoundDirs = (Vec<(PathBuf, String)>, Vec<(String, Refusal)>);
+
+/// [`find_dirs`], also returning the fixed folders of the pattern that were refused (a link on
+/// the way), as system paths with the reason.
+pub fn find_dirs_checked(os: TargetOs, sysroot: &Path, pattern: &str) -> FoundDirs {
+    let Ok(root) = SafeDir::root(sysroot) else {
+        return (Vec::new(), Vec::new());
+    };
+    let mut found = Vec::new();
+    let mut linked = Vec::new();
+    expand_dirs(
+        &root,
+        &os.components(pattern),
+        &mut Vec::new(),
+        &mut found,
+        &mut linked,
+    );
+    let found = found
         .into_iter()
         .map(|(path, parts)| (path, system_path(os, &parts)))
-        .collect()
+        .collect();
+    let linked = linked
+        .into_iter()
+        .map(|(parts, why)| (system_path(os, &parts), why))
+        .collect();
+    (found, linked)
+}
+
+/// Like [`expand`], but every component (the last too) is a folder.
+fn expand_dirs(
+    dir: &SafeDir,
+    rest: &[&str],
+    parts: &mut Vec<String>,
+    out: &mut Vec<Match>,
+    linked: &mut Linked,
+) {
+    let Some((first, rest)) = rest.split_first() else {
+        out.push((dir.path().to_path_buf(), parts.clone()));
+        return;
+    };
+    let wildcard = first.contains('*');
+    let names = if wildcard {
+        matching_names(dir, first)
+    } else {
+        vec![first.to_string()]
+    };
+    for name in names {
+        parts.push(name.clone());
+        match dir.dir(&name) {
+            Ok(next) => expand_dirs(&next, rest, parts, out, linked),
+            Err(Refusal::NotFound) => {}
+            // Only a fixed folder of the pattern is worth a note.
+            Err(why) if !wildcard => linked.push((parts.clone(), why)),
+            Err(_) => {}
+        }
+        parts.pop();
+    }
 }
 
 /// `*` matches any run of characters; everything else matches itself, case-insensitively
@@ -257,7 +329,7 @@ pub fn open_newest_first(
     let mut opened = Vec::new();
     let mut refused = Vec::new();
     for located in found {
-        match fsafe::open_untrusted(&located.path, trust) {
+        match located.open(trust) {
             Ok(file) => opened.push((located, file)),
             Err(why) => refused.push((located, why)),
         }
