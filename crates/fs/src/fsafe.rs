@@ -885,6 +885,19 @@ mod platform {
     }
 }
 
+/// Root on Unix; a member of Administrators with an elevated token on Windows.
+pub fn is_elevated() -> bool {
+    #[cfg(unix)]
+    {
+        rustix::process::geteuid().is_root()
+    }
+    #[cfg(windows)]
+    {
+        // SAFETY: IsUserAnAdmin takes no arguments and only reads the process token.
+        unsafe { windows_sys::Win32::UI::Shell::IsUserAnAdmin() != 0 }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -48,18 +48,7 @@ fn current_user() -> String {
         })
 }
 
-/// Root on Unix; a member of Administrators with an elevated token on Windows.
-pub fn is_elevated() -> bool {
-    #[cfg(unix)]
-    {
-        rustix::process::geteuid().is_root()
-    }
-    #[cfg(windows)]
-    {
-        // SAFETY: IsUserAnAdmin takes no arguments and only reads the process token.
-        unsafe { windows_sys::Win32::UI::Shell::IsUserAnAdmin() != 0 }
-    }
-}
+pub use jcdiag_fs::fsafe::is_elevated;
 
 /// What the agent's own files say, gathered by the agent collector.
 #[derive(Debug, Default, Clone)]

@@ -122,7 +122,7 @@ pub type Skips = Vec<(String, String)>;
 
 /// Whether users' folders are read with their owner's rights (see [`folders_checked`]).
 fn elevated() -> bool {
-    crate::collect::system::is_elevated()
+    jcdiag_fs::fsafe::is_elevated()
 }
 
 /// The screenshot folders of a layout that exist below `sysroot`: see [`folders_checked`].
