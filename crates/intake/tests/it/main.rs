@@ -5,4 +5,5 @@ mod access;
 mod cli;
 mod hostile;
 mod load;
+mod race;
 mod upload;
