@@ -116,9 +116,7 @@ pub enum CaseCommand {
 pub enum CliError {
     #[error("no data folder given: pass --data DIR or set JCDIAG_INTAKE_DATA")]
     NoDataDir,
-    #[error(
-        "{0} holds no intake data (no intake.sqlite): check --data, or run `jcdiag-intake serve` first"
-    )]
+    #[error("{0} is not a folder: check --data, or run `jcdiag-intake serve` first")]
     NoDatabase(PathBuf),
     #[error("case {0} does not exist: `jcdiag-intake case list` shows the cases")]
     UnknownCase(CaseId),
@@ -197,7 +195,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Case(CaseCommand::List { json }) => {
-            let mut cases = open_existing(&data)?.cases()?;
+            let mut cases = match open_existing(&data)? {
+                Some(store) => store.cases()?,
+                None => Vec::new(),
+            };
             let now = Utc::now();
             sort_for_triage(&mut cases, now);
             if json {
@@ -221,7 +222,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Case(CaseCommand::Show { case_id, json }) => {
             let case = open_existing(&data)?
-                .case(case_id)?
+                .map(|store| store.case(case_id))
+                .transpose()?
+                .flatten()
                 .ok_or(CliError::UnknownCase(case_id))?;
             if json {
                 writeln!(
@@ -295,12 +298,18 @@ async fn stop_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-fn open_existing(data: &Path) -> Result<Store, CliError> {
-    let path = data.join("intake.sqlite");
-    if !path.exists() {
+/// The store of an existing data folder, for the reading commands. A folder without a
+/// database yet (`serve` or `token create` just started on it) holds no cases: `None`, and
+/// nothing is created. A folder that does not exist is a mistake in `--data`.
+fn open_existing(data: &Path) -> Result<Option<Store>, CliError> {
+    if !data.is_dir() {
         return Err(CliError::NoDatabase(data.to_path_buf()));
     }
-    Ok(Store::open(&path)?)
+    let path = data.join("intake.sqlite");
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(Store::open(&path)?))
 }
 
 /// The `--json` shape: `case show` has `form`, `case list` does not.

@@ -54,17 +54,23 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("timestamp `{text}`: {e}")))
 }
 
-const SCHEMA_VERSION: i64 = 1;
+/// Each step takes the database from `user_version` i to i + 1; [`SCHEMA_VERSION`] is their
+/// count. A step runs inside the same `BEGIN IMMEDIATE` transaction that re-reads the version
+/// (see [`migrate`]), so two processes opening one fresh folder cannot both run it; `IF NOT
+/// EXISTS` is a second guard for databases that lost their version.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1];
 
-const SCHEMA: &str = "
-CREATE TABLE tokens (
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE IF NOT EXISTS tokens (
     hash     TEXT PRIMARY KEY,          -- hex SHA-256 of the token; the token itself is never stored
     org      TEXT NOT NULL,
     case_id  INTEGER REFERENCES cases(id),
     expires  TEXT,                      -- NULL: never expires
     created  TEXT NOT NULL
 );
-CREATE TABLE cases (
+CREATE TABLE IF NOT EXISTS cases (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     org          TEXT NOT NULL,
     case_json    TEXT NOT NULL,         -- the client's case.json as received
@@ -73,21 +79,21 @@ CREATE TABLE cases (
     response_due TEXT,
     created      TEXT NOT NULL
 );
-CREATE TABLE idempotency (
+CREATE TABLE IF NOT EXISTS idempotency (
     org     TEXT NOT NULL,
     key     TEXT NOT NULL,
     scope   TEXT NOT NULL,              -- 'case' or 'attachment:<case id>'
     case_id INTEGER NOT NULL REFERENCES cases(id),
     PRIMARY KEY (org, key)
 );
-CREATE TABLE declared_bundles (         -- bundles announced by POST /v1/cases or /attachments
+CREATE TABLE IF NOT EXISTS declared_bundles (         -- bundles announced by POST /v1/cases or /attachments
     id       INTEGER PRIMARY KEY,
     case_id  INTEGER NOT NULL REFERENCES cases(id),
     sha256   TEXT NOT NULL,
     size     INTEGER NOT NULL,
     received INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE uploads (
+CREATE TABLE IF NOT EXISTS uploads (
     id          TEXT PRIMARY KEY,
     case_id     INTEGER NOT NULL REFERENCES cases(id),
     length      INTEGER NOT NULL,
@@ -99,14 +105,14 @@ CREATE TABLE uploads (
     receipt_id  TEXT UNIQUE,            -- set together with received_at once the bundle is accepted
     received_at TEXT
 );
-CREATE TABLE bundles (
+CREATE TABLE IF NOT EXISTS bundles (
     case_id     INTEGER NOT NULL REFERENCES cases(id),
     sha256      TEXT NOT NULL,
     size        INTEGER NOT NULL,
     received_at TEXT NOT NULL,
     PRIMARY KEY (case_id, sha256)
 );
-CREATE TABLE escalations (
+CREATE TABLE IF NOT EXISTS escalations (
     id      INTEGER PRIMARY KEY,
     case_id INTEGER NOT NULL REFERENCES cases(id),
     reason  TEXT NOT NULL,
@@ -219,27 +225,10 @@ impl Store {
             path: path.to_path_buf(),
             source,
         })?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        // journal_mode answers with a row, so it is queried rather than executed.
-        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Corrupt(format!(
-                "SQLite refused WAL mode (got `{mode}`)"
-            )));
-        }
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        set_wal(&conn)?;
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
-
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-        match version {
-            0 => {
-                let tx = conn.unchecked_transaction()?;
-                tx.execute_batch(SCHEMA)?;
-                tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
-                tx.commit()?;
-            }
-            SCHEMA_VERSION => {}
-            newer => return Err(StoreError::NewerSchema(newer)),
-        }
+        migrate(&conn)?;
         Ok(Store {
             conn: Mutex::new(conn),
         })
@@ -639,6 +628,63 @@ impl Store {
             .collect()
     }
 }
+
+/// Switches a connection to WAL. On a fresh file this needs the database to itself, and SQLite
+/// answers "busy" at once rather than waiting when another process is doing the same, so
+/// it is retried for as long as the busy timeout would have waited.
+fn set_wal(conn: &Connection) -> Result<(), StoreError> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        // journal_mode answers with a row, so it is queried rather than executed.
+        match conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get::<_, String>(0)) {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(mode) => {
+                return Err(StoreError::Corrupt(format!(
+                    "SQLite refused WAL mode (got `{mode}`)"
+                )));
+            }
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`]: the version is read and every missing step run
+/// in one `BEGIN IMMEDIATE` transaction, which takes the write lock first (waiting up to the
+/// busy timeout for another process's migration), so a migration happens once and whole.
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema(version));
+    }
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    // Read again under the lock: another process may have migrated meanwhile.
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema(version));
+    }
+    for step in &MIGRATIONS[usize::try_from(version).unwrap_or(0)..] {
+        tx.execute_batch(step)?;
+    }
+    tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// How long a statement waits for another connection's (or process's) write lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// The case an earlier request with this key created, if any; an error if the key was
 /// used for a different kind of request.
