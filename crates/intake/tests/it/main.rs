@@ -6,4 +6,5 @@ mod cli;
 mod hostile;
 mod load;
 mod race;
+mod terminal;
 mod upload;
