@@ -213,7 +213,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 writeln!(
                     out,
                     "{}",
-                    serde_json::to_string_pretty(&list).expect("JSON values")
+                    terminal_safe_json(serde_json::to_string_pretty(&list).expect("JSON values"))
                 )?;
             } else {
                 write!(out, "{}", case_table(&cases, now))?;
@@ -230,7 +230,9 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 writeln!(
                     out,
                     "{}",
-                    serde_json::to_string_pretty(&case_json(&case, true)).expect("JSON values")
+                    terminal_safe_json(
+                        serde_json::to_string_pretty(&case_json(&case, true)).expect("JSON values")
+                    )
                 )?;
             } else {
                 write!(out, "{}", case_page(&case, &DataDir::existing(&data)))?;
@@ -377,15 +379,15 @@ fn case_table(cases: &[CaseRecord], now: DateTime<Utc>) -> String {
         text += &format!(
             "{:<9} {:<16} {:<10} {:<3} {:<20} {:>7} {:>5}  {}\n",
             case.case_id.to_string(),
-            clip(&case.org, 16),
+            clip(&escape(&case.org), 16),
             case.tier.id(),
             case.severity.get(),
             case.created,
             case.bundles.len(),
             case.escalations.len(),
             match (case.response_due.as_deref(), is_overdue(case, now)) {
-                (Some(due), true) => format!("{due}  OVERDUE"),
-                (Some(due), false) => due.to_string(),
+                (Some(due), true) => format!("{}  OVERDUE", escape(due)),
+                (Some(due), false) => escape(due),
                 (None, _) => "-".to_string(),
             }
         );
@@ -406,13 +408,13 @@ fn case_page(case: &CaseRecord, data: &DataDir) -> String {
             case.response_due.as_deref().unwrap_or("none"),
         ),
     ] {
-        text += &format!("  {label:<13} {value}\n");
+        text += &format!("  {label:<13} {}\n", escape(value));
     }
     text += "\nForm\n";
     let lines = match form(case) {
         Value::Object(fields) => fields
             .iter()
-            .filter_map(|(name, value)| Some((label_of(name), field_lines(name, value)?)))
+            .filter_map(|(name, value)| Some((escape(&label_of(name)), field_lines(name, value)?)))
             .collect::<Vec<_>>(),
         _ => Vec::new(),
     };
@@ -430,15 +432,25 @@ fn case_page(case: &CaseRecord, data: &DataDir) -> String {
     for bundle in &case.bundles {
         text += &format!(
             "  {}  {:>12} bytes  received {}\n    {}\n",
-            bundle.sha256,
+            escape(&bundle.sha256),
             bundle.size,
-            bundle.received_at,
-            data.bundle(case.case_id, &bundle.sha256).display()
+            escape(&bundle.received_at),
+            escape(
+                &data
+                    .bundle(case.case_id, &bundle.sha256)
+                    .display()
+                    .to_string()
+            )
         );
     }
     text += &format!("\nEscalations ({})\n", case.escalations.len());
     for escalation in &case.escalations {
-        text += &format!("  {}  {}\n", escalation.at, escalation.reason);
+        // A reason may have several lines: each further one indented under the first.
+        let at = escape(&escalation.at);
+        for (i, line) in escape_lines(&escalation.reason).iter().enumerate() {
+            let at = if i == 0 { at.as_str() } else { "" };
+            text += &format!("  {at:<20}  {line}\n");
+        }
     }
     text
 }
@@ -463,12 +475,7 @@ fn field_lines(name: &str, value: &Value) -> Option<Vec<String>> {
     let lines: Vec<String> = match value {
         Value::Null | Value::Bool(false) => Vec::new(),
         Value::Bool(true) => vec!["yes".into()],
-        Value::String(text) => text
-            .trim()
-            .lines()
-            .map(str::to_owned)
-            .filter(|_| !text.trim().is_empty())
-            .collect(),
+        Value::String(text) => escape_lines(text.trim()),
         Value::Number(number) => vec![number.to_string()],
         Value::Array(items) => items
             .iter()
@@ -481,8 +488,8 @@ fn field_lines(name: &str, value: &Value) -> Option<Vec<String>> {
                 part("name").filter(|n| !n.is_empty()),
                 part("email").filter(|e| !e.is_empty()),
             ) {
-                (Some(name), Some(email)) => vec![format!("{name} <{email}>")],
-                (Some(only), None) | (None, Some(only)) => vec![only.to_owned()],
+                (Some(name), Some(email)) => vec![format!("{} <{}>", escape(name), escape(email))],
+                (Some(only), None) | (None, Some(only)) => vec![escape(only)],
                 (None, None) => Vec::new(),
             }
         }
@@ -491,11 +498,74 @@ fn field_lines(name: &str, value: &Value) -> Option<Vec<String>> {
             .iter()
             .filter_map(|(key, value)| {
                 let lines = field_lines(key, value)?;
-                Some(format!("{key}: {}", lines.join(", ")))
+                Some(format!("{}: {}", escape(key), lines.join(", ")))
             })
             .collect(),
     };
     (!lines.is_empty()).then_some(lines)
+}
+
+/// Characters a client could use to act on support's terminal or to make text read
+/// differently from what it is: C0 and C1 controls (ESC starts screen-clearing and OSC 52
+/// clipboard sequences, U+009B is a one-character CSI), DEL, line and paragraph separators,
+/// and the bidi embeddings, overrides, isolates and marks.
+fn is_unsafe_for_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{061c}'
+        )
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// A client's text for one line of output: `\n`, `\r`, `\t` and `\u{XX}` in place of every
+/// character [`is_unsafe_for_terminal`] names. Backslashes are left as they are (Windows
+/// paths stay readable), so the escapes show what was sent, not a reversible encoding.
+fn escape(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => shown.push_str("\\n"),
+            '\r' => shown.push_str("\\r"),
+            '\t' => shown.push_str("\\t"),
+            c if is_unsafe_for_terminal(c) => shown.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => shown.push(c),
+        }
+    }
+    shown
+}
+
+/// A client's multi-line text as lines (split at `\n` or `\r\n`), each escaped; the caller
+/// indents every line after the first under its label, so none can pose as a label.
+fn escape_lines(text: &str) -> Vec<String> {
+    if text.is_empty() {
+        return Vec::new();
+    }
+    text.lines().map(escape).collect()
+}
+
+/// JSON as printed by `--json`: serde_json escapes C0 controls itself; the other characters
+/// [`is_unsafe_for_terminal`] names (DEL, C1, separators, bidi) may only occur inside strings
+/// in JSON text, so writing them as `\uXXXX` keeps the same values and a clean terminal.
+fn terminal_safe_json(json: String) -> String {
+    if !json.chars().any(is_unsafe_for_terminal_raw) {
+        return json;
+    }
+    json.chars()
+        .map(|c| {
+            if is_unsafe_for_terminal_raw(c) {
+                format!("\\u{:04x}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// What [`terminal_safe_json`] rewrites: JSON's own line breaks and indentation stay.
+fn is_unsafe_for_terminal_raw(c: char) -> bool {
+    is_unsafe_for_terminal(c) && c != '\n'
 }
 
 fn clip(text: &str, width: usize) -> String {
