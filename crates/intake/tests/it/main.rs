@@ -5,6 +5,8 @@ mod access;
 mod cli;
 mod hostile;
 mod load;
+mod not_found;
+mod public_url;
 mod race;
 mod terminal;
 mod upload;
