@@ -79,7 +79,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     }
 }
 
-/// Parses `{id}` in a path and checks the caller may touch that case.
+/// Parses `{id}` in a path and checks the caller may touch that case. A case it may not touch
+/// (another org's, or another case for a case-scoped token) answers exactly like a case that
+/// does not exist, so no token can learn which case ids are in use.
 pub async fn authorize_case(
     state: &AppState,
     principal: &Principal,
@@ -93,9 +95,7 @@ pub async fn authorize_case(
         return Err(ApiError::case_not_found(id));
     };
     if !principal.may_touch_case(case_id, &org) {
-        return Err(ApiError::forbidden(format!(
-            "this token may not touch case {case_id}: use the token support issued for that case"
-        )));
+        return Err(ApiError::case_not_found(id));
     }
     Ok(case_id)
 }

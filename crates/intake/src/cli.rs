@@ -71,6 +71,10 @@ pub struct ServeArgs {
     /// `.sha256` made at release time beside each binary) from this folder.
     #[arg(long, env = "JCDIAG_INTAKE_RELEASES", value_name = "DIR")]
     pub releases: Option<PathBuf>,
+    /// This endpoint's public URL (e.g. https://support.example.com), written into the
+    /// installers; without it they name the listen address, which must then not be a wildcard.
+    #[arg(long, env = "JCDIAG_INTAKE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -128,6 +132,14 @@ pub enum CliError {
         "--releases {0}: not a folder (it should hold <version>/<target>/jcdiag[.exe] and .sha256 files)"
     )]
     NoReleases(PathBuf),
+    #[error(
+        "--public-url {0}: give an http(s) URL without user, query or fragment, e.g. https://support.example.com"
+    )]
+    BadPublicUrl(String),
+    #[error(
+        "--releases on {0}: the installers need a URL clients can reach; pass --public-url (e.g. https://support.example.com)"
+    )]
+    ReleasesNeedPublicUrl(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
     #[error("cannot write the output: {0}")]
@@ -149,7 +161,9 @@ impl CliError {
             CliError::NoDataDir
             | CliError::UnknownCase(_)
             | CliError::NoDatabase(_)
-            | CliError::NoReleases(_) => 2,
+            | CliError::NoReleases(_)
+            | CliError::BadPublicUrl(_)
+            | CliError::ReleasesNeedPublicUrl(_) => 2,
             CliError::Token(
                 TokenError::BadOrg | TokenError::UnknownCase(_) | TokenError::WrongOrg { .. },
             ) => 2,
@@ -242,6 +256,25 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+/// `--public-url` as written into the installers (inside quotes in sh and PowerShell): an
+/// http(s) URL with a host, no user, query or fragment, and a path of plain characters only;
+/// without its trailing `/`. `None` for anything else.
+pub fn parse_public_url(text: &str) -> Option<String> {
+    let url = url::Url::parse(text).ok()?;
+    let plain_path = url
+        .path()
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._~/-".contains(&b));
+    let acceptable = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some_and(|h| !h.is_empty())
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && plain_path;
+    acceptable.then(|| url.as_str().trim_end_matches('/').to_owned())
+}
+
 /// The commands support pastes into a case reply: SPEC's one-liners with this case's token.
 pub fn one_liners(url: &str, case_id: &str, token: &str) -> String {
     let url = url.trim_end_matches('/');
@@ -260,6 +293,17 @@ fn serve(data: &Path, args: ServeArgs) -> Result<(), CliError> {
         return Err(CliError::NoReleases(dir.clone()));
     }
     config.releases = args.releases;
+    config.public_url = args
+        .public_url
+        .as_deref()
+        .map(|url| parse_public_url(url).ok_or_else(|| CliError::BadPublicUrl(url.to_owned())))
+        .transpose()?;
+    // Refused before binding: a wildcard address names no host a client could reach.
+    if let Ok(addr) = args.listen.parse::<std::net::SocketAddr>()
+        && needs_public_url(&config, addr.ip())
+    {
+        return Err(CliError::ReleasesNeedPublicUrl(args.listen.clone()));
+    }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         config.tls = Some(load_server_config(cert, key)?);
     }
@@ -274,6 +318,22 @@ fn serve(data: &Path, args: ServeArgs) -> Result<(), CliError> {
                 addr: args.listen.clone(),
                 source,
             })?;
+        if config.public_url.is_none() {
+            // Without --public-url the installers name the address actually bound.
+            let local = listener.local_addr().map_err(|source| CliError::Listen {
+                addr: args.listen.clone(),
+                source,
+            })?;
+            if needs_public_url(&config, local.ip()) {
+                return Err(CliError::ReleasesNeedPublicUrl(local.to_string()));
+            }
+            let scheme = if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            config.public_url = Some(format!("{scheme}://{local}"));
+        }
         let server = super::serve(config, listener).await?;
         // Announce the real address on stdout: with port 0, scripts need it.
         println!("listening on {}", server.url());
@@ -282,6 +342,12 @@ fn serve(data: &Path, args: ServeArgs) -> Result<(), CliError> {
         server.shutdown().await;
         Ok(())
     })
+}
+
+/// Installers to serve, no public URL, and a wildcard listen address: there is no URL
+/// a client could use to put into them.
+fn needs_public_url(config: &Config, ip: std::net::IpAddr) -> bool {
+    config.releases.is_some() && config.public_url.is_none() && ip.is_unspecified()
 }
 
 /// Ctrl-C, or SIGTERM from a service manager.

@@ -55,6 +55,10 @@ pub struct Config {
     pub limits: inspect::Limits,
     /// `--releases DIR`: serve the installers and `DIR/<version>/<target>/jcdiag[.exe]`.
     pub releases: Option<PathBuf>,
+    /// The URL clients reach this endpoint at, without a trailing `/` (`--public-url`, or
+    /// the listen address): written into the installers. Never taken from a request's
+    /// `Host`, which the client chooses. `None`: the installers are not served.
+    pub public_url: Option<String>,
 }
 
 impl Config {
@@ -67,6 +71,7 @@ impl Config {
             body_idle_timeout: Duration::from_secs(60),
             limits: inspect::Limits::default(),
             releases: None,
+            public_url: None,
         }
     }
 }

@@ -137,6 +137,8 @@ impl Intake {
         let mut config = Config::new(&self.data_dir);
         config.tls =
             Some(tls::load_server_config(&self.certs.cert_pem, &self.certs.key_pem).unwrap());
+        // As `serve` does without --public-url: the installers name the listen address.
+        config.public_url = Some(format!("https://{}", self.addr));
         (self.tweak)(&mut config);
         let server = serve(config, listener).await.unwrap();
         self.url = server.url();
