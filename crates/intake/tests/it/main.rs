@@ -8,5 +8,6 @@ mod load;
 mod not_found;
 mod public_url;
 mod race;
+mod targets;
 mod terminal;
 mod upload;
