@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
@@ -16,6 +16,7 @@ use super::tls::{TlsError, load_server_config};
 use super::tokens::{self, TokenError};
 use super::{Config, DEFAULT_MAX_BUNDLE, ServeError};
 use jcdiag_fs::duration::parse_duration;
+use jcdiag_profile::sla::Tier;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -75,6 +76,15 @@ pub struct ServeArgs {
     /// installers; without it they name the listen address, which must then not be a wildcard.
     #[arg(long, env = "JCDIAG_INTAKE_PUBLIC_URL", value_name = "URL")]
     pub public_url: Option<String>,
+    /// A day without Standard support (in the support time zone), on top of the built-in
+    /// profile's; repeatable, or comma-separated in JCDIAG_INTAKE_HOLIDAYS.
+    #[arg(
+        long = "holiday",
+        env = "JCDIAG_INTAKE_HOLIDAYS",
+        value_name = "YYYY-MM-DD",
+        value_delimiter = ','
+    )]
+    pub holidays: Vec<NaiveDate>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +94,10 @@ pub enum TokenCommand {
         /// The customer organisation the token belongs to.
         #[arg(long)]
         org: String,
+        /// The org's support tier (free, standard, premium, jumpstart): recorded for the org,
+        /// replacing an earlier one, and used for the response targets of its cases.
+        #[arg(long, value_parser = parse_tier, value_name = "TIER")]
+        tier: Option<Tier>,
         /// Limit the token to adding bundles and escalations to this case.
         #[arg(long = "case", value_name = "ID")]
         case_id: Option<CaseId>,
@@ -180,6 +194,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => serve(&data, args),
         Command::Token(TokenCommand::Create {
             org,
+            tier,
             case_id,
             expires,
             json,
@@ -191,12 +206,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             })?;
             let store = Store::open(&dir.database())?;
             let issued = tokens::issue(&store, &org, case_id, expires, Utc::now())?;
+            if let Some(tier) = tier {
+                store.set_org_tier(&org, tier, Utc::now())?;
+            }
             if json {
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string(&issued).expect("plain struct")
-                )?;
+                let mut value = serde_json::to_value(&issued).expect("plain struct");
+                value["tier"] = json!(store.org_tier(&org)?);
+                writeln!(out, "{value}")?;
             } else {
                 writeln!(out, "{}", issued.token)?;
                 // The token alone goes to stdout (scripts capture it); the ready-to-paste
@@ -256,6 +272,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     }
 }
 
+fn parse_tier(text: &str) -> Result<Tier, String> {
+    text.parse::<Tier>().map_err(|e| e.to_string())
+}
+
 /// `--public-url` as written into the installers (inside quotes in sh and PowerShell): an
 /// http(s) URL with a host, no user, query or fragment, and a path of plain characters only;
 /// without its trailing `/`. `None` for anything else.
@@ -293,6 +313,7 @@ fn serve(data: &Path, args: ServeArgs) -> Result<(), CliError> {
         return Err(CliError::NoReleases(dir.clone()));
     }
     config.releases = args.releases;
+    config.holidays = args.holidays.into_iter().collect();
     config.public_url = args
         .public_url
         .as_deref()
@@ -382,15 +403,17 @@ fn open_existing(data: &Path) -> Result<Option<Store>, CliError> {
 
 /// The `--json` shape: `case show` has `form`, `case list` does not.
 fn case_json(case: &CaseRecord, with_form: bool) -> Value {
+    // `tier` and `response_due` are the intake's; the client's claims are under `client_said`.
     let mut value = json!({
         "case_id": case.case_id.to_string(),
         "org": case.org,
-        "tier": case.tier,
+        "tier": case.intake_tier,
         "severity": case.severity,
         "created": case.created,
         "bundles": case.bundles,
         "escalations": case.escalations,
-        "response_due": case.response_due,
+        "response_due": case.intake_due,
+        "client_said": {"tier": case.tier, "response_due": case.response_due},
     });
     if with_form {
         value["form"] = form(case);
@@ -405,9 +428,9 @@ fn form(case: &CaseRecord) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// When a case's first response is due, if it has a target.
+/// When a case's first response is due by the intake's target, if it has one.
 fn due(case: &CaseRecord) -> Option<DateTime<Utc>> {
-    case.response_due
+    case.intake_due
         .as_deref()
         .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
         .map(|d| d.with_timezone(&Utc))
@@ -419,8 +442,9 @@ fn is_overdue(case: &CaseRecord, now: DateTime<Utc>) -> bool {
     due(case).is_some_and(|d| d < now)
 }
 
-/// Triage order: overdue cases first (longest overdue first), then by how soon a response is
-/// due, then cases without a target (JumpStart), oldest first.
+/// Triage order by the intake's targets: overdue cases first (longest overdue first), then by
+/// how soon a response is due, then cases without a target (JumpStart, or an org without a
+/// tier on record), oldest first.
 fn sort_for_triage(cases: &mut [CaseRecord], now: DateTime<Utc>) {
     cases.sort_by_key(|case| {
         let due = due(case);
@@ -446,12 +470,12 @@ fn case_table(cases: &[CaseRecord], now: DateTime<Utc>) -> String {
             "{:<9} {:<16} {:<10} {:<3} {:<20} {:>7} {:>5}  {}\n",
             case.case_id.to_string(),
             clip(&escape(&case.org), 16),
-            case.tier.id(),
+            case.intake_tier.map_or("-", Tier::id),
             case.severity.get(),
             case.created,
             case.bundles.len(),
             case.escalations.len(),
-            match (case.response_due.as_deref(), is_overdue(case, now)) {
+            match (case.intake_due.as_deref(), is_overdue(case, now)) {
                 (Some(due), true) => format!("{}  OVERDUE", escape(due)),
                 (Some(due), false) => escape(due),
                 (None, _) => "-".to_string(),
@@ -464,17 +488,27 @@ fn case_table(cases: &[CaseRecord], now: DateTime<Utc>) -> String {
 fn case_page(case: &CaseRecord, data: &DataDir) -> String {
     let mut text = format!("Case {}\n", case.case_id);
     let severity = case.severity.to_string();
+    let tier = match case.intake_tier {
+        Some(tier) => tier.id().to_owned(),
+        None => "not set for this org (token create --org ORG --tier TIER)".to_owned(),
+    };
+    let client_said = format!(
+        "tier {}, response due {}",
+        case.tier.id(),
+        case.response_due.as_deref().unwrap_or("none")
+    );
     for (label, value) in [
         ("Org", case.org.as_str()),
-        ("Tier", case.tier.id()),
+        ("Tier", &tier),
         ("Severity", &severity),
         ("Created", &case.created),
         (
-            "Response due",
-            case.response_due.as_deref().unwrap_or("none"),
+            "Response due (intake)",
+            case.intake_due.as_deref().unwrap_or("none"),
         ),
+        ("Client said", &client_said),
     ] {
-        text += &format!("  {label:<13} {}\n", escape(value));
+        text += &format!("  {label:<22} {}\n", escape(value));
     }
     text += "\nForm\n";
     let lines = match form(case) {

@@ -8,6 +8,7 @@
 //! - [`api`]: the JSON routes (cases, attachments, escalations) and request plumbing.
 //! - [`tus`]: resumable bundle uploads, and what happens when the last byte arrives.
 //! - [`inspect`]: the zip checks every bundle passes before it is kept.
+//! - [`sla`]: the intake's own response targets (the org's tier, not the client's claim).
 //! - [`store`]: the SQLite schema and every query; [`files`]: the data folder's layout.
 //! - [`releases`]: `serve --releases DIR`, the installers and the binaries they fetch.
 //! - [`tokens`]: upload tokens and their scopes; [`tls`]: certificate loading.
@@ -23,6 +24,7 @@ pub mod ids;
 pub mod inspect;
 pub mod releases;
 pub mod server;
+pub mod sla;
 pub mod state;
 pub mod store;
 pub mod tls;
@@ -59,6 +61,9 @@ pub struct Config {
     /// the listen address): written into the installers. Never taken from a request's
     /// `Host`, which the client chooses. `None`: the installers are not served.
     pub public_url: Option<String>,
+    /// `--holiday`: dates (in the support time zone) added to the built-in profile's, on
+    /// which the Standard support clock does not run.
+    pub holidays: std::collections::BTreeSet<chrono::NaiveDate>,
 }
 
 impl Config {
@@ -72,6 +77,7 @@ impl Config {
             limits: inspect::Limits::default(),
             releases: None,
             public_url: None,
+            holidays: Default::default(),
         }
     }
 }

@@ -58,7 +58,7 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
 /// count. A step runs inside the same `BEGIN IMMEDIATE` transaction that re-reads the version
 /// (see [`migrate`]), so two processes opening one fresh folder cannot both run it; `IF NOT
 /// EXISTS` is a second guard for databases that lost their version.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
 
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -120,6 +120,18 @@ CREATE TABLE IF NOT EXISTS escalations (
 );
 ";
 
+/// Version 2: the org's tier is the intake's (`token create --tier`), and so is the response
+/// target. `cases.tier` and `cases.response_due` keep what the client's case.json said.
+const SCHEMA_V2: &str = "
+CREATE TABLE IF NOT EXISTS orgs (
+    org     TEXT PRIMARY KEY,
+    tier    TEXT NOT NULL,               -- set by `token create --org ORG --tier TIER`
+    updated TEXT NOT NULL
+);
+ALTER TABLE cases ADD COLUMN intake_tier TEXT;  -- the org's tier when the case arrived; NULL: none on record
+ALTER TABLE cases ADD COLUMN intake_due TEXT;   -- the intake's response target (UTC); NULL: none
+";
+
 /// A token as stored: who it belongs to and what it may touch.
 #[derive(Debug, Clone)]
 pub struct TokenRecord {
@@ -133,9 +145,15 @@ pub struct TokenRecord {
 pub struct NewCase {
     pub org: String,
     pub case_json: String,
+    /// The tier the client's case.json claims: kept as what the client said.
     pub tier: Tier,
     pub severity: Severity,
+    /// The target the client's case.json claims: kept as what the client said.
     pub response_due: Option<String>,
+    /// The org's tier on record when the case arrived.
+    pub intake_tier: Option<Tier>,
+    /// The intake's own target, from `intake_tier`, the severity and the receive time.
+    pub intake_due: Option<String>,
 }
 
 /// A bundle the client says it is about to upload.
@@ -149,6 +167,7 @@ pub struct DeclaredBundle {
 #[derive(Debug, Clone)]
 pub struct CaseHandle {
     pub case_id: CaseId,
+    /// The intake's target, never the client's.
     pub response_due: Option<String>,
     /// False when an idempotency key matched an earlier request.
     pub created: bool,
@@ -173,9 +192,15 @@ pub struct CaseRecord {
     pub case_id: CaseId,
     pub org: String,
     pub case_json: String,
+    /// What the client said its tier is.
     pub tier: Tier,
     pub severity: Severity,
+    /// What the client said its target is.
     pub response_due: Option<String>,
+    /// The org's tier on record when the case arrived (`None`: none was set).
+    pub intake_tier: Option<Tier>,
+    /// The intake's target: the one the queue is ordered by.
+    pub intake_due: Option<String>,
     pub created: String,
     pub bundles: Vec<BundleRecord>,
     pub escalations: Vec<EscalationRecord>,
@@ -288,6 +313,33 @@ impl Store {
         .transpose()
     }
 
+    // ----- orgs -----
+
+    /// Records `org`'s tier (`token create --tier`), replacing any earlier one.
+    pub fn set_org_tier(
+        &self,
+        org: &str,
+        tier: Tier,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO orgs (org, tier, updated) VALUES (?1, ?2, ?3)
+             ON CONFLICT (org) DO UPDATE SET tier = excluded.tier, updated = excluded.updated",
+            params![org, tier.id(), timestamp(now)],
+        )?;
+        Ok(())
+    }
+
+    /// The org's tier on record, if one was set.
+    pub fn org_tier(&self, org: &str) -> Result<Option<Tier>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT tier FROM orgs WHERE org = ?1", [org], |row| {
+                level(row, 0)
+            })
+            .optional()?)
+    }
+
     // ----- cases -----
 
     /// Creates a case with its declared bundle, or returns the case an earlier request with
@@ -304,7 +356,7 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Some(case_id) = replayed(&tx, &case.org, idempotency_key, "case")? {
             let response_due = tx.query_row(
-                "SELECT response_due FROM cases WHERE id = ?1",
+                "SELECT intake_due FROM cases WHERE id = ?1",
                 [case_id.row()],
                 |row| row.get::<_, Option<String>>(0),
             )?;
@@ -321,8 +373,9 @@ impl Store {
             return Err(StoreError::Corrupt("all 8-digit case ids are used".into()));
         }
         tx.execute(
-            "INSERT INTO cases (id, org, case_json, tier, severity, response_due, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO cases (id, org, case_json, tier, severity, response_due, created,
+                                intake_tier, intake_due)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 next,
                 case.org,
@@ -330,7 +383,9 @@ impl Store {
                 case.tier.id(),
                 case.severity.to_string(),
                 case.response_due,
-                timestamp(now)
+                timestamp(now),
+                case.intake_tier.map(Tier::id),
+                case.intake_due
             ],
         )?;
         let case_id = CaseId::from_row(next);
@@ -342,7 +397,7 @@ impl Store {
         tx.commit()?;
         Ok(CaseHandle {
             case_id,
-            response_due: case.response_due.clone(),
+            response_due: case.intake_due.clone(),
             created: true,
         })
     }
@@ -360,7 +415,7 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let scope = format!("attachment:{case_id}");
         let response_due = tx.query_row(
-            "SELECT response_due FROM cases WHERE id = ?1",
+            "SELECT intake_due FROM cases WHERE id = ?1",
             [case_id.row()],
             |row| row.get::<_, Option<String>>(0),
         )?;
@@ -427,7 +482,8 @@ impl Store {
         let conn = self.conn();
         let found = conn
             .query_row(
-                "SELECT org, case_json, tier, severity, response_due, created FROM cases WHERE id = ?1",
+                "SELECT org, case_json, tier, severity, response_due, created, intake_tier, intake_due
+                 FROM cases WHERE id = ?1",
                 [case_id.row()],
                 |row| {
                     Ok(CaseRecord {
@@ -438,6 +494,8 @@ impl Store {
                         severity: level(row, 3)?,
                         response_due: row.get(4)?,
                         created: row.get(5)?,
+                        intake_tier: optional_level(row, 6)?,
+                        intake_due: row.get(7)?,
                         bundles: Vec::new(),
                         escalations: Vec::new(),
                     })
@@ -455,7 +513,7 @@ impl Store {
     pub fn cases(&self) -> Result<Vec<CaseRecord>, StoreError> {
         let conn = self.conn();
         let mut stmt =
-            conn.prepare("SELECT id, org, case_json, tier, severity, response_due, created FROM cases ORDER BY id")?;
+            conn.prepare("SELECT id, org, case_json, tier, severity, response_due, created, intake_tier, intake_due FROM cases ORDER BY id")?;
         let mut records = stmt
             .query_map([], |row| {
                 Ok(CaseRecord {
@@ -466,6 +524,8 @@ impl Store {
                     severity: level(row, 4)?,
                     response_due: row.get(5)?,
                     created: row.get(6)?,
+                    intake_tier: optional_level(row, 7)?,
+                    intake_due: row.get(8)?,
                     bundles: Vec::new(),
                     escalations: Vec::new(),
                 })
@@ -757,9 +817,54 @@ where
     })
 }
 
+/// A tier column that may be NULL.
+fn optional_level<T: std::str::FromStr>(
+    row: &rusqlite::Row,
+    index: usize,
+) -> rusqlite::Result<Option<T>>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    match row.get_ref(index)? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        _ => level(row, index).map(Some),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_1_database_is_migrated_and_its_cases_have_no_intake_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("intake.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO cases (id, org, case_json, tier, severity, response_due, created)
+                 VALUES (1, 'acme', '{}', 'premium', '1', '1970-01-01T00:00:00Z', '2026-11-27T10:00:00Z');
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let case = store.case(CaseId::from_row(1)).unwrap().unwrap();
+        assert_eq!((case.intake_tier, case.intake_due), (None, None));
+        assert_eq!(case.response_due.as_deref(), Some("1970-01-01T00:00:00Z"));
+        // Opening again finds the schema current and changes nothing.
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.org_tier("acme").unwrap(), None);
+        store
+            .set_org_tier("acme", Tier::Standard, Utc::now())
+            .unwrap();
+        store
+            .set_org_tier("acme", Tier::Premium, Utc::now())
+            .unwrap();
+        assert_eq!(store.org_tier("acme").unwrap(), Some(Tier::Premium));
+    }
 
     #[test]
     fn cases_stored_with_a_text_or_number_severity_read_as_one_type() {

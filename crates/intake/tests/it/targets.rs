@@ -7,7 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-use chrono::{DateTime, Days, Utc};
+use chrono::{DateTime, Days, SubsecRound, Utc};
 use jcdiag_profile::Profile;
 use jcdiag_profile::sla::{ResponseDue, Severity, Tier};
 use jcdiag_testkit::{sample_bundle, sha256_hex, uuid};
@@ -121,7 +121,7 @@ async fn the_intake_sets_the_target_from_the_orgs_tier_and_its_own_holidays() {
         .unwrap_or_else(|| panic!("serve did not start: {line:?}"))
         .to_owned();
 
-    let http = reqwest::Client::new();
+    let http = jcdiag_testkit::Certs::generate(tmp.path()).http_client();
     let bundle = sample_bundle();
     // Every case claims to be Premium and long overdue.
     let submit = |token: String, severity: u8| {
@@ -133,7 +133,8 @@ async fn the_intake_sets_the_target_from_the_orgs_tier_and_its_own_holidays() {
             "bundle": {"sha256": sha256_hex(&bundle), "size": bundle.len()},
         });
         async move {
-            let before = Utc::now();
+            // Targets are stored to the second.
+            let before = Utc::now().trunc_subsecs(0);
             let answer = http
                 .post(url)
                 .bearer_auth(token)
