@@ -696,6 +696,50 @@ mod tests {
         ));
     }
 
+    fn case(id: i64, intake_due: Option<&str>, client_due: Option<&str>) -> CaseRecord {
+        CaseRecord {
+            case_id: CaseId::from_row(id),
+            org: "acme".into(),
+            case_json: "{}".into(),
+            tier: Tier::Premium,
+            severity: "1".parse().unwrap(),
+            response_due: client_due.map(str::to_owned),
+            intake_tier: intake_due.map(|_| Tier::Standard),
+            intake_due: intake_due.map(str::to_owned),
+            created: format!("2026-11-0{id}T10:00:00Z"),
+            bundles: Vec::new(),
+            escalations: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn triage_puts_the_intakes_overdue_targets_first_and_ignores_the_clients() {
+        let now = "2026-12-01T12:00:00Z".parse().unwrap();
+        let early = Some("1970-01-01T00:00:00Z");
+        let mut cases = vec![
+            case(1, Some("2099-01-01T00:00:00-07:00"), early),
+            case(2, Some("2026-11-30T00:00:00-07:00"), None),
+            case(3, None, early),
+            case(
+                4,
+                Some("2026-11-24T00:00:00-07:00"),
+                Some("2099-01-01T00:00:00Z"),
+            ),
+        ];
+        sort_for_triage(&mut cases, now);
+        let order: Vec<i64> = cases.iter().map(|c| c.case_id.row()).collect();
+        assert_eq!(order, [4, 2, 1, 3]);
+        let overdue: Vec<bool> = cases.iter().map(|c| is_overdue(c, now)).collect();
+        assert_eq!(overdue, [true, true, false, false]);
+        let table = case_table(&cases, now);
+        let rows: Vec<&str> = table.lines().skip(1).collect();
+        assert!(
+            rows[0].ends_with("OVERDUE") && !rows[2].ends_with("OVERDUE"),
+            "{table}"
+        );
+        assert!(!table.contains("1970"), "{table}");
+    }
+
     #[test]
     fn the_max_bundle_default_is_the_documented_512_mib() {
         assert_eq!(

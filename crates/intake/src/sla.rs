@@ -4,13 +4,12 @@
 
 use std::collections::BTreeSet;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 use jcdiag_profile::Profile;
 use jcdiag_profile::sla::{ResponseDue, Severity, Tier};
 
-use super::store::timestamp;
-
-/// When the first response to a case is due, as stored and answered (RFC 3339 UTC), or `None`
+/// When the first response to a case is due, as stored and answered (RFC 3339 in the support
+/// time zone, as jcdiag's own case.json and `jcdiag sla` give it), or `None`
 /// for a tier without a published target (JumpStart) or without cases (Free).
 pub fn response_due(
     holidays: &BTreeSet<NaiveDate>,
@@ -21,7 +20,7 @@ pub fn response_due(
     let mut sla = Profile::builtin().sla.clone();
     sla.support_hours.holidays.extend(holidays.iter().copied());
     match sla.response_due(tier, severity, received) {
-        Ok(ResponseDue::At(due)) => Some(timestamp(due.with_timezone(&Utc))),
+        Ok(ResponseDue::At(due)) => Some(due.to_rfc3339_opts(SecondsFormat::Secs, true)),
         Ok(ResponseDue::NoPublishedTarget(_) | ResponseDue::NoCases(_)) => None,
         Err(error) => {
             tracing::warn!("no response target for a {tier} case: {error}");
@@ -43,7 +42,7 @@ mod tests {
         let none = BTreeSet::new();
         assert_eq!(
             response_due(&none, Tier::Standard, severity, filed).as_deref(),
-            Some("2026-11-30T21:00:00Z")
+            Some("2026-11-30T14:00:00-07:00")
         );
         let off: BTreeSet<NaiveDate> = ["2026-11-30", "2026-12-01"]
             .iter()
@@ -51,7 +50,7 @@ mod tests {
             .collect();
         assert_eq!(
             response_due(&off, Tier::Standard, severity, filed).as_deref(),
-            Some("2026-12-02T20:00:00Z")
+            Some("2026-12-02T13:00:00-07:00")
         );
         assert_eq!(response_due(&none, Tier::Jumpstart, severity, filed), None);
     }

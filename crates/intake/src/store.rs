@@ -129,7 +129,7 @@ CREATE TABLE IF NOT EXISTS orgs (
     updated TEXT NOT NULL
 );
 ALTER TABLE cases ADD COLUMN intake_tier TEXT;  -- the org's tier when the case arrived; NULL: none on record
-ALTER TABLE cases ADD COLUMN intake_due TEXT;   -- the intake's response target (UTC); NULL: none
+ALTER TABLE cases ADD COLUMN intake_due TEXT;   -- the intake's response target (RFC 3339); NULL: none
 ";
 
 /// A token as stored: who it belongs to and what it may touch.
