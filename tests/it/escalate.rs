@@ -155,24 +155,31 @@ async fn with_the_endpoint_down_the_escalation_becomes_an_email_reply_with_escal
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn case_list_puts_overdue_cases_first() {
+async fn case_list_orders_by_the_intakes_targets_not_the_clients() {
     let intake = Intake::start().await;
-    let token = intake.token(ORG, None);
+    let premium = intake.token(ORG, None);
+    // An org recorded as Standard, and one with no tier on record (no target).
+    let now = chrono::Utc::now();
+    intake
+        .store()
+        .set_org_tier("std", "standard".parse().unwrap(), now)
+        .unwrap();
+    let standard = intake.token("std", None);
+    let legacy = jcdiag_intake::tokens::issue(&intake.store(), "legacy", None, None, now)
+        .unwrap()
+        .token;
     let bundle = sample_bundle();
     let mut ids = Vec::new();
-    // Filed in this order: due next year, overdue by a day, no target, overdue by a week.
-    for due in [
-        json!("2099-01-01T00:00:00Z"),
-        json!("2026-01-02T00:00:00Z"),
-        Value::Null,
-        json!("2025-12-26T00:00:00Z"),
-    ] {
+    // Filed in this order: Premium severity 3 (4 h), Premium severity 1 (1 h), no tier, Standard
+    // severity 3 (next business day). Every case.json claims to be long overdue.
+    for (token, severity) in [(&premium, 3), (&premium, 1), (&legacy, 1), (&standard, 3)] {
         let mut case = crate::support::case_json();
-        case["response_due"] = due;
+        case["response_due"] = json!("1970-01-01T00:00:00Z");
+        case["severity"] = json!(severity);
         let body =
             json!({"case": case, "bundle": {"sha256": sha256_hex(&bundle), "size": bundle.len()}});
         let request = intake
-            .request(reqwest::Method::POST, "/v1/cases", Some(&token))
+            .request(reqwest::Method::POST, "/v1/cases", Some(token))
             .header("Idempotency-Key", uuid())
             .json(&body);
         let reply = intake.send("/v1/cases", request).await;
@@ -186,17 +193,25 @@ async fn case_list_puts_overdue_cases_first() {
         .iter()
         .map(|c| c["case_id"].as_str().unwrap())
         .collect();
-    assert_eq!(order, [&ids[3], &ids[1], &ids[0], &ids[2]]);
-    let overdue: Vec<bool> = listed
+    assert_eq!(order, [&ids[1], &ids[0], &ids[3], &ids[2]]);
+    let tiers: Vec<&Value> = listed
         .as_array()
         .unwrap()
         .iter()
-        .map(|c| c["overdue"].as_bool().unwrap())
+        .map(|c| &c["tier"])
         .collect();
-    assert_eq!(overdue, [true, true, false, false]);
+    assert_eq!(
+        tiers,
+        [
+            &json!("premium"),
+            &json!("premium"),
+            &json!("standard"),
+            &Value::Null
+        ]
+    );
     for case in listed.as_array().unwrap() {
-        assert_eq!(case["tier"], "premium");
-        assert_eq!(case["severity"], 2);
+        assert_eq!(case["overdue"], false, "{case}");
+        assert_eq!(case["client_said"]["response_due"], "1970-01-01T00:00:00Z");
     }
     let table = std::process::Command::new(crate::support::intake_bin())
         .args(["case", "list", "--data"])
@@ -206,7 +221,7 @@ async fn case_list_puts_overdue_cases_first() {
     let table = String::from_utf8_lossy(&table.stdout);
     let first_row = table.lines().nth(1).unwrap();
     assert!(
-        first_row.starts_with(&ids[3]) && first_row.ends_with("OVERDUE"),
+        first_row.starts_with(&ids[1]) && !table.contains("OVERDUE"),
         "{table}"
     );
 }

@@ -417,7 +417,8 @@ async fn a_case_token_cannot_add_to_another_case() {
     ))
     .await;
     assert_eq!(output.status.code(), Some(4));
-    assert!(String::from_utf8_lossy(&output.stdout).contains("403"));
+    // Answered like a case that does not exist, so a token cannot probe for case ids.
+    assert!(String::from_utf8_lossy(&output.stdout).contains("404"));
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -16,6 +16,7 @@ use serde_json::Value;
 
 use super::error::ApiError;
 use super::ids::{CaseId, is_sha256_hex};
+use super::sla;
 use super::state::{AppState, base_url};
 use super::store::{CaseHandle, DeclaredBundle, NewCase};
 use super::tokens::{self, Principal};
@@ -79,7 +80,9 @@ impl<T: DeserializeOwned> FromRequest<AppState> for JsonBody<T> {
     }
 }
 
-/// Parses `{id}` in a path and checks the caller may touch that case.
+/// Parses `{id}` in a path and checks the caller may touch that case. A case it may not touch
+/// (another org's, or another case for a case-scoped token) answers exactly like a case that
+/// does not exist, so no token can learn which case ids are in use.
 pub async fn authorize_case(
     state: &AppState,
     principal: &Principal,
@@ -93,9 +96,7 @@ pub async fn authorize_case(
         return Err(ApiError::case_not_found(id));
     };
     if !principal.may_touch_case(case_id, &org) {
-        return Err(ApiError::forbidden(format!(
-            "this token may not touch case {case_id}: use the token support issued for that case"
-        )));
+        return Err(ApiError::case_not_found(id));
     }
     Ok(case_id)
 }
@@ -196,6 +197,8 @@ fn validate_case(org: &str, case: Value) -> Result<NewCase, ApiError> {
         tier,
         severity,
         response_due,
+        intake_tier: None,
+        intake_due: None,
     })
 }
 
@@ -232,8 +235,17 @@ async fn create_case(
     }
     let key = idempotency_key(&headers)?;
     let bundle = request.bundle.validate(state.config.max_bundle)?;
-    let case = validate_case(&principal.org, request.case)?;
+    let mut case = validate_case(&principal.org, request.case)?;
     let now = Utc::now();
+    // The queue position is the intake's: the org's tier on record (none: no target), not
+    // the tier or target the client's case.json claims, which are kept as what it said.
+    let org = principal.org.clone();
+    case.intake_tier = state
+        .blocking(move |state| Ok(state.store.org_tier(&org)?))
+        .await?;
+    case.intake_due = case
+        .intake_tier
+        .and_then(|tier| sla::response_due(&state.config.holidays, tier, case.severity, now));
     let handle = state
         .blocking(move |state| Ok(state.store.create_case(&key, &case, &bundle, now)?))
         .await?;

@@ -5,7 +5,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
@@ -16,6 +16,7 @@ use super::tls::{TlsError, load_server_config};
 use super::tokens::{self, TokenError};
 use super::{Config, DEFAULT_MAX_BUNDLE, ServeError};
 use jcdiag_fs::duration::parse_duration;
+use jcdiag_profile::sla::Tier;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -71,6 +72,19 @@ pub struct ServeArgs {
     /// `.sha256` made at release time beside each binary) from this folder.
     #[arg(long, env = "JCDIAG_INTAKE_RELEASES", value_name = "DIR")]
     pub releases: Option<PathBuf>,
+    /// This endpoint's public URL (e.g. https://support.example.com), written into the
+    /// installers; without it they name the listen address, which must then not be a wildcard.
+    #[arg(long, env = "JCDIAG_INTAKE_PUBLIC_URL", value_name = "URL")]
+    pub public_url: Option<String>,
+    /// A day without Standard support (in the support time zone), on top of the built-in
+    /// profile's; repeatable, or comma-separated in JCDIAG_INTAKE_HOLIDAYS.
+    #[arg(
+        long = "holiday",
+        env = "JCDIAG_INTAKE_HOLIDAYS",
+        value_name = "YYYY-MM-DD",
+        value_delimiter = ','
+    )]
+    pub holidays: Vec<NaiveDate>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -80,6 +94,10 @@ pub enum TokenCommand {
         /// The customer organisation the token belongs to.
         #[arg(long)]
         org: String,
+        /// The org's support tier (free, standard, premium, jumpstart): recorded for the org,
+        /// replacing an earlier one, and used for the response targets of its cases.
+        #[arg(long, value_parser = parse_tier, value_name = "TIER")]
+        tier: Option<Tier>,
         /// Limit the token to adding bundles and escalations to this case.
         #[arg(long = "case", value_name = "ID")]
         case_id: Option<CaseId>,
@@ -116,9 +134,7 @@ pub enum CaseCommand {
 pub enum CliError {
     #[error("no data folder given: pass --data DIR or set JCDIAG_INTAKE_DATA")]
     NoDataDir,
-    #[error(
-        "{0} holds no intake data (no intake.sqlite): check --data, or run `jcdiag-intake serve` first"
-    )]
+    #[error("{0} is not a folder: check --data, or run `jcdiag-intake serve` first")]
     NoDatabase(PathBuf),
     #[error("case {0} does not exist: `jcdiag-intake case list` shows the cases")]
     UnknownCase(CaseId),
@@ -130,6 +146,14 @@ pub enum CliError {
         "--releases {0}: not a folder (it should hold <version>/<target>/jcdiag[.exe] and .sha256 files)"
     )]
     NoReleases(PathBuf),
+    #[error(
+        "--public-url {0}: give an http(s) URL without user, query or fragment, e.g. https://support.example.com"
+    )]
+    BadPublicUrl(String),
+    #[error(
+        "--releases on {0}: the installers need a URL clients can reach; pass --public-url (e.g. https://support.example.com)"
+    )]
+    ReleasesNeedPublicUrl(String),
     #[error("cannot start the async runtime: {0}")]
     Runtime(io::Error),
     #[error("cannot write the output: {0}")]
@@ -151,7 +175,9 @@ impl CliError {
             CliError::NoDataDir
             | CliError::UnknownCase(_)
             | CliError::NoDatabase(_)
-            | CliError::NoReleases(_) => 2,
+            | CliError::NoReleases(_)
+            | CliError::BadPublicUrl(_)
+            | CliError::ReleasesNeedPublicUrl(_) => 2,
             CliError::Token(
                 TokenError::BadOrg | TokenError::UnknownCase(_) | TokenError::WrongOrg { .. },
             ) => 2,
@@ -168,6 +194,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         Command::Serve(args) => serve(&data, args),
         Command::Token(TokenCommand::Create {
             org,
+            tier,
             case_id,
             expires,
             json,
@@ -179,12 +206,13 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             })?;
             let store = Store::open(&dir.database())?;
             let issued = tokens::issue(&store, &org, case_id, expires, Utc::now())?;
+            if let Some(tier) = tier {
+                store.set_org_tier(&org, tier, Utc::now())?;
+            }
             if json {
-                writeln!(
-                    out,
-                    "{}",
-                    serde_json::to_string(&issued).expect("plain struct")
-                )?;
+                let mut value = serde_json::to_value(&issued).expect("plain struct");
+                value["tier"] = json!(store.org_tier(&org)?);
+                writeln!(out, "{value}")?;
             } else {
                 writeln!(out, "{}", issued.token)?;
                 // The token alone goes to stdout (scripts capture it); the ready-to-paste
@@ -197,7 +225,10 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Case(CaseCommand::List { json }) => {
-            let mut cases = open_existing(&data)?.cases()?;
+            let mut cases = match open_existing(&data)? {
+                Some(store) => store.cases()?,
+                None => Vec::new(),
+            };
             let now = Utc::now();
             sort_for_triage(&mut cases, now);
             if json {
@@ -212,7 +243,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 writeln!(
                     out,
                     "{}",
-                    serde_json::to_string_pretty(&list).expect("JSON values")
+                    terminal_safe_json(serde_json::to_string_pretty(&list).expect("JSON values"))
                 )?;
             } else {
                 write!(out, "{}", case_table(&cases, now))?;
@@ -221,13 +252,17 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
         }
         Command::Case(CaseCommand::Show { case_id, json }) => {
             let case = open_existing(&data)?
-                .case(case_id)?
+                .map(|store| store.case(case_id))
+                .transpose()?
+                .flatten()
                 .ok_or(CliError::UnknownCase(case_id))?;
             if json {
                 writeln!(
                     out,
                     "{}",
-                    serde_json::to_string_pretty(&case_json(&case, true)).expect("JSON values")
+                    terminal_safe_json(
+                        serde_json::to_string_pretty(&case_json(&case, true)).expect("JSON values")
+                    )
                 )?;
             } else {
                 write!(out, "{}", case_page(&case, &DataDir::existing(&data)))?;
@@ -235,6 +270,29 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
     }
+}
+
+fn parse_tier(text: &str) -> Result<Tier, String> {
+    text.parse::<Tier>().map_err(|e| e.to_string())
+}
+
+/// `--public-url` as written into the installers (inside quotes in sh and PowerShell): an
+/// http(s) URL with a host, no user, query or fragment, and a path of plain characters only;
+/// without its trailing `/`. `None` for anything else.
+pub fn parse_public_url(text: &str) -> Option<String> {
+    let url = url::Url::parse(text).ok()?;
+    let plain_path = url
+        .path()
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b"._~/-".contains(&b));
+    let acceptable = matches!(url.scheme(), "http" | "https")
+        && url.host_str().is_some_and(|h| !h.is_empty())
+        && url.username().is_empty()
+        && url.password().is_none()
+        && url.query().is_none()
+        && url.fragment().is_none()
+        && plain_path;
+    acceptable.then(|| url.as_str().trim_end_matches('/').to_owned())
 }
 
 /// The commands support pastes into a case reply: SPEC's one-liners with this case's token.
@@ -255,6 +313,18 @@ fn serve(data: &Path, args: ServeArgs) -> Result<(), CliError> {
         return Err(CliError::NoReleases(dir.clone()));
     }
     config.releases = args.releases;
+    config.holidays = args.holidays.into_iter().collect();
+    config.public_url = args
+        .public_url
+        .as_deref()
+        .map(|url| parse_public_url(url).ok_or_else(|| CliError::BadPublicUrl(url.to_owned())))
+        .transpose()?;
+    // Refused before binding: a wildcard address names no host a client could reach.
+    if let Ok(addr) = args.listen.parse::<std::net::SocketAddr>()
+        && needs_public_url(&config, addr.ip())
+    {
+        return Err(CliError::ReleasesNeedPublicUrl(args.listen.clone()));
+    }
     if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
         config.tls = Some(load_server_config(cert, key)?);
     }
@@ -269,6 +339,22 @@ fn serve(data: &Path, args: ServeArgs) -> Result<(), CliError> {
                 addr: args.listen.clone(),
                 source,
             })?;
+        if config.public_url.is_none() {
+            // Without --public-url the installers name the address actually bound.
+            let local = listener.local_addr().map_err(|source| CliError::Listen {
+                addr: args.listen.clone(),
+                source,
+            })?;
+            if needs_public_url(&config, local.ip()) {
+                return Err(CliError::ReleasesNeedPublicUrl(local.to_string()));
+            }
+            let scheme = if config.tls.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            config.public_url = Some(format!("{scheme}://{local}"));
+        }
         let server = super::serve(config, listener).await?;
         // Announce the real address on stdout: with port 0, scripts need it.
         println!("listening on {}", server.url());
@@ -277,6 +363,12 @@ fn serve(data: &Path, args: ServeArgs) -> Result<(), CliError> {
         server.shutdown().await;
         Ok(())
     })
+}
+
+/// Installers to serve, no public URL, and a wildcard listen address: there is no URL
+/// a client could use to put into them.
+fn needs_public_url(config: &Config, ip: std::net::IpAddr) -> bool {
+    config.releases.is_some() && config.public_url.is_none() && ip.is_unspecified()
 }
 
 /// Ctrl-C, or SIGTERM from a service manager.
@@ -295,25 +387,33 @@ async fn stop_signal() {
     let _ = tokio::signal::ctrl_c().await;
 }
 
-fn open_existing(data: &Path) -> Result<Store, CliError> {
-    let path = data.join("intake.sqlite");
-    if !path.exists() {
+/// The store of an existing data folder, for the reading commands. A folder without a
+/// database yet (`serve` or `token create` just started on it) holds no cases: `None`, and
+/// nothing is created. A folder that does not exist is a mistake in `--data`.
+fn open_existing(data: &Path) -> Result<Option<Store>, CliError> {
+    if !data.is_dir() {
         return Err(CliError::NoDatabase(data.to_path_buf()));
     }
-    Ok(Store::open(&path)?)
+    let path = data.join("intake.sqlite");
+    if !path.exists() {
+        return Ok(None);
+    }
+    Ok(Some(Store::open(&path)?))
 }
 
 /// The `--json` shape: `case show` has `form`, `case list` does not.
 fn case_json(case: &CaseRecord, with_form: bool) -> Value {
+    // `tier` and `response_due` are the intake's; the client's claims are under `client_said`.
     let mut value = json!({
         "case_id": case.case_id.to_string(),
         "org": case.org,
-        "tier": case.tier,
+        "tier": case.intake_tier,
         "severity": case.severity,
         "created": case.created,
         "bundles": case.bundles,
         "escalations": case.escalations,
-        "response_due": case.response_due,
+        "response_due": case.intake_due,
+        "client_said": {"tier": case.tier, "response_due": case.response_due},
     });
     if with_form {
         value["form"] = form(case);
@@ -328,9 +428,9 @@ fn form(case: &CaseRecord) -> Value {
         .unwrap_or(Value::Null)
 }
 
-/// When a case's first response is due, if it has a target.
+/// When a case's first response is due by the intake's target, if it has one.
 fn due(case: &CaseRecord) -> Option<DateTime<Utc>> {
-    case.response_due
+    case.intake_due
         .as_deref()
         .and_then(|d| DateTime::parse_from_rfc3339(d).ok())
         .map(|d| d.with_timezone(&Utc))
@@ -342,8 +442,9 @@ fn is_overdue(case: &CaseRecord, now: DateTime<Utc>) -> bool {
     due(case).is_some_and(|d| d < now)
 }
 
-/// Triage order: overdue cases first (longest overdue first), then by how soon a response is
-/// due, then cases without a target (JumpStart), oldest first.
+/// Triage order by the intake's targets: overdue cases first (longest overdue first), then by
+/// how soon a response is due, then cases without a target (JumpStart, or an org without a
+/// tier on record), oldest first.
 fn sort_for_triage(cases: &mut [CaseRecord], now: DateTime<Utc>) {
     cases.sort_by_key(|case| {
         let due = due(case);
@@ -368,15 +469,15 @@ fn case_table(cases: &[CaseRecord], now: DateTime<Utc>) -> String {
         text += &format!(
             "{:<9} {:<16} {:<10} {:<3} {:<20} {:>7} {:>5}  {}\n",
             case.case_id.to_string(),
-            clip(&case.org, 16),
-            case.tier.id(),
+            clip(&escape(&case.org), 16),
+            case.intake_tier.map_or("-", Tier::id),
             case.severity.get(),
             case.created,
             case.bundles.len(),
             case.escalations.len(),
-            match (case.response_due.as_deref(), is_overdue(case, now)) {
-                (Some(due), true) => format!("{due}  OVERDUE"),
-                (Some(due), false) => due.to_string(),
+            match (case.intake_due.as_deref(), is_overdue(case, now)) {
+                (Some(due), true) => format!("{}  OVERDUE", escape(due)),
+                (Some(due), false) => escape(due),
                 (None, _) => "-".to_string(),
             }
         );
@@ -387,23 +488,33 @@ fn case_table(cases: &[CaseRecord], now: DateTime<Utc>) -> String {
 fn case_page(case: &CaseRecord, data: &DataDir) -> String {
     let mut text = format!("Case {}\n", case.case_id);
     let severity = case.severity.to_string();
+    let tier = match case.intake_tier {
+        Some(tier) => tier.id().to_owned(),
+        None => "not set for this org (token create --org ORG --tier TIER)".to_owned(),
+    };
+    let client_said = format!(
+        "tier {}, response due {}",
+        case.tier.id(),
+        case.response_due.as_deref().unwrap_or("none")
+    );
     for (label, value) in [
         ("Org", case.org.as_str()),
-        ("Tier", case.tier.id()),
+        ("Tier", &tier),
         ("Severity", &severity),
         ("Created", &case.created),
         (
-            "Response due",
-            case.response_due.as_deref().unwrap_or("none"),
+            "Response due (intake)",
+            case.intake_due.as_deref().unwrap_or("none"),
         ),
+        ("Client said", &client_said),
     ] {
-        text += &format!("  {label:<13} {value}\n");
+        text += &format!("  {label:<22} {}\n", escape(value));
     }
     text += "\nForm\n";
     let lines = match form(case) {
         Value::Object(fields) => fields
             .iter()
-            .filter_map(|(name, value)| Some((label_of(name), field_lines(name, value)?)))
+            .filter_map(|(name, value)| Some((escape(&label_of(name)), field_lines(name, value)?)))
             .collect::<Vec<_>>(),
         _ => Vec::new(),
     };
@@ -421,15 +532,25 @@ fn case_page(case: &CaseRecord, data: &DataDir) -> String {
     for bundle in &case.bundles {
         text += &format!(
             "  {}  {:>12} bytes  received {}\n    {}\n",
-            bundle.sha256,
+            escape(&bundle.sha256),
             bundle.size,
-            bundle.received_at,
-            data.bundle(case.case_id, &bundle.sha256).display()
+            escape(&bundle.received_at),
+            escape(
+                &data
+                    .bundle(case.case_id, &bundle.sha256)
+                    .display()
+                    .to_string()
+            )
         );
     }
     text += &format!("\nEscalations ({})\n", case.escalations.len());
     for escalation in &case.escalations {
-        text += &format!("  {}  {}\n", escalation.at, escalation.reason);
+        // A reason may have several lines: each further one indented under the first.
+        let at = escape(&escalation.at);
+        for (i, line) in escape_lines(&escalation.reason).iter().enumerate() {
+            let at = if i == 0 { at.as_str() } else { "" };
+            text += &format!("  {at:<20}  {line}\n");
+        }
     }
     text
 }
@@ -454,12 +575,7 @@ fn field_lines(name: &str, value: &Value) -> Option<Vec<String>> {
     let lines: Vec<String> = match value {
         Value::Null | Value::Bool(false) => Vec::new(),
         Value::Bool(true) => vec!["yes".into()],
-        Value::String(text) => text
-            .trim()
-            .lines()
-            .map(str::to_owned)
-            .filter(|_| !text.trim().is_empty())
-            .collect(),
+        Value::String(text) => escape_lines(text.trim()),
         Value::Number(number) => vec![number.to_string()],
         Value::Array(items) => items
             .iter()
@@ -472,8 +588,8 @@ fn field_lines(name: &str, value: &Value) -> Option<Vec<String>> {
                 part("name").filter(|n| !n.is_empty()),
                 part("email").filter(|e| !e.is_empty()),
             ) {
-                (Some(name), Some(email)) => vec![format!("{name} <{email}>")],
-                (Some(only), None) | (None, Some(only)) => vec![only.to_owned()],
+                (Some(name), Some(email)) => vec![format!("{} <{}>", escape(name), escape(email))],
+                (Some(only), None) | (None, Some(only)) => vec![escape(only)],
                 (None, None) => Vec::new(),
             }
         }
@@ -482,11 +598,74 @@ fn field_lines(name: &str, value: &Value) -> Option<Vec<String>> {
             .iter()
             .filter_map(|(key, value)| {
                 let lines = field_lines(key, value)?;
-                Some(format!("{key}: {}", lines.join(", ")))
+                Some(format!("{}: {}", escape(key), lines.join(", ")))
             })
             .collect(),
     };
     (!lines.is_empty()).then_some(lines)
+}
+
+/// Characters a client could use to act on support's terminal or to make text read
+/// differently from what it is: C0 and C1 controls (ESC starts screen-clearing and OSC 52
+/// clipboard sequences, U+009B is a one-character CSI), DEL, line and paragraph separators,
+/// and the bidi embeddings, overrides, isolates and marks.
+fn is_unsafe_for_terminal(c: char) -> bool {
+    c.is_control()
+        || matches!(
+            c,
+            '\u{2028}' | '\u{2029}' | '\u{200e}' | '\u{200f}' | '\u{061c}'
+        )
+        || ('\u{202a}'..='\u{202e}').contains(&c)
+        || ('\u{2066}'..='\u{2069}').contains(&c)
+}
+
+/// A client's text for one line of output: `\n`, `\r`, `\t` and `\u{XX}` in place of every
+/// character [`is_unsafe_for_terminal`] names. Backslashes are left as they are (Windows
+/// paths stay readable), so the escapes show what was sent, not a reversible encoding.
+fn escape(text: &str) -> String {
+    let mut shown = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '\n' => shown.push_str("\\n"),
+            '\r' => shown.push_str("\\r"),
+            '\t' => shown.push_str("\\t"),
+            c if is_unsafe_for_terminal(c) => shown.push_str(&format!("\\u{{{:x}}}", c as u32)),
+            c => shown.push(c),
+        }
+    }
+    shown
+}
+
+/// A client's multi-line text as lines (split at `\n` or `\r\n`), each escaped; the caller
+/// indents every line after the first under its label, so none can pose as a label.
+fn escape_lines(text: &str) -> Vec<String> {
+    if text.is_empty() {
+        return Vec::new();
+    }
+    text.lines().map(escape).collect()
+}
+
+/// JSON as printed by `--json`: serde_json escapes C0 controls itself; the other characters
+/// [`is_unsafe_for_terminal`] names (DEL, C1, separators, bidi) may only occur inside strings
+/// in JSON text, so writing them as `\uXXXX` keeps the same values and a clean terminal.
+fn terminal_safe_json(json: String) -> String {
+    if !json.chars().any(is_unsafe_for_terminal_raw) {
+        return json;
+    }
+    json.chars()
+        .map(|c| {
+            if is_unsafe_for_terminal_raw(c) {
+                format!("\\u{:04x}", c as u32)
+            } else {
+                c.to_string()
+            }
+        })
+        .collect()
+}
+
+/// What [`terminal_safe_json`] rewrites: JSON's own line breaks and indentation stay.
+fn is_unsafe_for_terminal_raw(c: char) -> bool {
+    is_unsafe_for_terminal(c) && c != '\n'
 }
 
 fn clip(text: &str, width: usize) -> String {
@@ -515,6 +694,50 @@ mod tests {
         assert!(text.contains(
             "powershell -c \"& ([scriptblock]::Create((irm https://support.example.com/install.ps1))) -Case 01234567 -Token tok\"\n"
         ));
+    }
+
+    fn case(id: i64, intake_due: Option<&str>, client_due: Option<&str>) -> CaseRecord {
+        CaseRecord {
+            case_id: CaseId::from_row(id),
+            org: "acme".into(),
+            case_json: "{}".into(),
+            tier: Tier::Premium,
+            severity: "1".parse().unwrap(),
+            response_due: client_due.map(str::to_owned),
+            intake_tier: intake_due.map(|_| Tier::Standard),
+            intake_due: intake_due.map(str::to_owned),
+            created: format!("2026-11-0{id}T10:00:00Z"),
+            bundles: Vec::new(),
+            escalations: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn triage_puts_the_intakes_overdue_targets_first_and_ignores_the_clients() {
+        let now = "2026-12-01T12:00:00Z".parse().unwrap();
+        let early = Some("1970-01-01T00:00:00Z");
+        let mut cases = vec![
+            case(1, Some("2099-01-01T00:00:00-07:00"), early),
+            case(2, Some("2026-11-30T00:00:00-07:00"), None),
+            case(3, None, early),
+            case(
+                4,
+                Some("2026-11-24T00:00:00-07:00"),
+                Some("2099-01-01T00:00:00Z"),
+            ),
+        ];
+        sort_for_triage(&mut cases, now);
+        let order: Vec<i64> = cases.iter().map(|c| c.case_id.row()).collect();
+        assert_eq!(order, [4, 2, 1, 3]);
+        let overdue: Vec<bool> = cases.iter().map(|c| is_overdue(c, now)).collect();
+        assert_eq!(overdue, [true, true, false, false]);
+        let table = case_table(&cases, now);
+        let rows: Vec<&str> = table.lines().skip(1).collect();
+        assert!(
+            rows[0].ends_with("OVERDUE") && !rows[2].ends_with("OVERDUE"),
+            "{table}"
+        );
+        assert!(!table.contains("1970"), "{table}");
     }
 
     #[test]

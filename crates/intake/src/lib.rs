@@ -8,6 +8,7 @@
 //! - [`api`]: the JSON routes (cases, attachments, escalations) and request plumbing.
 //! - [`tus`]: resumable bundle uploads, and what happens when the last byte arrives.
 //! - [`inspect`]: the zip checks every bundle passes before it is kept.
+//! - [`sla`]: the intake's own response targets (the org's tier, not the client's claim).
 //! - [`store`]: the SQLite schema and every query; [`files`]: the data folder's layout.
 //! - [`releases`]: `serve --releases DIR`, the installers and the binaries they fetch.
 //! - [`tokens`]: upload tokens and their scopes; [`tls`]: certificate loading.
@@ -23,6 +24,7 @@ pub mod ids;
 pub mod inspect;
 pub mod releases;
 pub mod server;
+pub mod sla;
 pub mod state;
 pub mod store;
 pub mod tls;
@@ -55,6 +57,13 @@ pub struct Config {
     pub limits: inspect::Limits,
     /// `--releases DIR`: serve the installers and `DIR/<version>/<target>/jcdiag[.exe]`.
     pub releases: Option<PathBuf>,
+    /// The URL clients reach this endpoint at, without a trailing `/` (`--public-url`, or
+    /// the listen address): written into the installers. Never taken from a request's
+    /// `Host`, which the client chooses. `None`: the installers are not served.
+    pub public_url: Option<String>,
+    /// `--holiday`: dates (in the support time zone) added to the built-in profile's, on
+    /// which the Standard support clock does not run.
+    pub holidays: std::collections::BTreeSet<chrono::NaiveDate>,
 }
 
 impl Config {
@@ -67,6 +76,8 @@ impl Config {
             body_idle_timeout: Duration::from_secs(60),
             limits: inspect::Limits::default(),
             releases: None,
+            public_url: None,
+            holidays: Default::default(),
         }
     }
 }

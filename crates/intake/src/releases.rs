@@ -19,12 +19,12 @@ use std::path::{Path, PathBuf};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::error::ApiError;
-use super::state::{AppState, base_url};
+use super::state::AppState;
 use jcdiag_fs::fsafe::{self, Refusal, Trust};
 
 /// The installers as shipped in `installer/`; [`fill`] puts in the endpoint and version.
@@ -123,11 +123,18 @@ async fn newest(state: &AppState) -> Result<String, ApiError> {
 
 async fn script(
     state: &AppState,
-    headers: &HeaderMap,
     text: &str,
     content_type: &'static str,
 ) -> Result<Response, ApiError> {
-    let base = base_url(state, headers)?;
+    // The configured URL, not the request's Host: an installer runs as root on the machine
+    // that fetched it, and must send it to this endpoint whatever name it was fetched by.
+    let base = state.config.public_url.clone().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_found",
+            "this endpoint does not serve installers (it was started without a public URL)",
+        )
+    })?;
     let version = newest(state).await?;
     Ok((
         [
@@ -139,19 +146,14 @@ async fn script(
         .into_response())
 }
 
-async fn install_sh(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    script(
-        &state,
-        &headers,
-        INSTALL_SH,
-        "text/x-shellscript; charset=utf-8",
-    )
-    .await
-    .into_response()
+async fn install_sh(State(state): State<AppState>) -> Response {
+    script(&state, INSTALL_SH, "text/x-shellscript; charset=utf-8")
+        .await
+        .into_response()
 }
 
-async fn install_ps1(State(state): State<AppState>, headers: HeaderMap) -> Response {
-    script(&state, &headers, INSTALL_PS1, "text/plain; charset=utf-8")
+async fn install_ps1(State(state): State<AppState>) -> Response {
+    script(&state, INSTALL_PS1, "text/plain; charset=utf-8")
         .await
         .into_response()
 }

@@ -54,17 +54,23 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
         .map_err(|e| StoreError::Corrupt(format!("timestamp `{text}`: {e}")))
 }
 
-const SCHEMA_VERSION: i64 = 1;
+/// Each step takes the database from `user_version` i to i + 1; [`SCHEMA_VERSION`] is their
+/// count. A step runs inside the same `BEGIN IMMEDIATE` transaction that re-reads the version
+/// (see [`migrate`]), so two processes opening one fresh folder cannot both run it; `IF NOT
+/// EXISTS` is a second guard for databases that lost their version.
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
 
-const SCHEMA: &str = "
-CREATE TABLE tokens (
+const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE IF NOT EXISTS tokens (
     hash     TEXT PRIMARY KEY,          -- hex SHA-256 of the token; the token itself is never stored
     org      TEXT NOT NULL,
     case_id  INTEGER REFERENCES cases(id),
     expires  TEXT,                      -- NULL: never expires
     created  TEXT NOT NULL
 );
-CREATE TABLE cases (
+CREATE TABLE IF NOT EXISTS cases (
     id           INTEGER PRIMARY KEY AUTOINCREMENT,
     org          TEXT NOT NULL,
     case_json    TEXT NOT NULL,         -- the client's case.json as received
@@ -73,21 +79,21 @@ CREATE TABLE cases (
     response_due TEXT,
     created      TEXT NOT NULL
 );
-CREATE TABLE idempotency (
+CREATE TABLE IF NOT EXISTS idempotency (
     org     TEXT NOT NULL,
     key     TEXT NOT NULL,
     scope   TEXT NOT NULL,              -- 'case' or 'attachment:<case id>'
     case_id INTEGER NOT NULL REFERENCES cases(id),
     PRIMARY KEY (org, key)
 );
-CREATE TABLE declared_bundles (         -- bundles announced by POST /v1/cases or /attachments
+CREATE TABLE IF NOT EXISTS declared_bundles (         -- bundles announced by POST /v1/cases or /attachments
     id       INTEGER PRIMARY KEY,
     case_id  INTEGER NOT NULL REFERENCES cases(id),
     sha256   TEXT NOT NULL,
     size     INTEGER NOT NULL,
     received INTEGER NOT NULL DEFAULT 0
 );
-CREATE TABLE uploads (
+CREATE TABLE IF NOT EXISTS uploads (
     id          TEXT PRIMARY KEY,
     case_id     INTEGER NOT NULL REFERENCES cases(id),
     length      INTEGER NOT NULL,
@@ -99,19 +105,31 @@ CREATE TABLE uploads (
     receipt_id  TEXT UNIQUE,            -- set together with received_at once the bundle is accepted
     received_at TEXT
 );
-CREATE TABLE bundles (
+CREATE TABLE IF NOT EXISTS bundles (
     case_id     INTEGER NOT NULL REFERENCES cases(id),
     sha256      TEXT NOT NULL,
     size        INTEGER NOT NULL,
     received_at TEXT NOT NULL,
     PRIMARY KEY (case_id, sha256)
 );
-CREATE TABLE escalations (
+CREATE TABLE IF NOT EXISTS escalations (
     id      INTEGER PRIMARY KEY,
     case_id INTEGER NOT NULL REFERENCES cases(id),
     reason  TEXT NOT NULL,
     at      TEXT NOT NULL
 );
+";
+
+/// Version 2: the org's tier is the intake's (`token create --tier`), and so is the response
+/// target. `cases.tier` and `cases.response_due` keep what the client's case.json said.
+const SCHEMA_V2: &str = "
+CREATE TABLE IF NOT EXISTS orgs (
+    org     TEXT PRIMARY KEY,
+    tier    TEXT NOT NULL,               -- set by `token create --org ORG --tier TIER`
+    updated TEXT NOT NULL
+);
+ALTER TABLE cases ADD COLUMN intake_tier TEXT;  -- the org's tier when the case arrived; NULL: none on record
+ALTER TABLE cases ADD COLUMN intake_due TEXT;   -- the intake's response target (RFC 3339); NULL: none
 ";
 
 /// A token as stored: who it belongs to and what it may touch.
@@ -127,9 +145,15 @@ pub struct TokenRecord {
 pub struct NewCase {
     pub org: String,
     pub case_json: String,
+    /// The tier the client's case.json claims: kept as what the client said.
     pub tier: Tier,
     pub severity: Severity,
+    /// The target the client's case.json claims: kept as what the client said.
     pub response_due: Option<String>,
+    /// The org's tier on record when the case arrived.
+    pub intake_tier: Option<Tier>,
+    /// The intake's own target, from `intake_tier`, the severity and the receive time.
+    pub intake_due: Option<String>,
 }
 
 /// A bundle the client says it is about to upload.
@@ -143,6 +167,7 @@ pub struct DeclaredBundle {
 #[derive(Debug, Clone)]
 pub struct CaseHandle {
     pub case_id: CaseId,
+    /// The intake's target, never the client's.
     pub response_due: Option<String>,
     /// False when an idempotency key matched an earlier request.
     pub created: bool,
@@ -167,9 +192,15 @@ pub struct CaseRecord {
     pub case_id: CaseId,
     pub org: String,
     pub case_json: String,
+    /// What the client said its tier is.
     pub tier: Tier,
     pub severity: Severity,
+    /// What the client said its target is.
     pub response_due: Option<String>,
+    /// The org's tier on record when the case arrived (`None`: none was set).
+    pub intake_tier: Option<Tier>,
+    /// The intake's target: the one the queue is ordered by.
+    pub intake_due: Option<String>,
     pub created: String,
     pub bundles: Vec<BundleRecord>,
     pub escalations: Vec<EscalationRecord>,
@@ -219,27 +250,10 @@ impl Store {
             path: path.to_path_buf(),
             source,
         })?;
-        conn.busy_timeout(std::time::Duration::from_secs(10))?;
-        // journal_mode answers with a row, so it is queried rather than executed.
-        let mode: String = conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get(0))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Corrupt(format!(
-                "SQLite refused WAL mode (got `{mode}`)"
-            )));
-        }
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        set_wal(&conn)?;
         conn.execute_batch("PRAGMA synchronous=FULL; PRAGMA foreign_keys=ON;")?;
-
-        let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
-        match version {
-            0 => {
-                let tx = conn.unchecked_transaction()?;
-                tx.execute_batch(SCHEMA)?;
-                tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
-                tx.commit()?;
-            }
-            SCHEMA_VERSION => {}
-            newer => return Err(StoreError::NewerSchema(newer)),
-        }
+        migrate(&conn)?;
         Ok(Store {
             conn: Mutex::new(conn),
         })
@@ -299,6 +313,33 @@ impl Store {
         .transpose()
     }
 
+    // ----- orgs -----
+
+    /// Records `org`'s tier (`token create --tier`), replacing any earlier one.
+    pub fn set_org_tier(
+        &self,
+        org: &str,
+        tier: Tier,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        self.conn().execute(
+            "INSERT INTO orgs (org, tier, updated) VALUES (?1, ?2, ?3)
+             ON CONFLICT (org) DO UPDATE SET tier = excluded.tier, updated = excluded.updated",
+            params![org, tier.id(), timestamp(now)],
+        )?;
+        Ok(())
+    }
+
+    /// The org's tier on record, if one was set.
+    pub fn org_tier(&self, org: &str) -> Result<Option<Tier>, StoreError> {
+        Ok(self
+            .conn()
+            .query_row("SELECT tier FROM orgs WHERE org = ?1", [org], |row| {
+                level(row, 0)
+            })
+            .optional()?)
+    }
+
     // ----- cases -----
 
     /// Creates a case with its declared bundle, or returns the case an earlier request with
@@ -315,7 +356,7 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         if let Some(case_id) = replayed(&tx, &case.org, idempotency_key, "case")? {
             let response_due = tx.query_row(
-                "SELECT response_due FROM cases WHERE id = ?1",
+                "SELECT intake_due FROM cases WHERE id = ?1",
                 [case_id.row()],
                 |row| row.get::<_, Option<String>>(0),
             )?;
@@ -332,8 +373,9 @@ impl Store {
             return Err(StoreError::Corrupt("all 8-digit case ids are used".into()));
         }
         tx.execute(
-            "INSERT INTO cases (id, org, case_json, tier, severity, response_due, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO cases (id, org, case_json, tier, severity, response_due, created,
+                                intake_tier, intake_due)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             params![
                 next,
                 case.org,
@@ -341,7 +383,9 @@ impl Store {
                 case.tier.id(),
                 case.severity.to_string(),
                 case.response_due,
-                timestamp(now)
+                timestamp(now),
+                case.intake_tier.map(Tier::id),
+                case.intake_due
             ],
         )?;
         let case_id = CaseId::from_row(next);
@@ -353,7 +397,7 @@ impl Store {
         tx.commit()?;
         Ok(CaseHandle {
             case_id,
-            response_due: case.response_due.clone(),
+            response_due: case.intake_due.clone(),
             created: true,
         })
     }
@@ -371,7 +415,7 @@ impl Store {
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         let scope = format!("attachment:{case_id}");
         let response_due = tx.query_row(
-            "SELECT response_due FROM cases WHERE id = ?1",
+            "SELECT intake_due FROM cases WHERE id = ?1",
             [case_id.row()],
             |row| row.get::<_, Option<String>>(0),
         )?;
@@ -438,7 +482,8 @@ impl Store {
         let conn = self.conn();
         let found = conn
             .query_row(
-                "SELECT org, case_json, tier, severity, response_due, created FROM cases WHERE id = ?1",
+                "SELECT org, case_json, tier, severity, response_due, created, intake_tier, intake_due
+                 FROM cases WHERE id = ?1",
                 [case_id.row()],
                 |row| {
                     Ok(CaseRecord {
@@ -449,6 +494,8 @@ impl Store {
                         severity: level(row, 3)?,
                         response_due: row.get(4)?,
                         created: row.get(5)?,
+                        intake_tier: optional_level(row, 6)?,
+                        intake_due: row.get(7)?,
                         bundles: Vec::new(),
                         escalations: Vec::new(),
                     })
@@ -466,7 +513,7 @@ impl Store {
     pub fn cases(&self) -> Result<Vec<CaseRecord>, StoreError> {
         let conn = self.conn();
         let mut stmt =
-            conn.prepare("SELECT id, org, case_json, tier, severity, response_due, created FROM cases ORDER BY id")?;
+            conn.prepare("SELECT id, org, case_json, tier, severity, response_due, created, intake_tier, intake_due FROM cases ORDER BY id")?;
         let mut records = stmt
             .query_map([], |row| {
                 Ok(CaseRecord {
@@ -477,6 +524,8 @@ impl Store {
                     severity: level(row, 4)?,
                     response_due: row.get(5)?,
                     created: row.get(6)?,
+                    intake_tier: optional_level(row, 7)?,
+                    intake_due: row.get(8)?,
                     bundles: Vec::new(),
                     escalations: Vec::new(),
                 })
@@ -640,6 +689,63 @@ impl Store {
     }
 }
 
+/// Switches a connection to WAL. On a fresh file this needs the database to itself, and SQLite
+/// answers "busy" at once rather than waiting when another process is doing the same, so
+/// it is retried for as long as the busy timeout would have waited.
+fn set_wal(conn: &Connection) -> Result<(), StoreError> {
+    let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+    loop {
+        // journal_mode answers with a row, so it is queried rather than executed.
+        match conn.query_row("PRAGMA journal_mode=WAL", [], |row| row.get::<_, String>(0)) {
+            Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+            Ok(mode) => {
+                return Err(StoreError::Corrupt(format!(
+                    "SQLite refused WAL mode (got `{mode}`)"
+                )));
+            }
+            Err(e) if is_busy(&e) && std::time::Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+fn is_busy(error: &rusqlite::Error) -> bool {
+    matches!(
+        error.sqlite_error_code(),
+        Some(rusqlite::ErrorCode::DatabaseBusy | rusqlite::ErrorCode::DatabaseLocked)
+    )
+}
+
+/// Brings the schema up to [`SCHEMA_VERSION`]: the version is read and every missing step run
+/// in one `BEGIN IMMEDIATE` transaction, which takes the write lock first (waiting up to the
+/// busy timeout for another process's migration), so a migration happens once and whole.
+fn migrate(conn: &Connection) -> Result<(), StoreError> {
+    let version: i64 = conn.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema(version));
+    }
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)?;
+    // Read again under the lock: another process may have migrated meanwhile.
+    let version: i64 = tx.query_row("PRAGMA user_version", [], |row| row.get(0))?;
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::NewerSchema(version));
+    }
+    for step in &MIGRATIONS[usize::try_from(version).unwrap_or(0)..] {
+        tx.execute_batch(step)?;
+    }
+    tx.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION}"))?;
+    tx.commit()?;
+    Ok(())
+}
+
+/// How long a statement waits for another connection's (or process's) write lock.
+const BUSY_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The case an earlier request with this key created, if any; an error if the key was
 /// used for a different kind of request.
 fn replayed(
@@ -711,9 +817,54 @@ where
     })
 }
 
+/// A tier column that may be NULL.
+fn optional_level<T: std::str::FromStr>(
+    row: &rusqlite::Row,
+    index: usize,
+) -> rusqlite::Result<Option<T>>
+where
+    T::Err: std::error::Error + Send + Sync + 'static,
+{
+    match row.get_ref(index)? {
+        rusqlite::types::ValueRef::Null => Ok(None),
+        _ => level(row, index).map(Some),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_version_1_database_is_migrated_and_its_cases_have_no_intake_target() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("intake.sqlite");
+        {
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(SCHEMA_V1).unwrap();
+            conn.execute_batch(
+                "INSERT INTO cases (id, org, case_json, tier, severity, response_due, created)
+                 VALUES (1, 'acme', '{}', 'premium', '1', '1970-01-01T00:00:00Z', '2026-11-27T10:00:00Z');
+                 PRAGMA user_version = 1;",
+            )
+            .unwrap();
+        }
+        let store = Store::open(&path).unwrap();
+        let case = store.case(CaseId::from_row(1)).unwrap().unwrap();
+        assert_eq!((case.intake_tier, case.intake_due), (None, None));
+        assert_eq!(case.response_due.as_deref(), Some("1970-01-01T00:00:00Z"));
+        // Opening again finds the schema current and changes nothing.
+        drop(store);
+        let store = Store::open(&path).unwrap();
+        assert_eq!(store.org_tier("acme").unwrap(), None);
+        store
+            .set_org_tier("acme", Tier::Standard, Utc::now())
+            .unwrap();
+        store
+            .set_org_tier("acme", Tier::Premium, Utc::now())
+            .unwrap();
+        assert_eq!(store.org_tier("acme").unwrap(), Some(Tier::Premium));
+    }
 
     #[test]
     fn cases_stored_with_a_text_or_number_severity_read_as_one_type() {

@@ -137,6 +137,8 @@ impl Intake {
         let mut config = Config::new(&self.data_dir);
         config.tls =
             Some(tls::load_server_config(&self.certs.cert_pem, &self.certs.key_pem).unwrap());
+        // As `serve` does without --public-url: the installers name the listen address.
+        config.public_url = Some(format!("https://{}", self.addr));
         (self.tweak)(&mut config);
         let server = serve(config, listener).await.unwrap();
         self.url = server.url();
@@ -185,10 +187,18 @@ impl Intake {
         Store::open(&self.data_dir.join("intake.sqlite")).unwrap()
     }
 
-    /// A fresh token for `org`, scoped to `case` if given.
+    /// A fresh token for `org`, scoped to `case` if given. An org without a tier on record
+    /// gets Premium, as `token create --tier premium` would record (the tier of [`case_json`]),
+    /// so the intake computes targets for its cases.
     pub fn token(&self, org: &str, case: Option<&str>) -> String {
         let case = case.map(|c| c.parse().unwrap());
-        tokens::issue(&self.store(), org, case, None, Utc::now())
+        let store = self.store();
+        if store.org_tier(org).unwrap().is_none() {
+            store
+                .set_org_tier(org, "premium".parse().unwrap(), Utc::now())
+                .unwrap();
+        }
+        tokens::issue(&store, org, case, None, Utc::now())
             .unwrap()
             .token
     }

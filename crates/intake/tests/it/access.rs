@@ -48,12 +48,12 @@ async fn case_token_is_limited_to_its_case() {
     let url = intake.start_upload(&scoped, &first, &bundle).await;
     assert_eq!(intake.patch(&scoped, &url, 0, &bundle).await.status, 204);
 
-    // Another case: 403 for uploads, attachments and escalations.
+    // Another case: 404, as if it did not exist, for uploads, attachments and escalations.
     let reply = intake
         .tus_create(&scoped, &second, bundle.len(), &sha256_hex(&bundle))
         .await;
-    assert_eq!(reply.status, 403);
-    assert_eq!(reply.error(), "forbidden");
+    assert_eq!(reply.status, 404);
+    assert_eq!(reply.error(), "case_not_found");
     let attach = intake
         .request(
             Method::POST,
@@ -67,7 +67,7 @@ async fn case_token_is_limited_to_its_case() {
             .send("/v1/cases/{case_id}/attachments", attach)
             .await
             .status,
-        403
+        404
     );
     let escalate = intake
         .request(
@@ -81,7 +81,7 @@ async fn case_token_is_limited_to_its_case() {
             .send("/v1/cases/{case_id}/escalations", escalate)
             .await
             .status,
-        403
+        404
     );
 
     // And it cannot open cases at all.
@@ -90,14 +90,14 @@ async fn case_token_is_limited_to_its_case() {
         403
     );
 
-    // Another org's token cannot touch the case either, nor its upload.
+    // Another org's token cannot touch the case either (404), nor its upload (403).
     let stranger = intake.token("globex", None);
     assert_eq!(
         intake
             .tus_create(&stranger, &first, bundle.len(), &sha256_hex(&bundle))
             .await
             .status,
-        403
+        404
     );
     assert_eq!(intake.head(&stranger, &url).await.status, 403);
 }
@@ -277,18 +277,14 @@ async fn openapi_document_is_served_and_declares_the_routes() {
         (
             "/v1/cases/{case_id}/attachments",
             "post",
-            &[200, 201, 401, 403, 404, 413],
+            &[200, 201, 401, 404, 413],
         ),
-        (
-            "/v1/cases/{case_id}/escalations",
-            "post",
-            &[201, 401, 403, 404],
-        ),
+        ("/v1/cases/{case_id}/escalations", "post", &[201, 401, 404]),
         ("/v1/cases/{case_id}/uploads", "options", &[204]),
         (
             "/v1/cases/{case_id}/uploads",
             "post",
-            &[201, 400, 401, 403, 404, 409, 412, 413],
+            &[201, 400, 401, 404, 409, 412, 413],
         ),
         ("/v1/uploads/{upload_id}", "head", &[200, 404, 410, 412]),
         (

@@ -32,8 +32,11 @@ async fn token_create_and_case_show_through_the_binary() {
     let intake = Intake::start().await;
     let data = intake.data_dir.clone();
 
-    // The bare token, alone on stdout, works against the server.
-    let token = stdout(&intake_cmd(&data, &["token", "create", "--org", "acme"]));
+    // The bare token, alone on stdout, works against the server; the org is Premium.
+    let token = stdout(&intake_cmd(
+        &data,
+        &["token", "create", "--org", "acme", "--tier", "premium"],
+    ));
     let token = token.strip_suffix('\n').unwrap();
     assert!(
         token.starts_with("jcd_") && token.len() == 4 + 43 && !token.contains(char::is_whitespace)
@@ -93,7 +96,11 @@ async fn token_create_and_case_show_through_the_binary() {
     assert!(show["bundles"][0]["received_at"].is_string());
     assert_eq!(show["escalations"][0]["reason"], "Still down after 4 hours");
     assert!(show["escalations"][0]["at"].is_string());
-    assert_eq!(show["response_due"], "2030-01-01T12:00:00Z");
+    // The intake's target (Premium, severity 2: two hours after it arrived), and the client's.
+    let due = chrono::DateTime::parse_from_rfc3339(show["response_due"].as_str().unwrap()).unwrap();
+    let created = chrono::DateTime::parse_from_rfc3339(show["created"].as_str().unwrap()).unwrap();
+    assert_eq!(due - created, chrono::TimeDelta::hours(2));
+    assert_eq!(show["client_said"]["response_due"], "2030-01-01T12:00:00Z");
 
     let list: Value =
         serde_json::from_str(&stdout(&intake_cmd(&data, &["case", "list", "--json"]))).unwrap();
