@@ -55,6 +55,8 @@ pub struct Config {
     pub limits: inspect::Limits,
     /// `--releases DIR`: serve the installers and `DIR/<version>/<target>/jcdiag[.exe]`.
     pub releases: Option<PathBuf>,
+    /// Quotas, rates, timeouts and connection limits.
+    pub guards: state::Guards,
 }
 
 impl Config {
@@ -67,6 +69,7 @@ impl Config {
             body_idle_timeout: Duration::from_secs(60),
             limits: inspect::Limits::default(),
             releases: None,
+            guards: state::Guards::default(),
         }
     }
 }

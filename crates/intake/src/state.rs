@@ -3,6 +3,7 @@
 
 use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use axum::http::{HeaderMap, header};
 
@@ -11,6 +12,56 @@ use super::error::ApiError;
 use super::files::DataDir;
 use super::ids::UploadId;
 use super::store::Store;
+
+/// Limits that keep one token, org or address from filling the disk or holding the server
+/// (`serve --max-…` flags; docs/SPEC.md, "Limits"). The defaults leave room for 100
+/// concurrent uploads of one org.
+#[derive(Debug, Clone)]
+pub struct Guards {
+    /// Bundles one case may hold; past it, new uploads get 403.
+    pub max_bundles_per_case: u64,
+    /// Unfinished uploads one case, and one org, may have; past it, 429.
+    pub max_open_uploads_per_case: u64,
+    pub max_open_uploads_per_org: u64,
+    /// Bytes held (bundles kept plus the declared length of unfinished uploads) per case
+    /// and per org; an upload that would pass it gets 413.
+    pub max_bytes_per_case: u64,
+    pub max_bytes_per_org: u64,
+    /// A PATCH body must bring at least `min_rate` bytes per second, measured over each
+    /// `rate_window`, or it is dropped with 408.
+    pub min_rate: u64,
+    pub rate_window: Duration,
+    /// Longest a request may take from its headers to its answer (408 past it).
+    pub request_timeout: Duration,
+    /// Connections served at once; more are closed as soon as they are accepted. Keep it
+    /// well below the descriptor limit (each upload also holds a file or two).
+    pub max_connections: usize,
+    /// How long a connection may sit without sending a request's headers.
+    pub idle_timeout: Duration,
+    /// Failed authentications one address may make per `auth_failure_window` before its
+    /// requests get 429.
+    pub max_auth_failures: u32,
+    pub auth_failure_window: Duration,
+}
+
+impl Default for Guards {
+    fn default() -> Self {
+        Guards {
+            max_bundles_per_case: 20,
+            max_open_uploads_per_case: 5,
+            max_open_uploads_per_org: 500,
+            max_bytes_per_case: 4 << 30,
+            max_bytes_per_org: 100 << 30,
+            min_rate: 1024,
+            rate_window: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30 * 60),
+            max_connections: 256,
+            idle_timeout: Duration::from_secs(30),
+            max_auth_failures: 20,
+            auth_failure_window: Duration::from_secs(60),
+        }
+    }
+}
 
 /// Everything a request handler can reach.
 #[derive(Clone)]

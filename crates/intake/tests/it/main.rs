@@ -5,4 +5,6 @@ mod access;
 mod cli;
 mod hostile;
 mod load;
+mod quotas;
+mod raw;
 mod upload;
