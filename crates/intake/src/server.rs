@@ -22,6 +22,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::Config;
 use super::api;
+use super::error::ApiError;
 use super::files::DataDir;
 use super::releases;
 use super::state::AppState;
@@ -205,5 +206,30 @@ fn router(state: AppState) -> axum::Router {
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(api::JSON_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_deadline,
+        ))
         .with_state(state)
+}
+
+/// The whole-request time limit: from the headers to the answer, body included. Work
+/// handed to a blocking thread (a commit, a bundle check) still finishes on its own; the
+/// client gets a 408 and resumes from the upload's committed offset.
+async fn request_deadline(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let limit = state.config.guards.request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => axum::response::IntoResponse::into_response(ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request took longer than this endpoint's limit of {limit:?}: for an upload, HEAD it and resume from the offset it gives, with smaller chunks"
+            ),
+        )),
+    }
 }
