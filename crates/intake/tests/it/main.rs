@@ -4,6 +4,7 @@
 mod access;
 mod cli;
 mod hostile;
+mod limits;
 mod load;
 mod quotas;
 mod raw;

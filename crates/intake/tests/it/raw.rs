@@ -75,7 +75,6 @@ impl Raw {
     }
 
     /// True if the server closes the connection within `within`.
-    #[allow(dead_code)] // used by the connection-limit tests
     pub async fn closed_within(&mut self, within: Duration) -> bool {
         let mut buf = [0u8; 4096];
         let deadline = tokio::time::Instant::now() + within;
