@@ -93,6 +93,16 @@ pub struct ServeArgs {
     /// Longest a request may take, from its headers to its answer (408 past it).
     #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
     pub request_timeout: Duration,
+    /// Connections served at once; more are closed when accepted. Keep it well under the
+    /// descriptor limit (`ulimit -n`): an upload holds its connection and a file or two.
+    #[arg(long, value_name = "N", default_value_t = Guards::default().max_connections)]
+    pub max_connections: usize,
+    /// How long a connection may stay silent before its TLS handshake or next request.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// Failed authentications one address may make per minute; then its requests get 429.
+    #[arg(long, value_name = "N", default_value_t = Guards::default().max_auth_failures)]
+    pub max_auth_failures: u32,
 }
 
 impl ServeArgs {
@@ -106,6 +116,9 @@ impl ServeArgs {
             max_bytes_per_org: self.max_bytes_per_org,
             min_rate: self.min_rate,
             request_timeout: self.request_timeout,
+            max_connections: self.max_connections,
+            idle_timeout: self.idle_timeout,
+            max_auth_failures: self.max_auth_failures,
             ..Guards::default()
         }
     }

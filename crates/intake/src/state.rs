@@ -1,9 +1,10 @@
 //! What every request handler can reach: the store, the data folder, the configuration, and
 //! the set of uploads being written (so two requests never interleave writes to one upload).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, header};
 
@@ -74,6 +75,29 @@ pub struct Shared {
     /// Uploads with a PATCH commit, a completion check or a deletion in progress. A second
     /// request for the same upload gets a 409 instead of waiting or interleaving writes.
     busy: Mutex<HashSet<UploadId>>,
+    /// Recent failed authentications per client address; see [`AppState::login_blocked`].
+    failed_logins: Mutex<HashMap<IpAddr, Strikes>>,
+}
+
+/// Failed authentications from one address since `since`.
+struct Strikes {
+    since: Instant,
+    count: u32,
+}
+
+/// Addresses tracked at most; past it, stale entries are dropped and new addresses wait.
+const MAX_TRACKED_ADDRESSES: usize = 100_000;
+
+/// The unit failed logins are counted by: an IPv4 address, or an IPv6 /64 (one host
+/// usually has a whole /64 to pick addresses from).
+fn login_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+        v4 => v4,
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -90,7 +114,44 @@ impl AppState {
             dir,
             config,
             busy: Mutex::new(HashSet::new()),
+            failed_logins: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// How long `peer` must wait, if it has used up its failed authentications for the
+    /// current window (`Guards::max_auth_failures` per `Guards::auth_failure_window`).
+    pub fn login_blocked(&self, peer: IpAddr) -> Option<Duration> {
+        let guards = &self.config.guards;
+        let seen = self.failed_logins.lock().unwrap_or_else(|p| p.into_inner());
+        let strikes = seen.get(&login_key(peer))?;
+        let elapsed = strikes.since.elapsed();
+        (strikes.count >= guards.max_auth_failures && elapsed < guards.auth_failure_window)
+            .then(|| guards.auth_failure_window - elapsed)
+    }
+
+    /// Counts a failed authentication from `peer`; the count in the current window.
+    pub fn login_failed(&self, peer: IpAddr) -> u32 {
+        let window = self.config.guards.auth_failure_window;
+        let mut seen = self.failed_logins.lock().unwrap_or_else(|p| p.into_inner());
+        let key = login_key(peer);
+        if !seen.contains_key(&key) && seen.len() >= MAX_TRACKED_ADDRESSES {
+            seen.retain(|_, s| s.since.elapsed() < window);
+            if seen.len() >= MAX_TRACKED_ADDRESSES {
+                return 0;
+            }
+        }
+        let strikes = seen.entry(key).or_insert(Strikes {
+            since: Instant::now(),
+            count: 0,
+        });
+        if strikes.since.elapsed() >= window {
+            *strikes = Strikes {
+                since: Instant::now(),
+                count: 0,
+            };
+        }
+        strikes.count += 1;
+        strikes.count
     }
 
     /// Marks `id` busy until the returned claim is dropped; `None` if it already is.
