@@ -45,16 +45,45 @@ impl FromRequestParts<AppState> for Principal {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let peer = parts
+            .extensions
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .map(|info| info.0.ip());
+        // An address that keeps guessing is refused before its token is even looked at.
+        if let Some(wait) = peer.and_then(|peer| state.login_blocked(peer)) {
+            return Err(ApiError::too_many_requests(
+                "too_many_failed_logins",
+                "too many failed authentications from this address: wait for Retry-After, and check the token",
+                wait,
+            ));
+        }
         let header = parts
             .headers
             .get(header::AUTHORIZATION)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
         let now = Utc::now();
-        state
+        let failure = match state
             .blocking(move |state| Ok(tokens::authenticate(&state.store, header.as_deref(), now)?))
             .await?
-            .map_err(ApiError::unauthorized)
+        {
+            Ok(principal) => return Ok(principal),
+            Err(failure) => failure,
+        };
+        // Logged with the address and the reason, never the token.
+        let from = peer.map_or_else(|| "unknown".to_owned(), |p| p.to_string());
+        let reason = failure.reason();
+        if failure == tokens::AuthFailure::Missing {
+            tracing::info!(peer = %from, reason, "authentication failed");
+        } else {
+            tracing::warn!(peer = %from, reason, "authentication failed");
+            if let Some(peer) = peer
+                && state.login_failed(peer) == state.config.guards.max_auth_failures
+            {
+                tracing::warn!(peer = %from, "too many failed authentications: refusing this address for a while");
+            }
+        }
+        Err(ApiError::unauthorized(failure))
     }
 }
 

@@ -11,6 +11,7 @@ use serde_json::{Value, json};
 
 use super::files::DataDir;
 use super::ids::CaseId;
+use super::state::Guards;
 use super::store::{CaseRecord, Store, StoreError};
 use super::tls::{TlsError, load_server_config};
 use super::tokens::{self, TokenError};
@@ -85,6 +86,56 @@ pub struct ServeArgs {
         value_delimiter = ','
     )]
     pub holidays: Vec<NaiveDate>,
+    /// Bundles one case may hold; further uploads to it are refused (403).
+    #[arg(long, value_name = "N", default_value_t = Guards::default().max_bundles_per_case)]
+    pub max_bundles_per_case: u64,
+    /// Unfinished uploads one case may have at once (429 past it).
+    #[arg(long, value_name = "N", default_value_t = Guards::default().max_open_uploads_per_case)]
+    pub max_open_uploads_per_case: u64,
+    /// Unfinished uploads one organisation may have at once (429 past it).
+    #[arg(long, value_name = "N", default_value_t = Guards::default().max_open_uploads_per_org)]
+    pub max_open_uploads_per_org: u64,
+    /// Bytes one case may hold, bundles plus unfinished uploads (413 past it).
+    #[arg(long, value_name = "SIZE", default_value = "4GiB", value_parser = jcdiag_fs::size::parse_size)]
+    pub max_bytes_per_case: u64,
+    /// Bytes one organisation may hold, bundles plus unfinished uploads (413 past it).
+    #[arg(long, value_name = "SIZE", default_value = "100GiB", value_parser = jcdiag_fs::size::parse_size)]
+    pub max_bytes_per_org: u64,
+    /// Slowest accepted PATCH body, per second, measured over 30 s windows (408 below it).
+    #[arg(long, value_name = "SIZE", default_value = "1KiB", value_parser = jcdiag_fs::size::parse_size)]
+    pub min_rate: u64,
+    /// Longest a request may take, from its headers to its answer (408 past it).
+    #[arg(long, value_name = "DURATION", default_value = "30m", value_parser = parse_duration)]
+    pub request_timeout: Duration,
+    /// Connections served at once; more are closed when accepted. Keep it well under the
+    /// descriptor limit (`ulimit -n`): an upload holds its connection and a file or two.
+    #[arg(long, value_name = "N", default_value_t = Guards::default().max_connections)]
+    pub max_connections: usize,
+    /// How long a connection may stay silent before its TLS handshake or next request.
+    #[arg(long, value_name = "DURATION", default_value = "30s", value_parser = parse_duration)]
+    pub idle_timeout: Duration,
+    /// Failed authentications one address may make per minute; then its requests get 429.
+    #[arg(long, value_name = "N", default_value_t = Guards::default().max_auth_failures)]
+    pub max_auth_failures: u32,
+}
+
+impl ServeArgs {
+    /// The limits these flags set.
+    fn guards(&self) -> Guards {
+        Guards {
+            max_bundles_per_case: self.max_bundles_per_case,
+            max_open_uploads_per_case: self.max_open_uploads_per_case,
+            max_open_uploads_per_org: self.max_open_uploads_per_org,
+            max_bytes_per_case: self.max_bytes_per_case,
+            max_bytes_per_org: self.max_bytes_per_org,
+            min_rate: self.min_rate,
+            request_timeout: self.request_timeout,
+            max_connections: self.max_connections,
+            idle_timeout: self.idle_timeout,
+            max_auth_failures: self.max_auth_failures,
+            ..Guards::default()
+        }
+    }
 }
 
 #[derive(Debug, Subcommand)]
@@ -307,6 +358,7 @@ pub fn one_liners(url: &str, case_id: &str, token: &str) -> String {
 fn serve(data: &Path, args: ServeArgs) -> Result<(), CliError> {
     let mut config = Config::new(data);
     config.max_bundle = args.max_bundle;
+    config.guards = args.guards();
     if let Some(dir) = &args.releases
         && !dir.is_dir()
     {

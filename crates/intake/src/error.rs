@@ -75,6 +75,21 @@ impl ApiError {
         )
     }
 
+    /// A case or org quota would be passed: only an operator can make room, so no retry.
+    pub fn quota_exceeded(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::PAYLOAD_TOO_LARGE, "quota_exceeded", message)
+    }
+
+    /// A limit that passes with time: 429 with `Retry-After` (whole seconds, at least 1).
+    pub fn too_many_requests(
+        code: &'static str,
+        message: impl Into<String>,
+        retry_after: std::time::Duration,
+    ) -> Self {
+        Self::new(StatusCode::TOO_MANY_REQUESTS, code, message)
+            .with_header(header::RETRY_AFTER, retry_after.as_secs().max(1))
+    }
+
     /// Something broke on our side. The detail goes to the log, not to the client.
     pub fn internal(detail: impl std::fmt::Display) -> Self {
         tracing::error!("internal error: {detail}");

@@ -64,6 +64,8 @@ pub struct Config {
     /// `--holiday`: dates (in the support time zone) added to the built-in profile's, on
     /// which the Standard support clock does not run.
     pub holidays: std::collections::BTreeSet<chrono::NaiveDate>,
+    /// Quotas, rates, timeouts and connection limits.
+    pub guards: state::Guards,
 }
 
 impl Config {
@@ -78,6 +80,7 @@ impl Config {
             releases: None,
             public_url: None,
             holidays: Default::default(),
+            guards: state::Guards::default(),
         }
     }
 }

@@ -7,30 +7,33 @@
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::ConnectInfo;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use hyper_util::service::TowerToHyperService;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 use tokio::task::{JoinHandle, JoinSet};
 use tokio_rustls::TlsAcceptor;
 
 use super::Config;
 use super::api;
+use super::error::ApiError;
 use super::files::DataDir;
 use super::releases;
 use super::state::AppState;
 use super::store::{Store, StoreError};
 use super::tus;
 
-/// A client must finish the TLS handshake and send request headers this quickly.
+/// A client must finish the TLS handshake this quickly (or within the idle timeout, if
+/// shorter); request headers must arrive within the idle timeout (`Guards::idle_timeout`).
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
-const HEADER_TIMEOUT: Duration = Duration::from_secs(30);
 /// On shutdown, requests in flight get this long before their connections are dropped.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Largest read buffer per connection; see `http`.
@@ -125,6 +128,11 @@ async fn accept_loop(
     let mut connections = JoinSet::new();
     let mut sweep = tokio::time::interval(SWEEP_EVERY);
     sweep.tick().await; // the first tick is immediate; start-up already swept
+    // One permit per connection served: past the cap a connection is closed as soon as it
+    // is accepted, so idle or slow clients cannot use up the process's file descriptors.
+    let slots = Arc::new(Semaphore::new(state.config.guards.max_connections));
+    let idle_timeout = state.config.guards.idle_timeout;
+    let mut at_cap = false;
 
     loop {
         tokio::select! {
@@ -141,9 +149,20 @@ async fn accept_loop(
                 });
             }
             accepted = listener.accept() => match accepted {
-                Ok((tcp, _peer)) => {
-                    connections.spawn(connection(tcp, acceptor.clone(), router.clone(), graceful.watcher()));
-                }
+                Ok((tcp, peer)) => match slots.clone().try_acquire_owned() {
+                    Ok(slot) => {
+                        at_cap = false;
+                        let link = Link { peer, idle_timeout, _slot: slot };
+                        connections.spawn(connection(tcp, link, acceptor.clone(), router.clone(), graceful.watcher()));
+                    }
+                    Err(_) => {
+                        if !at_cap {
+                            tracing::warn!(%peer, "connection limit reached: closing new connections until one ends");
+                            at_cap = true;
+                        }
+                        drop(tcp);
+                    }
+                },
                 Err(error) => {
                     // Typically out of file descriptors: back off instead of spinning.
                     tracing::warn!("accept failed: {error}");
@@ -163,35 +182,52 @@ async fn accept_loop(
     tracing::info!("jcdiag-intake stopped");
 }
 
+/// What one accepted connection carries: who it is from, its idle timeout, and its slot
+/// under the connection cap (freed when the connection ends).
+struct Link {
+    peer: SocketAddr,
+    idle_timeout: Duration,
+    _slot: OwnedSemaphorePermit,
+}
+
 async fn connection(
     tcp: TcpStream,
+    link: Link,
     acceptor: Option<TlsAcceptor>,
     router: Router,
     watcher: Watcher,
 ) {
     let _ = tcp.set_nodelay(true);
     let Some(acceptor) = acceptor else {
-        return http(tcp, router, watcher).await;
+        return http(tcp, link, router, watcher).await;
     };
-    match tokio::time::timeout(HANDSHAKE_TIMEOUT, acceptor.accept(tcp)).await {
-        Ok(Ok(tls)) => http(tls, router, watcher).await,
+    let handshake = HANDSHAKE_TIMEOUT.min(link.idle_timeout);
+    match tokio::time::timeout(handshake, acceptor.accept(tcp)).await {
+        Ok(Ok(tls)) => http(tls, link, router, watcher).await,
         Ok(Err(error)) => tracing::debug!("TLS handshake failed: {error}"),
         Err(_) => tracing::debug!("TLS handshake timed out"),
     }
 }
 
-async fn http<I>(io: I, router: Router, watcher: Watcher)
+async fn http<I>(io: I, link: Link, router: Router, watcher: Watcher)
 where
     I: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
+    // Handlers see the client's address (failed logins are counted per address).
+    let peer = link.peer;
+    let service = tower::ServiceExt::map_request(router, move |mut request: hyper::Request<_>| {
+        request.extensions_mut().insert(ConnectInfo(peer));
+        request
+    });
+    // Also between requests: a kept-alive connection that sends nothing is closed.
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
-        .header_read_timeout(HEADER_TIMEOUT)
+        .header_read_timeout(link.idle_timeout)
         // Bounds each connection's read buffer (hyper's default grows to ~400 KiB). Body
         // frames are at most this big, and so is the copy tokio's file writer keeps:
         // with 100 uploads in flight that is the difference between ~20 and ~100 MiB.
         .max_buf_size(CONNECTION_BUFFER)
-        .serve_connection(TokioIo::new(io), TowerToHyperService::new(router));
+        .serve_connection(TokioIo::new(io), TowerToHyperService::new(service));
     if let Err(error) = watcher.watch(connection).await {
         tracing::debug!("connection ended: {error}");
     }
@@ -205,5 +241,30 @@ fn router(state: AppState) -> axum::Router {
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(api::JSON_BODY_LIMIT))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            request_deadline,
+        ))
         .with_state(state)
+}
+
+/// The whole-request time limit: from the headers to the answer, body included. Work
+/// handed to a blocking thread (a commit, a bundle check) still finishes on its own; the
+/// client gets a 408 and resumes from the upload's committed offset.
+async fn request_deadline(
+    axum::extract::State(state): axum::extract::State<AppState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let limit = state.config.guards.request_timeout;
+    match tokio::time::timeout(limit, next.run(request)).await {
+        Ok(response) => response,
+        Err(_) => axum::response::IntoResponse::into_response(ApiError::new(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            "request_timeout",
+            format!(
+                "the request took longer than this endpoint's limit of {limit:?}: for an upload, HEAD it and resume from the offset it gives, with smaller chunks"
+            ),
+        )),
+    }
 }

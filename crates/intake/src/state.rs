@@ -1,8 +1,10 @@
 //! What every request handler can reach: the store, the data folder, the configuration, and
 //! the set of uploads being written (so two requests never interleave writes to one upload).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
+use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, header};
 
@@ -11,6 +13,56 @@ use super::error::ApiError;
 use super::files::DataDir;
 use super::ids::UploadId;
 use super::store::Store;
+
+/// Limits that keep one token, org or address from filling the disk or holding the server
+/// (`serve --max-…` flags; docs/SPEC.md, "Limits"). The defaults leave room for 100
+/// concurrent uploads of one org.
+#[derive(Debug, Clone)]
+pub struct Guards {
+    /// Bundles one case may hold; past it, new uploads get 403.
+    pub max_bundles_per_case: u64,
+    /// Unfinished uploads one case, and one org, may have; past it, 429.
+    pub max_open_uploads_per_case: u64,
+    pub max_open_uploads_per_org: u64,
+    /// Bytes held (bundles kept plus the declared length of unfinished uploads) per case
+    /// and per org; an upload that would pass it gets 413.
+    pub max_bytes_per_case: u64,
+    pub max_bytes_per_org: u64,
+    /// A PATCH body must bring at least `min_rate` bytes per second, measured over each
+    /// `rate_window`, or it is dropped with 408.
+    pub min_rate: u64,
+    pub rate_window: Duration,
+    /// Longest a request may take from its headers to its answer (408 past it).
+    pub request_timeout: Duration,
+    /// Connections served at once; more are closed as soon as they are accepted. Keep it
+    /// well below the descriptor limit (each upload also holds a file or two).
+    pub max_connections: usize,
+    /// How long a connection may sit without sending a request's headers.
+    pub idle_timeout: Duration,
+    /// Failed authentications one address may make per `auth_failure_window` before its
+    /// requests get 429.
+    pub max_auth_failures: u32,
+    pub auth_failure_window: Duration,
+}
+
+impl Default for Guards {
+    fn default() -> Self {
+        Guards {
+            max_bundles_per_case: 20,
+            max_open_uploads_per_case: 5,
+            max_open_uploads_per_org: 500,
+            max_bytes_per_case: 4 << 30,
+            max_bytes_per_org: 100 << 30,
+            min_rate: 1024,
+            rate_window: Duration::from_secs(30),
+            request_timeout: Duration::from_secs(30 * 60),
+            max_connections: 256,
+            idle_timeout: Duration::from_secs(30),
+            max_auth_failures: 20,
+            auth_failure_window: Duration::from_secs(60),
+        }
+    }
+}
 
 /// Everything a request handler can reach.
 #[derive(Clone)]
@@ -23,6 +75,29 @@ pub struct Shared {
     /// Uploads with a PATCH commit, a completion check or a deletion in progress. A second
     /// request for the same upload gets a 409 instead of waiting or interleaving writes.
     busy: Mutex<HashSet<UploadId>>,
+    /// Recent failed authentications per client address; see [`AppState::login_blocked`].
+    failed_logins: Mutex<HashMap<IpAddr, Strikes>>,
+}
+
+/// Failed authentications from one address since `since`.
+struct Strikes {
+    since: Instant,
+    count: u32,
+}
+
+/// Addresses tracked at most; past it, stale entries are dropped and new addresses wait.
+const MAX_TRACKED_ADDRESSES: usize = 100_000;
+
+/// The unit failed logins are counted by: an IPv4 address, or an IPv6 /64 (one host
+/// usually has a whole /64 to pick addresses from).
+fn login_key(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let bits = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(bits.into())
+        }
+        v4 => v4,
+    }
 }
 
 impl std::ops::Deref for AppState {
@@ -39,7 +114,44 @@ impl AppState {
             dir,
             config,
             busy: Mutex::new(HashSet::new()),
+            failed_logins: Mutex::new(HashMap::new()),
         }))
+    }
+
+    /// How long `peer` must wait, if it has used up its failed authentications for the
+    /// current window (`Guards::max_auth_failures` per `Guards::auth_failure_window`).
+    pub fn login_blocked(&self, peer: IpAddr) -> Option<Duration> {
+        let guards = &self.config.guards;
+        let seen = self.failed_logins.lock().unwrap_or_else(|p| p.into_inner());
+        let strikes = seen.get(&login_key(peer))?;
+        let elapsed = strikes.since.elapsed();
+        (strikes.count >= guards.max_auth_failures && elapsed < guards.auth_failure_window)
+            .then(|| guards.auth_failure_window - elapsed)
+    }
+
+    /// Counts a failed authentication from `peer`; the count in the current window.
+    pub fn login_failed(&self, peer: IpAddr) -> u32 {
+        let window = self.config.guards.auth_failure_window;
+        let mut seen = self.failed_logins.lock().unwrap_or_else(|p| p.into_inner());
+        let key = login_key(peer);
+        if !seen.contains_key(&key) && seen.len() >= MAX_TRACKED_ADDRESSES {
+            seen.retain(|_, s| s.since.elapsed() < window);
+            if seen.len() >= MAX_TRACKED_ADDRESSES {
+                return 0;
+            }
+        }
+        let strikes = seen.entry(key).or_insert(Strikes {
+            since: Instant::now(),
+            count: 0,
+        });
+        if strikes.since.elapsed() >= window {
+            *strikes = Strikes {
+                since: Instant::now(),
+                count: 0,
+            };
+        }
+        strikes.count += 1;
+        strikes.count
     }
 
     /// Marks `id` busy until the returned claim is dropped; `None` if it already is.

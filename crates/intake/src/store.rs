@@ -884,3 +884,78 @@ mod tests {
         assert_eq!(read, [(Tier::Premium, 1), (Tier::Standard, 2)]);
     }
 }
+
+/// What a case or an org holds on disk, for the quotas (`state::Guards`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Usage {
+    /// Bundles kept.
+    pub bundles: u64,
+    /// Uploads not finished yet.
+    pub open_uploads: u64,
+    /// Bytes of the bundles kept plus the declared length of every unfinished upload.
+    pub bytes: u64,
+}
+
+impl Store {
+    /// Records a new upload if `check` accepts the case's and the org's usage, both read in
+    /// the same write transaction, so concurrent creations cannot pass a quota together.
+    pub fn insert_upload_checked<E>(
+        &self,
+        upload: &UploadRecord,
+        now: DateTime<Utc>,
+        check: impl FnOnce(&Usage, &Usage) -> Result<(), E>,
+    ) -> Result<Result<(), E>, StoreError> {
+        let mut conn = self.conn();
+        let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+        let case = usage(&tx, "c.id = ?1", upload.case_id.row())?;
+        let org = usage(
+            &tx,
+            "c.org = (SELECT org FROM cases WHERE id = ?1)",
+            upload.case_id.row(),
+        )?;
+        if let Err(refusal) = check(&case, &org) {
+            return Ok(Err(refusal));
+        }
+        tx.execute(
+            "INSERT INTO uploads (id, case_id, length, offset, sha256, filename, expires, created)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            params![
+                upload.id.as_str(),
+                upload.case_id.row(),
+                upload.length as i64,
+                upload.offset as i64,
+                upload.sha256,
+                upload.filename,
+                timestamp(upload.expires),
+                timestamp(now)
+            ],
+        )?;
+        tx.commit()?;
+        Ok(Ok(()))
+    }
+}
+
+/// Usage of the cases matching `cases` (an SQL condition on `c`, with `?1` bound to `arg`).
+fn usage(tx: &Connection, cases: &str, arg: i64) -> Result<Usage, StoreError> {
+    let (bundles, bundle_bytes): (i64, i64) = tx.query_row(
+        &format!(
+            "SELECT COUNT(*), COALESCE(SUM(b.size), 0) FROM bundles b
+             JOIN cases c ON c.id = b.case_id WHERE {cases}"
+        ),
+        [arg],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    let (open_uploads, open_bytes): (i64, i64) = tx.query_row(
+        &format!(
+            "SELECT COUNT(*), COALESCE(SUM(u.length), 0) FROM uploads u
+             JOIN cases c ON c.id = u.case_id WHERE u.receipt_id IS NULL AND {cases}"
+        ),
+        [arg],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    Ok(Usage {
+        bundles: bundles as u64,
+        open_uploads: open_uploads as u64,
+        bytes: (bundle_bytes + open_bytes) as u64,
+    })
+}

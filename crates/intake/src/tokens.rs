@@ -47,6 +47,17 @@ pub enum AuthFailure {
     Expired,
 }
 
+impl AuthFailure {
+    /// For the log: what was wrong, without the token itself.
+    pub fn reason(self) -> &'static str {
+        match self {
+            AuthFailure::Missing => "no token",
+            AuthFailure::Unknown => "unknown token",
+            AuthFailure::Expired => "expired token",
+        }
+    }
+}
+
 /// The holder of a valid token.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Principal {

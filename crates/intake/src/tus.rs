@@ -18,6 +18,7 @@
 
 use std::fs;
 use std::io::{self, Seek, SeekFrom};
+use std::time::{Duration, Instant};
 
 use axum::Router;
 use axum::body::Body;
@@ -36,10 +37,10 @@ use tokio::io::AsyncWriteExt;
 use super::api::authorize_case;
 use super::error::{ApiError, checksum_mismatch_status};
 use super::files::{self, remove_if_exists, sha256_file, sync_dir};
-use super::ids::{UploadId, is_sha256_hex, new_receipt_id, random_hex};
+use super::ids::{CaseId, UploadId, is_sha256_hex, new_receipt_id, random_hex};
 use super::inspect;
-use super::state::{AppState, Claim, base_url};
-use super::store::{Receipt, UploadRecord, timestamp};
+use super::state::{AppState, Claim, Guards, base_url};
+use super::store::{Receipt, UploadRecord, Usage, timestamp};
 use super::tokens::Principal;
 
 pub use jcdiag_protocol::TUS_VERSION;
@@ -48,6 +49,8 @@ pub const TUS_EXTENSIONS: &str = "creation,checksum,expiration,termination";
 pub const RECEIPT_HEADER: &str = jcdiag_protocol::header::RECEIPT;
 
 const OFFSET_STREAM: &str = "application/offset+octet-stream";
+/// `Retry-After` when a case or org has too many unfinished uploads: others may finish soon.
+const OPEN_UPLOADS_RETRY: Duration = Duration::from_secs(60);
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -226,7 +229,13 @@ async fn create(
                     ));
                 }
             }
-            Ok(state.store.insert_upload(&record, now)?)
+            let guards = &state.config.guards;
+            let length = record.length;
+            state
+                .store
+                .insert_upload_checked(&record, now, |case, org| {
+                    within_quotas(guards, case_id, length, case, org)
+                })?
         })
         .await?;
     tracing::info!(%case_id, upload_id = %upload_id, length, "upload created");
@@ -243,6 +252,55 @@ async fn create(
         ],
     )
         .into_response())
+}
+
+/// Whether a new upload of `length` bytes fits the case's and the org's quotas. Limits
+/// that only an operator can lift answer 403/413, so the client stops; the number of
+/// unfinished uploads drops as they finish, are cancelled or expire, so that one is a 429.
+fn within_quotas(
+    guards: &Guards,
+    case_id: CaseId,
+    length: u64,
+    case: &Usage,
+    org: &Usage,
+) -> Result<(), ApiError> {
+    if case.bundles >= guards.max_bundles_per_case {
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "case_bundle_limit",
+            format!(
+                "case {case_id} already holds {} bundles, the most this endpoint keeps per case: ask support to take further bundles",
+                case.bundles
+            ),
+        ));
+    }
+    for (scope, usage, limit) in [
+        ("case", case, guards.max_bytes_per_case),
+        ("organisation", org, guards.max_bytes_per_org),
+    ] {
+        if usage.bytes.saturating_add(length) > limit {
+            return Err(ApiError::quota_exceeded(format!(
+                "this {scope} already holds {} bytes (unfinished uploads included); {length} more would pass its quota of {limit}: ask support to make room",
+                usage.bytes
+            )));
+        }
+    }
+    for (scope, usage, limit) in [
+        ("case", case, guards.max_open_uploads_per_case),
+        ("organisation", org, guards.max_open_uploads_per_org),
+    ] {
+        if usage.open_uploads >= limit {
+            return Err(ApiError::too_many_requests(
+                "too_many_open_uploads",
+                format!(
+                    "this {scope} has {} unfinished uploads, the most allowed: finish or cancel (DELETE) one, or try again later",
+                    usage.open_uploads
+                ),
+                OPEN_UPLOADS_RETRY,
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// Loads an upload the caller may touch. Unfinished uploads past their expiry are deleted
@@ -421,6 +479,10 @@ async fn patch(
         return Err(too_long());
     }
 
+    // One writer per upload, decided before a byte of the body is read or stored: a
+    // second PATCH is answered at once instead of filling a chunk file of its own.
+    let claim = state.claim(&upload.id).ok_or_else(busy)?;
+
     // Receive the body into its own file first, hashing as it streams.
     let chunk = ChunkFile(
         state
@@ -436,8 +498,18 @@ async fn patch(
     let mut hasher = Sha256::new();
     let mut received: u64 = 0;
     let mut body = body;
+    let mut pace = Pace::new(&state.config.guards);
+    let mut last_frame = Instant::now();
     loop {
-        let frame = match tokio::time::timeout(state.config.body_idle_timeout, body.frame()).await {
+        pace.check()?;
+        let idle_end = last_frame + state.config.body_idle_timeout;
+        let frame = match tokio::time::timeout_at(
+            idle_end.min(pace.window_end()).into(),
+            body.frame(),
+        )
+        .await
+        {
+            Err(_) if Instant::now() < idle_end => continue, // a rate window ended
             Err(_) => {
                 return Err(ApiError::new(
                     StatusCode::REQUEST_TIMEOUT,
@@ -459,6 +531,8 @@ async fn patch(
         let Ok(data) = frame.into_data() else {
             continue;
         }; // trailers carry nothing for us
+        last_frame = Instant::now();
+        pace.add(data.len() as u64);
         received += data.len() as u64;
         if received > room {
             return Err(too_long());
@@ -479,7 +553,6 @@ async fn patch(
         ));
     }
 
-    let claim = state.claim(&upload.id).ok_or_else(busy)?;
     let new_offset = offset + received;
     if received > 0 {
         let id = upload.id.clone();
@@ -525,6 +598,56 @@ async fn patch(
         ],
     )
         .into_response())
+}
+
+/// The minimum rate of a PATCH body: at least `min_rate` bytes a second over each
+/// `rate_window`, so a body sent a byte at a time cannot hold a chunk file and a
+/// connection for long (the idle timeout alone never fires while bytes trickle in).
+struct Pace {
+    window: Duration,
+    needed: u64,
+    start: Instant,
+    bytes: u64,
+}
+
+impl Pace {
+    fn new(guards: &Guards) -> Pace {
+        let window = guards.rate_window.max(Duration::from_millis(100));
+        Pace {
+            window,
+            needed: (guards.min_rate as f64 * window.as_secs_f64()) as u64,
+            start: Instant::now(),
+            bytes: 0,
+        }
+    }
+
+    fn window_end(&self) -> Instant {
+        self.start + self.window
+    }
+
+    fn add(&mut self, bytes: u64) {
+        self.bytes += bytes;
+    }
+
+    /// At the end of each window: enough bytes arrived, or the chunk is dropped.
+    fn check(&mut self) -> Result<(), ApiError> {
+        if Instant::now() < self.window_end() {
+            return Ok(());
+        }
+        if self.bytes < self.needed {
+            return Err(ApiError::new(
+                StatusCode::REQUEST_TIMEOUT,
+                "body_too_slow",
+                format!(
+                    "the chunk arrived slower than this endpoint's minimum of {} bytes per {:?}; nothing of it was kept: HEAD the upload and resume",
+                    self.needed, self.window
+                ),
+            ));
+        }
+        self.start = Instant::now();
+        self.bytes = 0;
+        Ok(())
+    }
 }
 
 /// Appends `chunk` to `part` at `offset` and makes it durable. Anything past `offset` in

@@ -4,10 +4,13 @@
 mod access;
 mod cli;
 mod hostile;
+mod limits;
 mod load;
 mod not_found;
 mod public_url;
+mod quotas;
 mod race;
+mod raw;
 mod targets;
 mod terminal;
 mod upload;
