@@ -208,6 +208,39 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// The most of an answer's body jcdiag reads (a refusal's text, a JSON answer): a server
+/// that sends more, or never stops, cannot make it hold more than this.
+pub const BODY_CAP: usize = 64 << 10;
+
+/// Reads at most `cap` bytes of a body, chunk by chunk. `Ok((bytes, false))`: the whole body;
+/// `Ok((first cap bytes, true))`: the body was longer and the rest was not read.
+async fn read_capped(mut response: Response, cap: usize) -> Result<(Vec<u8>, bool), Failure> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Failure::from_reqwest)? {
+        if body.len() + chunk.len() > cap {
+            body.extend_from_slice(&chunk[..cap - body.len()]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
+/// A JSON answer's body, refused when it is longer than [`BODY_CAP`].
+async fn json_body(response: Response) -> Result<Vec<u8>, Failure> {
+    let status = response.status().as_u16();
+    match read_capped(response, BODY_CAP).await? {
+        (body, false) => Ok(body),
+        (_, true) => Err(Failure::Refused {
+            status,
+            message: format!(
+                "the endpoint's answer is longer than {} KiB, which no answer of the API is",
+                BODY_CAP >> 10
+            ),
+        }),
+    }
+}
+
 /// Reads a refusal's JSON `message` (or the body text) for the user.
 async fn refusal(response: Response) -> Failure {
     let status = response.status();
@@ -217,7 +250,11 @@ async fn refusal(response: Response) -> Failure {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let body = response.text().await.unwrap_or_default();
+    // Only the start of the body: an error page may be huge or never end.
+    let body = match read_capped(response, BODY_CAP).await {
+        Ok((bytes, _)) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => String::new(),
+    };
     let json = serde_json::from_str::<Value>(&body).unwrap_or_default();
     let code = json["error"].as_str().unwrap_or_default().to_string();
     let detail = json["message"]
@@ -314,7 +351,7 @@ impl Api {
         let response = self
             .send(request.header(header::IDEMPOTENCY_KEY, key))
             .await?;
-        let answer = response.bytes().await.map_err(Failure::from_reqwest)?;
+        let answer = json_body(response).await?;
         serde_json::from_slice::<Created>(&answer).map_err(|e| Failure::Refused {
             status: 200,
             message: format!(
@@ -426,7 +463,7 @@ impl Api {
             .map_err(Failure::from_reqwest)?;
         // Gone means refused, expired or deleted: only a new upload can bring a receipt.
         let response = upload_answer(response).await?;
-        let body = response.bytes().await.map_err(Failure::from_reqwest)?;
+        let body = json_body(response).await?;
         // A receipt the client cannot read is no proof of delivery: the case stays kept.
         Receipt::from_json(&body).map_err(|e| Failure::Refused {
             status: 200,
@@ -453,7 +490,11 @@ impl Api {
         let response = self
             .send(self.request(Method::POST, &url).json(&body))
             .await?;
-        response.json().await.map_err(Failure::from_reqwest)
+        let body = json_body(response).await?;
+        serde_json::from_slice(&body).map_err(|e| Failure::Refused {
+            status: 200,
+            message: format!("the endpoint's answer to the escalation is not readable ({e})"),
+        })
     }
 }
 
