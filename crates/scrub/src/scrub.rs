@@ -1929,6 +1929,14 @@ mod tests {
         ("pem then value rescan", b"x password=x-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----^ ok", b"x password=[REDACTED:password] ok"),
         ("bracketed password", b"x password=[abc]def y", b"x password=[REDACTED:password] y"),
         ("go map array", b"map[password:[x]]", b"map[password:[[REDACTED:password]]]"),
+        // percent-encoded key=value and JSON (URLs, form bodies, URL-encoded logs)
+        ("percent-encoded kv", b"GET /agent?q=systemToken%3Dabc123&x=1", b"GET /agent?q=systemToken%3D[REDACTED:system-token]&x=1"),
+        ("percent-encoded json", b"msg=%22systemToken%22%3A%22abc%22", b"msg=%22systemToken%22%3A%22[REDACTED:system-token]%22"),
+        ("percent-encoded json object", b"body=%7B%22systemToken%22%3A%22abc123%22%2C%22systemKey%22%3A%225f1c%22%7D", b"body=%7B%22systemToken%22%3A%22[REDACTED:system-token]%22%2C%22systemKey%22%3A%225f1c%22%7D"),
+        ("percent-encoded lowercase hex", b"form: password%3dhunter2%26user%3dbob", b"form: password%3d[REDACTED:password]%26user%3dbob"),
+        ("percent-encoded key byte", b"x connect%5Fkey%3Dabcdef123 y", b"x connect%5Fkey%3D[REDACTED:connect-key] y"),
+        ("percent-encoded blanks", b"%22password%22%20%3A%20%22s3cr3t%22", b"%22password%22%20%3A%20%22[REDACTED:password]%22"),
+        ("percent-encoded padding kept in value", b"token%3DYWJjZA%3D%3D&next=1", b"token%3D[REDACTED:token]&next=1"),
         ("pem escaped in json", b"{\"k\":\"-----BEGIN PRIVATE KEY-----\\nMIIE\\n-----END PRIVATE KEY-----\\n\"}", b"{\"k\":\"[REDACTED:private-key]\\n\"}"),
     ];
 
@@ -1972,6 +1980,11 @@ mod tests {
         b"password=[REDACTED:password]",
         b"xoxo-hugs",
         b"linux-amd64 x-ray",
+        b"systemKey%3D5f1c2d3e4f5a6b7c8d9e0f1a",
+        b"%22systemKey%22%3A%225f1c2d3e4f5a6b7c8d9e0f1a%22",
+        b"auth_method%3Dldap&token_ttl%3D3600",
+        b"%22token%22%3Anull",
+        b"redirect=%2Fhome%3Fpage%3D2",
     ];
 
     #[test]
