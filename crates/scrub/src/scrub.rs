@@ -420,6 +420,9 @@ enum KeyFilter {
     SecretKey,
     /// The key must be secret, or one of these names (case-insensitive).
     SecretKeyOr(&'static [&'static str]),
+    /// Like `SecretKey`, judged after percent-decoding: the last run of key bytes of the
+    /// decoded text (`%22systemToken%22` is `systemToken`, `connect%5Fkey` is `connect_key`).
+    PercentEncodedSecretKey,
 }
 
 /// The value part of a header: inside `[...]` (Go prints `http.Header` as
@@ -615,6 +618,21 @@ const RULES: &[RuleDef] = &[
         // Anywhere in a line: `password=x`, `"token": "x"`, `{\"pwd\":\"x\"}`, `map[token:x]`.
         // An optional (possibly escaped) quote closes a quoted key.
         pattern: concat!(key!(), r#"(?:\\?["'])?"#, sep!(), inline_value!()),
+    },
+    RuleDef {
+        name: "percent-encoded-key-value",
+        kind: KindOf::FromKey,
+        wake: &[Wake::Literal(&["%3D", "%3d", "%3A", "%3a"])],
+        key: KeyFilter::PercentEncodedSecretKey,
+        // `key=value` and `"key":"value"` inside a URL, a form body or a URL-encoded log:
+        // `systemToken%3Dabc`, `%22systemToken%22%3A%22abc%22`. The value ends at an encoded
+        // blank, quote, `&`, `,`, `;`, `]`, `}` or control byte, or at a plain one.
+        pattern: concat!(
+            // A key byte may be encoded, but not as a separator (`%3A`, `%3D`).
+            r#"(?P<key>(?:[A-Za-z0-9_.\-]|%(?:[0-24-9A-Fa-f][0-9A-Fa-f]|3[0-9BCEFbcef]))+)"#,
+            r#"(?:%20|\+|[ \t])*%3[DdAa](?:%20|\+|[ \t])*(?:%2[27])?"#,
+            r#"(?P<v>(?:[^\s,;&%"'<>]|%(?:2[134589ABDEFabdef]|3[0-9ACDEFacdef]|[57][0-9A-Ca-cEFef]|[4689A-Fa-f][0-9A-Fa-f]))+)"#
+        ),
     },
     RuleDef {
         name: "cli-flag",
@@ -1434,6 +1452,10 @@ impl Scrubber {
                 }
                 self.keys.classify(key).map(Some)
             }
+            KeyFilter::PercentEncodedSecretKey => {
+                let decoded = percent_decode(key);
+                self.check_key(KeyFilter::SecretKey, last_key_run(&decoded))
+            }
             KeyFilter::SecretKeyOr(names) => match self.keys.classify(key) {
                 Some(kind) => Some(Some(kind)),
                 None if names.iter().any(|n| key.eq_ignore_ascii_case(n.as_bytes())) => Some(None),
@@ -1788,6 +1810,42 @@ fn changed_lines(text: &[u8], placed: &[Placed]) -> Vec<(usize, usize)> {
         }
     }
     lines
+}
+
+/// `text` with each `%XX` replaced by its byte (a `%` not followed by two hex digits stays).
+fn percent_decode(text: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                text.get(i + 1).copied().and_then(hex),
+                text.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(text[i]);
+        i += 1;
+    }
+    out
+}
+
+/// The last run of key bytes in `text`, after trailing others: the key in front of a
+/// separator once quotes, braces and blanks are set aside.
+fn last_key_run(text: &[u8]) -> &[u8] {
+    let end = text
+        .iter()
+        .rposition(|&b| is_key_byte(b))
+        .map_or(0, |i| i + 1);
+    let start = text[..end]
+        .iter()
+        .rposition(|&b| !is_key_byte(b))
+        .map_or(0, |i| i + 1);
+    &text[start..end]
 }
 
 /// Bytes that can be part of a key: `db.password`, `proxy-password`, `local_ldap_bind_pwd`.
