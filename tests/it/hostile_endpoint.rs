@@ -6,22 +6,26 @@
 //! the endpoint's origin.
 
 use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::net::TcpListener;
 use std::path::PathBuf;
 use std::process::{Output, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
-use crate::support::{Sandbox, jcdiag, log_lines};
+use crate::support::{Certs, Sandbox, jcdiag, log_lines};
 
 /// The token jcdiag is given; a listener that sees it in a request records that.
 const TOKEN: &str = "jcd_hostile_test_token_0123456789";
 
-/// What a hostile server does with each request: it gets the request head and the socket.
-type Handler = fn(&str, &mut TcpStream, &Shared);
+/// A connection, plain or TLS.
+trait Conn: Read + Write {}
+impl<T: Read + Write> Conn for T {}
+
+/// What a hostile server does with each request: it gets the request head and the connection.
+type Handler = Arc<dyn Fn(&str, &mut dyn Conn, &Shared) + Send + Sync>;
 
 /// What the server's threads share with the test.
 #[derive(Default)]
@@ -31,6 +35,8 @@ struct Shared {
     first_contact: Mutex<Option<Instant>>,
     /// Every request head received.
     requests: Mutex<Vec<String>>,
+    /// The server's own URL (`http://127.0.0.1:PORT` or `https://…`).
+    url: OnceLock<String>,
 }
 
 impl Shared {
@@ -53,16 +59,31 @@ impl Shared {
 
 /// A hand-written HTTP/1.1 server on 127.0.0.1, one thread per connection, stopped on drop.
 struct Hostile {
-    addr: SocketAddr,
     shared: Arc<Shared>,
 }
 
 impl Hostile {
-    fn start(handler: Handler) -> Hostile {
+    fn start(handler: impl Fn(&str, &mut dyn Conn, &Shared) + Send + Sync + 'static) -> Hostile {
+        Self::listen(None, Arc::new(handler))
+    }
+
+    /// The same over TLS, with the test certificates (a leaf for 127.0.0.1).
+    fn start_tls(
+        certs: &Certs,
+        handler: impl Fn(&str, &mut dyn Conn, &Shared) + Send + Sync + 'static,
+    ) -> Hostile {
+        let config =
+            jcdiag_intake::tls::load_server_config(&certs.cert_pem, &certs.key_pem).unwrap();
+        Self::listen(Some(config), Arc::new(handler))
+    }
+
+    fn listen(tls: Option<Arc<rustls::ServerConfig>>, handler: Handler) -> Hostile {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         listener.set_nonblocking(true).unwrap();
         let addr = listener.local_addr().unwrap();
         let shared = Arc::new(Shared::default());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        shared.url.set(format!("{scheme}://{addr}")).unwrap();
         let serving = shared.clone();
         std::thread::spawn(move || {
             while !serving.stopped() {
@@ -73,22 +94,40 @@ impl Hostile {
                             .lock()
                             .unwrap()
                             .get_or_insert_with(Instant::now);
-                        let shared = serving.clone();
-                        std::thread::spawn(move || serve(stream, handler, &shared));
+                        let (shared, handler, tls) =
+                            (serving.clone(), handler.clone(), tls.clone());
+                        std::thread::spawn(move || {
+                            stream.set_nonblocking(false).unwrap();
+                            stream
+                                .set_read_timeout(Some(Duration::from_millis(100)))
+                                .unwrap();
+                            match tls {
+                                Some(config) => {
+                                    let session = rustls::ServerConnection::new(config).unwrap();
+                                    let mut stream = rustls::StreamOwned::new(session, stream);
+                                    serve(&mut stream, &handler, &shared)
+                                }
+                                None => serve(&mut { stream }, &handler, &shared),
+                            }
+                        });
                     }
                     Err(_) => std::thread::sleep(Duration::from_millis(20)),
                 }
             }
         });
-        Hostile { addr, shared }
+        Hostile { shared }
     }
 
     fn url(&self) -> String {
-        format!("http://{}", self.addr)
+        self.shared.url.get().unwrap().clone()
     }
 
     fn first_contact(&self) -> Option<Instant> {
         *self.shared.first_contact.lock().unwrap()
+    }
+
+    fn requests(&self) -> Vec<String> {
+        self.shared.requests.lock().unwrap().clone()
     }
 }
 
@@ -100,11 +139,7 @@ impl Drop for Hostile {
 
 /// Reads requests (head plus a Content-Length body) off one connection and hands each to
 /// `handler`, until the peer goes or the test ends.
-fn serve(mut stream: TcpStream, handler: Handler, shared: &Shared) {
-    stream.set_nonblocking(false).unwrap();
-    stream
-        .set_read_timeout(Some(Duration::from_millis(100)))
-        .unwrap();
+fn serve(stream: &mut dyn Conn, handler: &Handler, shared: &Shared) {
     let mut buffer = Vec::new();
     let mut byte = [0u8; 4096];
     while !shared.stopped() {
@@ -144,17 +179,17 @@ fn serve(mut stream: TcpStream, handler: Handler, shared: &Shared) {
         }
         buffer.drain(..(end + 4 + length).min(buffer.len()));
         shared.requests.lock().unwrap().push(head.clone());
-        handler(&head, &mut stream, shared);
+        handler(&head, stream, shared);
     }
 }
 
 /// Accepts, reads the request, and never answers.
-fn silent(_: &str, _: &mut TcpStream, shared: &Shared) {
+fn silent(_: &str, _: &mut dyn Conn, shared: &Shared) {
     while shared.pause(Duration::from_secs(1)) {}
 }
 
 /// Answers one byte a second, forever: every read succeeds, none completes the answer.
-fn trickle(_: &str, stream: &mut TcpStream, shared: &Shared) {
+fn trickle(_: &str, stream: &mut dyn Conn, shared: &Shared) {
     let head = b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n";
     for &b in head
         .iter()
@@ -168,7 +203,7 @@ fn trickle(_: &str, stream: &mut TcpStream, shared: &Shared) {
 }
 
 /// Answers 500 with a body that never ends, as fast as the client reads it.
-fn endless_error(_: &str, stream: &mut TcpStream, shared: &Shared) {
+fn endless_error(_: &str, stream: &mut dyn Conn, shared: &Shared) {
     let head = "HTTP/1.1 500 Internal Server Error\r\ncontent-type: application/json\r\ntransfer-encoding: chunked\r\n\r\n";
     if stream.write_all(head.as_bytes()).is_err() {
         return;
@@ -378,4 +413,136 @@ async fn an_escalation_to_a_silent_server_becomes_a_draft_at_the_deadline() {
     assert_eq!(run.output.status.code(), Some(0), "{}", describe(&run));
     let json: Value = serde_json::from_slice(&run.output.stdout).unwrap();
     assert_eq!(json["status"], "drafted", "{}", describe(&run));
+}
+
+/// Writes one whole answer.
+fn answer(stream: &mut dyn Conn, status: &str, headers: &[(&str, &str)], body: &str) {
+    let mut text = format!("HTTP/1.1 {status}\r\ncontent-length: {}\r\n", body.len());
+    for (name, value) in headers {
+        text.push_str(&format!("{name}: {value}\r\n"));
+    }
+    text.push_str("\r\n");
+    text.push_str(body);
+    let _ = stream.write_all(text.as_bytes());
+    let _ = stream.flush();
+}
+
+/// The answer to a case creation, naming `upload_url`.
+fn created(stream: &mut dyn Conn, upload_url: &str) {
+    let body = serde_json::json!({
+        "case_id": "00000001",
+        "upload_url": upload_url,
+        "response_due": null,
+    })
+    .to_string();
+    answer(
+        stream,
+        "201 Created",
+        &[("content-type", "application/json")],
+        &body,
+    );
+}
+
+/// The listener on another origin: anything that reaches it is a leak.
+fn elsewhere(_: &str, stream: &mut dyn Conn, _: &Shared) {
+    answer(stream, "404 Not Found", &[], "");
+}
+
+/// Submits to `endpoint` and checks that jcdiag refused to follow it to `other`: exit 4, the
+/// case kept, both origins named, and nothing (so no token) sent to `other`.
+async fn assert_refused_to_follow(
+    case: &Case,
+    endpoint: &Hostile,
+    other: &Hostile,
+    extra: &[&str],
+) {
+    let mut args = vec!["--deadline", "20s"];
+    args.extend_from_slice(extra);
+    let run = watch(case.submit(&endpoint.url(), &args)).await;
+    assert!(
+        other.requests().is_empty(),
+        "jcdiag sent requests to {}: {:?}\n{}",
+        other.url(),
+        other.requests(),
+        describe(&run)
+    );
+    assert!(
+        endpoint.requests().iter().all(|r| r.contains(TOKEN)),
+        "the endpoint itself gets the token"
+    );
+    assert_eq!(run.output.status.code(), Some(4), "{}", describe(&run));
+    let json: Value = serde_json::from_slice(&run.output.stdout).unwrap();
+    let error = json["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains(&endpoint.url()) && error.contains(&other.url()),
+        "the refusal names both origins: {error}"
+    );
+    assert_eq!(case.outbox_len(), 1, "the case must stay in the outbox");
+}
+
+#[tokio::test]
+async fn an_upload_url_on_another_origin_gets_no_token() {
+    let other = Hostile::start(elsewhere);
+    let upload_url = format!("{}/v1/uploads", other.url());
+    let endpoint = Hostile::start(move |head, stream, _| {
+        if head.starts_with("POST /v1/cases ") {
+            created(stream, &upload_url);
+        } else {
+            answer(stream, "404 Not Found", &[], "");
+        }
+    });
+    assert_refused_to_follow(&Case::new(), &endpoint, &other, &[]).await;
+}
+
+#[tokio::test]
+async fn a_tus_location_on_another_origin_gets_no_token() {
+    let other = Hostile::start(elsewhere);
+    let location = format!("{}/v1/uploads/abc", other.url());
+    let endpoint = Hostile::start(move |head, stream, shared| {
+        if head.starts_with("POST /v1/cases ") {
+            created(stream, &format!("{}/v1/uploads", shared.url.get().unwrap()));
+        } else if head.starts_with("POST /v1/uploads ") {
+            answer(
+                stream,
+                "201 Created",
+                &[("tus-resumable", "1.0.0"), ("location", &location)],
+                "",
+            );
+        } else {
+            answer(stream, "404 Not Found", &[], "");
+        }
+    });
+    assert_refused_to_follow(&Case::new(), &endpoint, &other, &[]).await;
+}
+
+#[tokio::test]
+async fn a_redirect_to_another_origin_is_not_followed() {
+    let other = Hostile::start(elsewhere);
+    let target = format!("{}/v1/cases", other.url());
+    let endpoint = Hostile::start(move |_, stream, _| {
+        answer(
+            stream,
+            "307 Temporary Redirect",
+            &[("location", &target)],
+            "",
+        );
+    });
+    assert_refused_to_follow(&Case::new(), &endpoint, &other, &[]).await;
+}
+
+#[tokio::test]
+async fn an_https_endpoint_cannot_send_the_token_to_plain_http() {
+    let case = Case::new();
+    let certs = Certs::generate(case.sandbox.dir.path());
+    let other = Hostile::start(elsewhere);
+    let upload_url = format!("{}/v1/uploads", other.url());
+    let endpoint = Hostile::start_tls(&certs, move |head, stream, _| {
+        if head.starts_with("POST /v1/cases ") {
+            created(stream, &upload_url);
+        } else {
+            answer(stream, "404 Not Found", &[], "");
+        }
+    });
+    let ca = certs.ca_pem.to_str().unwrap().to_string();
+    assert_refused_to_follow(&case, &endpoint, &other, &["--ca-file", &ca]).await;
 }
