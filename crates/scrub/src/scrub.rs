@@ -626,12 +626,16 @@ const RULES: &[RuleDef] = &[
         key: KeyFilter::PercentEncodedSecretKey,
         // `key=value` and `"key":"value"` inside a URL, a form body or a URL-encoded log:
         // `systemToken%3Dabc`, `%22systemToken%22%3A%22abc%22`. The value ends at an encoded
-        // blank, quote, `&`, `,`, `;`, `]`, `}` or control byte, or at a plain one.
+        // blank, quote, `&`, `,`, `;`, `:`, `=`, `]`, `}` or control byte, or at a plain one.
         pattern: concat!(
             // A key byte may be encoded, but not as a separator (`%3A`, `%3D`).
             r#"(?P<key>(?:[A-Za-z0-9_.\-]|%(?:[0-24-9A-Fa-f][0-9A-Fa-f]|3[0-9BCEFbcef]))+)"#,
             r#"(?:%20|\+|[ \t])*%3[DdAa](?:%20|\+|[ \t])*(?:%2[27])?"#,
-            r#"(?P<v>(?:[^\s,;&%"'<>]|%(?:2[134589ABDEFabdef]|3[0-9ACDEFacdef]|[57][0-9A-Ca-cEFef]|[4689A-Fa-f][0-9A-Fa-f]))+)"#
+            // The value also ends at an encoded separator, so that a rejected key's value
+            // stays short and a long line is scanned in linear time. Base64 `=` padding at
+            // its very end (before a delimiter) belongs to it.
+            r#"(?P<v>(?:[^\s,;&%"'<>]|%(?:2[134589ABDEFabdef]|3[0-9CEFcef]|[57][0-9A-Ca-cEFef]|[4689A-Fa-f][0-9A-Fa-f]))+(?:%3[Dd])*)"#,
+            r#"(?:$|[\s,;&%"'<>])"#
         ),
     },
     RuleDef {
@@ -2218,6 +2222,10 @@ mod tests {
             b"x-api-key:".repeat(N / 10),
             b"password: |\n".repeat(N / 12),
             b"eyJ".repeat(N / 3),
+            b"a%3D".repeat(N / 4),
+            [b"token%3D".as_slice(), &b"a%3D".repeat(N / 4)].concat(),
+            b"%22a%22%3A%22".repeat(N / 13),
+            b"%3A".repeat(N / 3),
         ];
         for input in inputs {
             let once = text(&input);
