@@ -109,6 +109,7 @@ pub(crate) fn record_command(
         }
     };
     let result = recorder.run(&stop, &mut show);
+    let recording_ended = Instant::now();
     drop(window);
     if live_status {
         eprint!("\r\x1b[2K");
@@ -136,7 +137,11 @@ pub(crate) fn record_command(
         found_screenshots,
     };
     let mut report = match plan {
-        Some(plan) => submit_planned(global, submit_args, plan, extras)?,
+        Some(mut plan) => {
+            // `--deadline` bounds the sending part, counted from the end of the recording.
+            plan.deadline_from = Some(recording_ended);
+            submit_planned(global, submit_args, plan, extras)?
+        }
         None => collect_with(
             global,
             &config,

@@ -55,6 +55,9 @@ pub(crate) struct SubmitPlan {
     /// `None` for `--via email`.
     api: Option<Api>,
     smtp: Option<jcdiag_client::email::SmtpTarget>,
+    /// When `--deadline` starts counting: `record --submit` sets the end of the recording;
+    /// otherwise it starts once the bundle is made and agreed to.
+    pub(crate) deadline_from: Option<Instant>,
 }
 
 /// `submit`, and the wizard (`jcdiag` alone): `ask` says which missing fields to prompt for
@@ -123,6 +126,7 @@ pub(crate) fn plan_submit(
         form,
         api,
         smtp,
+        deadline_from: None,
     })
 }
 
@@ -144,7 +148,10 @@ pub(crate) fn submit_planned(
         form,
         api,
         smtp,
+        deadline_from,
     } = plan;
+    // Time spent waiting for the user's consent is not sending time.
+    let mut consent_wait = std::time::Duration::ZERO;
     let by_email = api.is_none();
     let profile = Profile::builtin();
     if let Some(note) = tier_refusal(&form, &profile.sla) {
@@ -200,7 +207,9 @@ pub(crate) fn submit_planned(
             }
             // Ctrl-C while the question is open removes the bundle like a refusal does.
             let in_progress = jcdiag_client::interrupt::remove_if_interrupted(&outcome.bundle);
+            let asked = Instant::now();
             let agreed = consent(global, &collect::preview(&outcome.entries));
+            consent_wait = asked.elapsed();
             drop(in_progress);
             if let Err(refused) = agreed {
                 if !keep_local {
@@ -243,7 +252,8 @@ pub(crate) fn submit_planned(
     let take = local_copy.is_none();
     let entry = outbox.add(&bundle, take, &case_bytes, state)?;
     let shown_bundle = local_copy.unwrap_or_else(|| entry.bundle());
-    let deadline = Instant::now() + deadline(&args.send, &config, DEFAULT_DEADLINE);
+    let deadline = deadline_from.map_or_else(Instant::now, |from| from + consent_wait)
+        + deadline(&args.send, &config, DEFAULT_DEADLINE);
     let (sha256, size) = (entry.state.sha256.clone(), entry.state.size);
     let outbox_id = entry.state.id.clone();
     let bar = upload_bar(global);

@@ -10,6 +10,7 @@ mod cli;
 mod collect;
 mod email;
 mod escalate;
+mod hostile_endpoint;
 mod installer;
 mod isolation;
 mod obfuscate;

@@ -420,6 +420,9 @@ enum KeyFilter {
     SecretKey,
     /// The key must be secret, or one of these names (case-insensitive).
     SecretKeyOr(&'static [&'static str]),
+    /// Like `SecretKey`, judged after percent-decoding: the last run of key bytes of the
+    /// decoded text (`%22systemToken%22` is `systemToken`, `connect%5Fkey` is `connect_key`).
+    PercentEncodedSecretKey,
 }
 
 /// The value part of a header: inside `[...]` (Go prints `http.Header` as
@@ -615,6 +618,25 @@ const RULES: &[RuleDef] = &[
         // Anywhere in a line: `password=x`, `"token": "x"`, `{\"pwd\":\"x\"}`, `map[token:x]`.
         // An optional (possibly escaped) quote closes a quoted key.
         pattern: concat!(key!(), r#"(?:\\?["'])?"#, sep!(), inline_value!()),
+    },
+    RuleDef {
+        name: "percent-encoded-key-value",
+        kind: KindOf::FromKey,
+        wake: &[Wake::Literal(&["%3D", "%3d", "%3A", "%3a"])],
+        key: KeyFilter::PercentEncodedSecretKey,
+        // `key=value` and `"key":"value"` inside a URL, a form body or a URL-encoded log:
+        // `systemToken%3Dabc`, `%22systemToken%22%3A%22abc%22`. The value ends at an encoded
+        // blank, quote, `&`, `,`, `;`, `:`, `=`, `]`, `}` or control byte, or at a plain one.
+        pattern: concat!(
+            // A key byte may be encoded, but not as a separator (`%3A`, `%3D`).
+            r#"(?P<key>(?:[A-Za-z0-9_.\-]|%(?:[0-24-9A-Fa-f][0-9A-Fa-f]|3[0-9BCEFbcef]))+)"#,
+            r#"(?:%20|\+|[ \t])*%3[DdAa](?:%20|\+|[ \t])*(?:%2[27])?"#,
+            // The value also ends at an encoded separator, so that a rejected key's value
+            // stays short and a long line is scanned in linear time. Base64 `=` padding at
+            // its very end (before a delimiter) belongs to it.
+            r#"(?P<v>(?:[^\s,;&%"'<>]|%(?:2[134589ABDEFabdef]|3[0-9CEFcef]|[57][0-9A-Ca-cEFef]|[4689A-Fa-f][0-9A-Fa-f]))+(?:%3[Dd])*)"#,
+            r#"(?:$|[\s,;&%"'<>])"#
+        ),
     },
     RuleDef {
         name: "cli-flag",
@@ -1434,6 +1456,10 @@ impl Scrubber {
                 }
                 self.keys.classify(key).map(Some)
             }
+            KeyFilter::PercentEncodedSecretKey => {
+                let decoded = percent_decode(key);
+                self.check_key(KeyFilter::SecretKey, last_key_run(&decoded))
+            }
             KeyFilter::SecretKeyOr(names) => match self.keys.classify(key) {
                 Some(kind) => Some(Some(kind)),
                 None if names.iter().any(|n| key.eq_ignore_ascii_case(n.as_bytes())) => Some(None),
@@ -1790,6 +1816,42 @@ fn changed_lines(text: &[u8], placed: &[Placed]) -> Vec<(usize, usize)> {
     lines
 }
 
+/// `text` with each `%XX` replaced by its byte (a `%` not followed by two hex digits stays).
+fn percent_decode(text: &[u8]) -> Vec<u8> {
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(text.len());
+    let mut i = 0;
+    while i < text.len() {
+        if text[i] == b'%'
+            && let (Some(h), Some(l)) = (
+                text.get(i + 1).copied().and_then(hex),
+                text.get(i + 2).copied().and_then(hex),
+            )
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+            continue;
+        }
+        out.push(text[i]);
+        i += 1;
+    }
+    out
+}
+
+/// The last run of key bytes in `text`, after trailing others: the key in front of a
+/// separator once quotes, braces and blanks are set aside.
+fn last_key_run(text: &[u8]) -> &[u8] {
+    let end = text
+        .iter()
+        .rposition(|&b| is_key_byte(b))
+        .map_or(0, |i| i + 1);
+    let start = text[..end]
+        .iter()
+        .rposition(|&b| !is_key_byte(b))
+        .map_or(0, |i| i + 1);
+    &text[start..end]
+}
+
 /// Bytes that can be part of a key: `db.password`, `proxy-password`, `local_ldap_bind_pwd`.
 fn is_key_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'_' | b'.' | b'-')
@@ -1929,6 +1991,14 @@ mod tests {
         ("pem then value rescan", b"x password=x-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----^ ok", b"x password=[REDACTED:password] ok"),
         ("bracketed password", b"x password=[abc]def y", b"x password=[REDACTED:password] y"),
         ("go map array", b"map[password:[x]]", b"map[password:[[REDACTED:password]]]"),
+        // percent-encoded key=value and JSON (URLs, form bodies, URL-encoded logs)
+        ("percent-encoded kv", b"GET /agent?q=systemToken%3Dabc123&x=1", b"GET /agent?q=systemToken%3D[REDACTED:system-token]&x=1"),
+        ("percent-encoded json", b"msg=%22systemToken%22%3A%22abc%22", b"msg=%22systemToken%22%3A%22[REDACTED:system-token]%22"),
+        ("percent-encoded json object", b"body=%7B%22systemToken%22%3A%22abc123%22%2C%22systemKey%22%3A%225f1c%22%7D", b"body=%7B%22systemToken%22%3A%22[REDACTED:system-token]%22%2C%22systemKey%22%3A%225f1c%22%7D"),
+        ("percent-encoded lowercase hex", b"form: password%3dhunter2%26user%3dbob", b"form: password%3d[REDACTED:password]%26user%3dbob"),
+        ("percent-encoded key byte", b"x connect%5Fkey%3Dabcdef123 y", b"x connect%5Fkey%3D[REDACTED:connect-key] y"),
+        ("percent-encoded blanks", b"%22password%22%20%3A%20%22s3cr3t%22", b"%22password%22%20%3A%20%22[REDACTED:password]%22"),
+        ("percent-encoded padding kept in value", b"token%3DYWJjZA%3D%3D&next=1", b"token%3D[REDACTED:token]&next=1"),
         ("pem escaped in json", b"{\"k\":\"-----BEGIN PRIVATE KEY-----\\nMIIE\\n-----END PRIVATE KEY-----\\n\"}", b"{\"k\":\"[REDACTED:private-key]\\n\"}"),
     ];
 
@@ -1972,6 +2042,11 @@ mod tests {
         b"password=[REDACTED:password]",
         b"xoxo-hugs",
         b"linux-amd64 x-ray",
+        b"systemKey%3D5f1c2d3e4f5a6b7c8d9e0f1a",
+        b"%22systemKey%22%3A%225f1c2d3e4f5a6b7c8d9e0f1a%22",
+        b"auth_method%3Dldap&token_ttl%3D3600",
+        b"%22token%22%3Anull",
+        b"redirect=%2Fhome%3Fpage%3D2",
     ];
 
     #[test]
@@ -2147,6 +2222,10 @@ mod tests {
             b"x-api-key:".repeat(N / 10),
             b"password: |\n".repeat(N / 12),
             b"eyJ".repeat(N / 3),
+            b"a%3D".repeat(N / 4),
+            [b"token%3D".as_slice(), &b"a%3D".repeat(N / 4)].concat(),
+            b"%22a%22%3A%22".repeat(N / 13),
+            b"%3A".repeat(N / 3),
         ];
         for input in inputs {
             let once = text(&input);

@@ -89,6 +89,19 @@ fn base_builder(conn: &Connection) -> Result<reqwest::ClientBuilder, DeliverErro
         .connect_timeout(Duration::from_secs(10))
         .read_timeout(Duration::from_secs(30))
         .user_agent(concat!("jcdiag/", env!("CARGO_PKG_VERSION")))
+        // Redirects stay on the origin they start from; one elsewhere comes back as the 3xx
+        // answer, which is refused.
+        .redirect(reqwest::redirect::Policy::custom(|attempt| {
+            let same = attempt
+                .previous()
+                .first()
+                .is_some_and(|first| first.origin() == attempt.url().origin());
+            if same && attempt.previous().len() < 5 {
+                attempt.follow()
+            } else {
+                attempt.stop()
+            }
+        }))
         .https_only(conn.endpoint.scheme() == "https");
     if let Some(proxy) = &conn.proxy {
         let proxy = reqwest::Proxy::all(proxy).map_err(|e| {
@@ -208,6 +221,39 @@ pub fn chain(e: &dyn std::error::Error) -> String {
     text
 }
 
+/// The most of an answer's body jcdiag reads (a refusal's text, a JSON answer): a server
+/// that sends more, or never stops, cannot make it hold more than this.
+pub const BODY_CAP: usize = 64 << 10;
+
+/// Reads at most `cap` bytes of a body, chunk by chunk. `Ok((bytes, false))`: the whole body;
+/// `Ok((first cap bytes, true))`: the body was longer and the rest was not read.
+async fn read_capped(mut response: Response, cap: usize) -> Result<(Vec<u8>, bool), Failure> {
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(Failure::from_reqwest)? {
+        if body.len() + chunk.len() > cap {
+            body.extend_from_slice(&chunk[..cap - body.len()]);
+            return Ok((body, true));
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok((body, false))
+}
+
+/// A JSON answer's body, refused when it is longer than [`BODY_CAP`].
+async fn json_body(response: Response) -> Result<Vec<u8>, Failure> {
+    let status = response.status().as_u16();
+    match read_capped(response, BODY_CAP).await? {
+        (body, false) => Ok(body),
+        (_, true) => Err(Failure::Refused {
+            status,
+            message: format!(
+                "the endpoint's answer is longer than {} KiB, which no answer of the API is",
+                BODY_CAP >> 10
+            ),
+        }),
+    }
+}
+
 /// Reads a refusal's JSON `message` (or the body text) for the user.
 async fn refusal(response: Response) -> Failure {
     let status = response.status();
@@ -217,13 +263,28 @@ async fn refusal(response: Response) -> Failure {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok())
         .map(Duration::from_secs);
-    let body = response.text().await.unwrap_or_default();
+    // Only the start of the body: an error page may be huge or never end.
+    let origin = response.url().origin().ascii_serialization();
+    let location = response
+        .headers()
+        .get(reqwest::header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = match read_capped(response, BODY_CAP).await {
+        Ok((bytes, _)) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(_) => String::new(),
+    };
     let json = serde_json::from_str::<Value>(&body).unwrap_or_default();
     let code = json["error"].as_str().unwrap_or_default().to_string();
     let detail = json["message"]
         .as_str()
         .map_or_else(|| body.chars().take(300).collect(), str::to_string);
-    let message = format!("the endpoint answered {status}: {detail}");
+    let message = match location {
+        Some(to) if status.is_redirection() => format!(
+            "the endpoint answered {status}, a redirect to {to}; jcdiag follows redirects only within the endpoint's origin {origin}"
+        ),
+        _ => format!("the endpoint answered {status}: {detail}"),
+    };
     match (status.as_u16(), code.as_str()) {
         // A whole-bundle mismatch deletes the upload: the bundle itself is bad.
         (460, "bundle_checksum_mismatch") => Failure::Refused {
@@ -269,10 +330,39 @@ impl Api {
         )
     }
 
-    fn request(&self, method: Method, url: &str) -> RequestBuilder {
-        self.client
+    /// A request that carries the token: only ever to the endpoint's own origin.
+    fn request(&self, method: Method, url: &str) -> Result<RequestBuilder, Failure> {
+        self.same_origin(url)?;
+        Ok(self
+            .client
             .request(method, url)
-            .bearer_auth(&self.conn.token)
+            .bearer_auth(&self.conn.token))
+    }
+
+    /// Checks that `url` (an `upload_url` or `Location` the endpoint gave) has the endpoint's
+    /// origin (scheme, host, port). Another origin, or http where the endpoint is https, would
+    /// hand the token to someone else: refused.
+    fn same_origin(&self, url: &str) -> Result<Url, Failure> {
+        let ours = self.conn.endpoint.origin().ascii_serialization();
+        let parsed = Url::parse(url).map_err(|e| Failure::Refused {
+            status: 0,
+            message: format!("the endpoint gave `{url}`, which is not a URL ({e})"),
+        })?;
+        if parsed.origin() == self.conn.endpoint.origin() {
+            return Ok(parsed);
+        }
+        let theirs = parsed.origin().ascii_serialization();
+        let why = if self.conn.endpoint.scheme() == "https" && parsed.scheme() != "https" {
+            "a downgrade from https"
+        } else {
+            "another origin"
+        };
+        Err(Failure::Refused {
+            status: 0,
+            message: format!(
+                "the endpoint sent jcdiag on to {theirs} ({why}); the token goes only to the endpoint's origin {ours}"
+            ),
+        })
     }
 
     async fn send(&self, request: RequestBuilder) -> Result<Response, Failure> {
@@ -302,26 +392,29 @@ impl Api {
                 .request(
                     Method::POST,
                     &self.url(&format!("/v1/cases/{id}/attachments")),
-                )
+                )?
                 .json(&jcdiag_protocol::CreateAttachment {
                     bundle,
                     case: Some(case),
                 }),
             None => self
-                .request(Method::POST, &self.url("/v1/cases"))
+                .request(Method::POST, &self.url("/v1/cases"))?
                 .json(&jcdiag_protocol::CreateCase { case, bundle }),
         };
         let response = self
             .send(request.header(header::IDEMPOTENCY_KEY, key))
             .await?;
-        let answer = response.bytes().await.map_err(Failure::from_reqwest)?;
-        serde_json::from_slice::<Created>(&answer).map_err(|e| Failure::Refused {
+        let answer = json_body(response).await?;
+        let created = serde_json::from_slice::<Created>(&answer).map_err(|e| Failure::Refused {
             status: 200,
             message: format!(
                 "the endpoint's answer lacks case_id or upload_url ({e}): {}",
                 String::from_utf8_lossy(&answer)
             ),
-        })
+        })?;
+        // Refused before it is kept: the upload would carry the token there.
+        self.same_origin(&created.upload_url)?;
+        Ok(created)
     }
 
     /// tus creation: returns the upload resource's URL.
@@ -339,7 +432,7 @@ impl Api {
         );
         let response = self
             .send(
-                self.request(Method::POST, upload_url)
+                self.request(Method::POST, upload_url)?
                     .header(header::TUS_RESUMABLE, TUS_VERSION)
                     .header(header::UPLOAD_LENGTH, size.to_string())
                     .header(header::UPLOAD_METADATA, metadata),
@@ -362,13 +455,13 @@ impl Api {
             status: 201,
             message: e.to_string(),
         })?;
-        Ok(absolute.to_string())
+        Ok(self.same_origin(absolute.as_str())?.to_string())
     }
 
     /// tus HEAD: the offset the server holds.
     pub async fn offset(&self, location: &str) -> Result<u64, Failure> {
         let response = self
-            .request(Method::HEAD, location)
+            .request(Method::HEAD, location)?
             .header(header::TUS_RESUMABLE, TUS_VERSION)
             .send()
             .await
@@ -393,7 +486,7 @@ impl Api {
             digest,
         } = chunk;
         let response = self
-            .request(Method::PATCH, location)
+            .request(Method::PATCH, location)?
             .header(header::TUS_RESUMABLE, TUS_VERSION)
             .header("Content-Type", "application/offset+octet-stream")
             .header(header::UPLOAD_OFFSET, offset.to_string())
@@ -420,13 +513,13 @@ impl Api {
     pub async fn receipt(&self, location: &str) -> Result<Receipt, Failure> {
         let url = format!("{}/receipt", location.trim_end_matches('/'));
         let response = self
-            .request(Method::GET, &url)
+            .request(Method::GET, &url)?
             .send()
             .await
             .map_err(Failure::from_reqwest)?;
         // Gone means refused, expired or deleted: only a new upload can bring a receipt.
         let response = upload_answer(response).await?;
-        let body = response.bytes().await.map_err(Failure::from_reqwest)?;
+        let body = json_body(response).await?;
         // A receipt the client cannot read is no proof of delivery: the case stays kept.
         Receipt::from_json(&body).map_err(|e| Failure::Refused {
             status: 200,
@@ -451,9 +544,13 @@ impl Api {
             reason: reason.to_string(),
         };
         let response = self
-            .send(self.request(Method::POST, &url).json(&body))
+            .send(self.request(Method::POST, &url)?.json(&body))
             .await?;
-        response.json().await.map_err(Failure::from_reqwest)
+        let body = json_body(response).await?;
+        serde_json::from_slice(&body).map_err(|e| Failure::Refused {
+            status: 200,
+            message: format!("the endpoint's answer to the escalation is not readable ({e})"),
+        })
     }
 }
 
@@ -558,6 +655,41 @@ mod tests {
         );
         backoff.deadline = Instant::now();
         assert_eq!(backoff.next(None), None);
+    }
+
+    #[test]
+    fn the_token_goes_only_to_the_endpoints_origin() {
+        let api = Api::new(Connection {
+            endpoint: Url::parse("https://support.example.com").unwrap(),
+            token: "t".into(),
+            ca_file: None,
+            proxy: None,
+        })
+        .unwrap();
+        assert!(
+            api.same_origin("https://support.example.com:443/v1/uploads/x")
+                .is_ok()
+        );
+        assert!(
+            api.same_origin("https://SUPPORT.example.com/v1/uploads")
+                .is_ok()
+        );
+        for elsewhere in [
+            "https://support.example.com:8443/v1/uploads",
+            "https://evil.example.com/v1/uploads",
+            "https://support.example.com.evil.example/v1/uploads",
+            "http://support.example.com/v1/uploads",
+            "ftp://support.example.com/x",
+        ] {
+            match api.same_origin(elsewhere) {
+                Err(Failure::Refused { message, .. }) => {
+                    assert!(message.contains("https://support.example.com"), "{message}")
+                }
+                other => panic!("{elsewhere} was accepted: {other:?}"),
+            }
+        }
+        let downgrade = format!("{:?}", api.same_origin("http://support.example.com/x"));
+        assert!(downgrade.contains("downgrade"), "{downgrade}");
     }
 
     /// Serves `body` as the JSON answer to every request, on loopback.

@@ -68,7 +68,9 @@ pub async fn deliver(
     let case = entry.case()?;
     let mut restarts = 0;
     loop {
-        let outcome = step(api, &mut entry, &case, chunk_size, progress).await;
+        // The deadline bounds every await of a step: connecting, TLS, each request and each
+        // body read. A server that never answers, or answers a byte at a time, is cut off.
+        let outcome = within(deadline, step(api, &mut entry, &case, chunk_size, progress)).await;
         match outcome {
             Ok(Some(receipt)) => {
                 let case_id = entry
@@ -140,6 +142,22 @@ pub async fn deliver(
             }
         }
     }
+}
+
+/// Runs `work` until `deadline`; past it, a transient failure that says so (the caller's
+/// backoff then finds no time left and gives up).
+async fn within<T>(
+    deadline: Instant,
+    work: impl std::future::Future<Output = Result<T, Failure>>,
+) -> Result<T, Failure> {
+    tokio::time::timeout_at(tokio::time::Instant::from_std(deadline), work)
+        .await
+        .unwrap_or_else(|_| {
+            Err(Failure::Transient {
+                message: "the endpoint did not answer before the deadline".into(),
+                wait: None,
+            })
+        })
 }
 
 /// One step forward. `Ok(None)`: progress made, call again; `Ok(Some)`: delivered.
@@ -261,7 +279,7 @@ pub async fn escalate(
         deadline,
     };
     loop {
-        let (message, wait) = match api.escalate(case_id, reason).await {
+        let (message, wait) = match within(deadline, api.escalate(case_id, reason)).await {
             Ok(_) => {
                 tracing::info!(case_id, "escalation recorded");
                 return Ok(Escalation::Recorded);
