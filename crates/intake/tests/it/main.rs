@@ -6,3 +6,4 @@ mod cli;
 mod hostile;
 mod load;
 mod upload;
+mod zipwalk;

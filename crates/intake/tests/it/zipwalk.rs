@@ -1,0 +1,799 @@
+//! The zip check sees what extractors see (issue #13, class 1). Hostile zips are built here
+//! from raw records, so that each can lie in exactly one way: counts in the end record, local
+//! headers that differ from the central directory, bytes around or between entries, a second
+//! end record, zip64 records, mode bits of any "made by" system. Each must be refused. And for
+//! every zip the intake accepts, `unzip -Z1`, Python's `zipfile` and `bsdtar -t` must list
+//! exactly the entries the intake checked.
+
+use std::io::Write;
+use std::path::Path;
+use std::process::Command;
+
+use jcdiag_intake::inspect::{self, Limits, Rejection, Summary};
+use jcdiag_testkit::{Intake, zip_of};
+use zip::write::SimpleFileOptions;
+
+// ---------------------------------------------------------------------------------------------
+// A raw zip builder
+// ---------------------------------------------------------------------------------------------
+
+fn crc32(data: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &byte in data {
+        crc ^= u32::from(byte);
+        for _ in 0..8 {
+            crc = (crc >> 1) ^ (0xEDB8_8320 & (crc & 1).wrapping_neg());
+        }
+    }
+    !crc
+}
+
+/// A raw deflate stream of `data`, cut out of a one-entry zip the zip crate wrote.
+fn deflate(data: &[u8]) -> Vec<u8> {
+    let zip = zip_of(&[("x", data)]);
+    let word = |at: usize| u16::from_le_bytes([zip[at], zip[at + 1]]) as usize;
+    let packed = u32::from_le_bytes(zip[18..22].try_into().unwrap()) as usize;
+    let start = 30 + word(26) + word(28);
+    zip[start..start + packed].to_vec()
+}
+
+/// One entry as the builder writes it. The `local_*` fields, when set, make the local header
+/// say something else than the central record.
+#[derive(Clone)]
+struct Entry {
+    name: Vec<u8>,
+    method: u16,
+    flags: u16,
+    packed: Vec<u8>,
+    crc: u32,
+    size: u32,
+    /// Version made by: the high byte is the system (0 MS-DOS, 3 Unix).
+    made_by: u16,
+    external: u32,
+    central_extra: Vec<u8>,
+    local_extra: Vec<u8>,
+    local_name: Option<Vec<u8>>,
+    local_method: Option<u16>,
+    local_crc: Option<u32>,
+    local_size: Option<u32>,
+    /// Central sizes and offset written as 0xFFFFFFFF with a zip64 extra field holding them.
+    zip64: bool,
+}
+
+impl Entry {
+    fn stored(name: &str, contents: &[u8]) -> Entry {
+        Entry {
+            name: name.as_bytes().to_vec(),
+            method: 0,
+            flags: 0,
+            packed: contents.to_vec(),
+            crc: crc32(contents),
+            size: contents.len() as u32,
+            made_by: 3 << 8 | 20,
+            external: 0o100644 << 16,
+            central_extra: Vec::new(),
+            local_extra: Vec::new(),
+            local_name: None,
+            local_method: None,
+            local_crc: None,
+            local_size: None,
+            zip64: false,
+        }
+    }
+
+    fn deflated(name: &str, contents: &[u8]) -> Entry {
+        Entry {
+            method: 8,
+            packed: deflate(contents),
+            ..Entry::stored(name, contents)
+        }
+    }
+
+    fn symlink(name: &str, target: &str) -> Entry {
+        Entry {
+            external: 0o120777 << 16,
+            ..Entry::stored(name, target.as_bytes())
+        }
+    }
+}
+
+/// A zip being written: the body (local headers and data) and the central directory.
+#[derive(Default)]
+struct Raw {
+    body: Vec<u8>,
+    central: Vec<u8>,
+    count: u64,
+}
+
+/// What the end record says. `None` fields hold the truth.
+#[derive(Default)]
+struct End {
+    entries: Option<u16>,
+    directory_size: Option<u32>,
+    directory_offset: Option<u32>,
+    comment: Vec<u8>,
+}
+
+fn u16le(out: &mut Vec<u8>, v: u16) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+fn u32le(out: &mut Vec<u8>, v: u32) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+fn u64le(out: &mut Vec<u8>, v: u64) {
+    out.extend_from_slice(&v.to_le_bytes());
+}
+
+fn end_record(entries: u16, size: u32, offset: u32, comment: &[u8]) -> Vec<u8> {
+    let mut out = b"PK\x05\x06".to_vec();
+    u16le(&mut out, 0);
+    u16le(&mut out, 0);
+    u16le(&mut out, entries);
+    u16le(&mut out, entries);
+    u32le(&mut out, size);
+    u32le(&mut out, offset);
+    u16le(&mut out, comment.len() as u16);
+    out.extend_from_slice(comment);
+    out
+}
+
+fn zip64_end_record(entries: u64, size: u64, offset: u64) -> Vec<u8> {
+    let mut out = b"PK\x06\x06".to_vec();
+    u64le(&mut out, 44);
+    u16le(&mut out, 45);
+    u16le(&mut out, 45);
+    u32le(&mut out, 0);
+    u32le(&mut out, 0);
+    u64le(&mut out, entries);
+    u64le(&mut out, entries);
+    u64le(&mut out, size);
+    u64le(&mut out, offset);
+    out
+}
+
+fn zip64_locator(record_at: u64) -> Vec<u8> {
+    let mut out = b"PK\x06\x07".to_vec();
+    u32le(&mut out, 0);
+    u64le(&mut out, record_at);
+    u32le(&mut out, 1);
+    out
+}
+
+/// An Info-ZIP Unicode Path extra field (0x7075) giving `name` for an entry called `header`.
+fn unicode_path(header: &[u8], name: &str) -> Vec<u8> {
+    let mut out = Vec::new();
+    u16le(&mut out, 0x7075);
+    u16le(&mut out, (5 + name.len()) as u16);
+    out.push(1);
+    u32le(&mut out, crc32(header));
+    out.extend_from_slice(name.as_bytes());
+    out
+}
+
+impl Raw {
+    fn with(entries: &[Entry]) -> Raw {
+        let mut raw = Raw::default();
+        for entry in entries {
+            raw.entry(entry);
+        }
+        raw
+    }
+
+    fn entry(&mut self, e: &Entry) {
+        let offset = self.body.len() as u64;
+        let local_name = e.local_name.as_ref().unwrap_or(&e.name);
+        let b = &mut self.body;
+        b.extend_from_slice(b"PK\x03\x04");
+        u16le(b, 20);
+        u16le(b, e.flags);
+        u16le(b, e.local_method.unwrap_or(e.method));
+        u32le(b, 0);
+        u32le(b, e.local_crc.unwrap_or(e.crc));
+        u32le(b, e.packed.len() as u32);
+        u32le(b, e.local_size.unwrap_or(e.size));
+        u16le(b, local_name.len() as u16);
+        u16le(b, e.local_extra.len() as u16);
+        b.extend_from_slice(local_name);
+        b.extend_from_slice(&e.local_extra);
+        b.extend_from_slice(&e.packed);
+
+        let mut extra = e.central_extra.clone();
+        let (size, packed, offset32) = if e.zip64 {
+            u16le(&mut extra, 1);
+            u16le(&mut extra, 24);
+            u64le(&mut extra, u64::from(e.size));
+            u64le(&mut extra, e.packed.len() as u64);
+            u64le(&mut extra, offset);
+            (u32::MAX, u32::MAX, u32::MAX)
+        } else {
+            (e.size, e.packed.len() as u32, offset as u32)
+        };
+        let c = &mut self.central;
+        c.extend_from_slice(b"PK\x01\x02");
+        u16le(c, e.made_by);
+        u16le(c, if e.zip64 { 45 } else { 20 });
+        u16le(c, e.flags);
+        u16le(c, e.method);
+        u32le(c, 0);
+        u32le(c, e.crc);
+        u32le(c, packed);
+        u32le(c, size);
+        u16le(c, e.name.len() as u16);
+        u16le(c, extra.len() as u16);
+        u16le(c, 0);
+        u16le(c, 0);
+        u16le(c, 0);
+        u32le(c, e.external);
+        u32le(c, offset32);
+        c.extend_from_slice(&e.name);
+        c.extend_from_slice(&extra);
+        self.count += 1;
+    }
+
+    /// The zip with a truthful end record.
+    fn finish(self) -> Vec<u8> {
+        self.finish_with(|_| {})
+    }
+
+    /// The zip with an end record that `lie` may change.
+    fn finish_with(self, lie: impl FnOnce(&mut End)) -> Vec<u8> {
+        let mut end = End::default();
+        lie(&mut end);
+        let mut out = self.body;
+        let offset = out.len() as u32;
+        out.extend_from_slice(&self.central);
+        out.extend_from_slice(&end_record(
+            end.entries.unwrap_or(self.count as u16),
+            end.directory_size.unwrap_or(self.central.len() as u32),
+            end.directory_offset.unwrap_or(offset),
+            &end.comment,
+        ));
+        out
+    }
+}
+
+fn case_json() -> Entry {
+    Entry::deflated(
+        "case.json",
+        jcdiag_testkit::case_json().to_string().as_bytes(),
+    )
+}
+
+/// A 1 MiB run of zeros, deflated to about 1 KiB: over 200:1.
+fn bomb() -> Entry {
+    Entry::deflated("logs/huge.log", &vec![0u8; 1 << 20])
+}
+
+fn clean() -> Vec<u8> {
+    Raw::with(&[
+        case_json(),
+        Entry::stored("summary.txt", b"Agent stopped.\n"),
+    ])
+    .finish()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Running the check and the extractors
+// ---------------------------------------------------------------------------------------------
+
+fn check_with(zip: &[u8], limits: &Limits) -> Result<Summary, Rejection> {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bundle.zip");
+    std::fs::write(&path, zip).unwrap();
+    inspect::inspect(&path, limits)
+}
+
+/// `zip` is refused, and not because the bundle could not be read from disk.
+#[track_caller]
+fn assert_refused(what: &str, zip: &[u8]) {
+    assert_refused_with(what, zip, &Limits::default());
+}
+
+#[track_caller]
+fn assert_refused_with(what: &str, zip: &[u8], limits: &Limits) {
+    match check_with(zip, limits) {
+        Ok(summary) => panic!("{what}: accepted ({summary:?})"),
+        Err(Rejection::Io(error)) => panic!("{what}: I/O error {error}"),
+        Err(_) => {}
+    }
+}
+
+/// The entry names each extractor lists, or why it could not be asked.
+fn listings(path: &Path) -> Vec<(&'static str, Result<Vec<String>, String>)> {
+    let python = std::env::var("JCDIAG_TEST_PYTHON").unwrap_or_else(|_| "python3".into());
+    let script = "import sys, zipfile\nfor n in zipfile.ZipFile(sys.argv[1]).namelist(): print(n)";
+    let runs: [(&'static str, String, Vec<String>); 3] = [
+        ("unzip -Z1", "unzip".into(), vec!["-Z1".into()]),
+        ("python zipfile", python, vec!["-c".into(), script.into()]),
+        ("bsdtar -t", "bsdtar".into(), vec!["-tf".into()]),
+    ];
+    runs.into_iter()
+        .map(|(label, program, mut args)| {
+            args.push(path.display().to_string());
+            let listed = Command::new(&program)
+                .args(&args)
+                .env("LC_ALL", "C.UTF-8")
+                .output()
+                .map_err(|e| format!("cannot run {program}: {e}"))
+                .and_then(|out| {
+                    if out.status.success() {
+                        Ok(String::from_utf8_lossy(&out.stdout)
+                            .lines()
+                            .map(str::to_owned)
+                            .collect())
+                    } else {
+                        Err(format!(
+                            "{label} failed: {}",
+                            String::from_utf8_lossy(&out.stderr)
+                        ))
+                    }
+                });
+            (label, listed)
+        })
+        .collect()
+}
+
+fn tool_missing(label: &str) -> bool {
+    let program = match label {
+        "unzip -Z1" => "unzip",
+        "bsdtar -t" => "bsdtar",
+        _ => return false,
+    };
+    Command::new(program).arg("--help").output().is_err()
+}
+
+/// If the intake accepts `zip`, each extractor lists exactly `expected` (in any order) and as
+/// many entries as the intake counted.
+#[track_caller]
+fn assert_tools_agree(what: &str, zip: &[u8], expected: &[&str]) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("bundle.zip");
+    std::fs::write(&path, zip).unwrap();
+    let Ok(summary) = inspect::inspect(&path, &Limits::default()) else {
+        return;
+    };
+    let mut expected: Vec<String> = expected.iter().map(|s| s.to_string()).collect();
+    expected.sort();
+    for (label, listed) in listings(&path) {
+        let mut listed = match listed {
+            Ok(listed) => listed,
+            Err(why) if tool_missing(label) => {
+                eprintln!(
+                    "!!! SKIPPED {label} for {what}: {why} (install unzip and libarchive-tools)"
+                );
+                continue;
+            }
+            Err(why) => panic!("{what}: the intake accepted it but {why}"),
+        };
+        listed.sort();
+        assert_eq!(
+            listed.len() as u64,
+            summary.entries,
+            "{what}: the intake checked {} entries, {label} lists {listed:?}",
+            summary.entries
+        );
+        assert_eq!(listed, expected, "{what}: {label}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Hostile zips
+// ---------------------------------------------------------------------------------------------
+
+/// An end record that under-counts hides entries from a reader that trusts it; `unzip` and
+/// Python read the whole directory.
+#[test]
+fn end_record_that_undercounts_is_refused() {
+    let entries = [
+        case_json(),
+        Entry::symlink("logs/shadow", "/etc/shadow"),
+        bomb(),
+    ];
+    let zip = Raw::with(&entries).finish_with(|end| end.entries = Some(1));
+    assert_tools_agree(
+        "under-counted",
+        &zip,
+        &["case.json", "logs/shadow", "logs/huge.log"],
+    );
+    assert_refused("end record says 1 of 3 entries", &zip);
+    // Over-counting is as wrong.
+    let zip = Raw::with(&entries[..1]).finish_with(|end| end.entries = Some(2));
+    assert_refused("end record says 2 of 1 entries", &zip);
+}
+
+/// The entry cap holds for the entries in the directory, whatever the end record says.
+#[test]
+fn entry_cap_counts_the_directory_not_the_end_record() {
+    let limits = Limits {
+        max_entries: 100,
+        ..Limits::default()
+    };
+    let mut raw = Raw::default();
+    for i in 0..1000 {
+        raw.entry(&Entry::stored(&format!("f{i}"), b""));
+    }
+    assert_refused_with(
+        "1000 entries, end record says 1",
+        &raw.finish_with(|end| end.entries = Some(1)),
+        &limits,
+    );
+}
+
+/// The entry cap at its real default, past the end record's 16-bit count.
+#[test]
+fn many_entries_behind_a_small_count_are_refused() {
+    let mut raw = Raw::default();
+    for i in 0..10_050 {
+        raw.entry(&Entry::stored(&format!("{i}"), b""));
+    }
+    let count = raw.count;
+    match check_with(
+        &raw.finish_with(|end| end.entries = Some(3)),
+        &Limits::default(),
+    ) {
+        Err(Rejection::TooManyEntries { .. }) => {}
+        other => panic!("{count} entries: {other:?}"),
+    }
+}
+
+/// A symlink is a symlink whichever system the entry claims it was made on.
+#[test]
+fn symlink_mode_bits_count_on_any_system() {
+    for (system, made_by) in [
+        ("MS-DOS", 20),
+        ("Unix", 3 << 8 | 20),
+        ("NTFS", 11 << 8 | 20),
+    ] {
+        let link = Entry {
+            made_by,
+            ..Entry::symlink("logs/shadow", "/etc/shadow")
+        };
+        let zip = Raw::with(&[case_json(), link]).finish();
+        match check_with(&zip, &Limits::default()) {
+            Err(Rejection::Symlink { name }) => assert_eq!(name, "logs/shadow"),
+            other => panic!("symlink made on {system}: {other:?}"),
+        }
+    }
+    // Other special files (a FIFO, a device, a socket) are not files or folders either.
+    for mode in [0o010644u32, 0o020644, 0o060644, 0o140777] {
+        let special = Entry {
+            made_by: 20,
+            external: mode << 16,
+            ..Entry::stored("logs/special", b"")
+        };
+        assert_refused(
+            &format!("mode {mode:o}"),
+            &Raw::with(&[case_json(), special]).finish(),
+        );
+    }
+}
+
+/// Java's reader (and `jar`) use the local headers: each must say what the directory says.
+#[test]
+fn local_header_that_differs_from_the_directory_is_refused() {
+    let base = || Entry::stored("logs/agent.log", b"hello\n");
+    let cases = [
+        (
+            "local name",
+            Entry {
+                local_name: Some(b"../../etc/cron.d/x".to_vec()),
+                ..base()
+            },
+        ),
+        (
+            "local name, same length",
+            Entry {
+                local_name: Some(b"logs/agent.exe".to_vec()),
+                ..base()
+            },
+        ),
+        (
+            "local method",
+            Entry {
+                local_method: Some(8),
+                ..base()
+            },
+        ),
+        (
+            "local CRC",
+            Entry {
+                local_crc: Some(0x1234_5678),
+                ..base()
+            },
+        ),
+        (
+            "local size",
+            Entry {
+                local_size: Some(5),
+                ..base()
+            },
+        ),
+    ];
+    for (what, entry) in cases {
+        let zip = Raw::with(&[case_json(), entry]).finish();
+        assert_refused(what, &zip);
+    }
+}
+
+/// A Unicode Path extra field names the entry for the extractors that honour it.
+#[test]
+fn unicode_path_field_that_differs_from_the_name_is_refused() {
+    let name = b"logs/agent.log";
+    for (what, central, local) in [
+        ("in the directory", unicode_path(name, "../../evil"), vec![]),
+        (
+            "in the local header",
+            vec![],
+            unicode_path(name, "../../evil"),
+        ),
+        (
+            "harmless but different",
+            unicode_path(name, "logs/other.log"),
+            vec![],
+        ),
+    ] {
+        let entry = Entry {
+            central_extra: central,
+            local_extra: local,
+            ..Entry::stored("logs/agent.log", b"x")
+        };
+        assert_refused(what, &Raw::with(&[case_json(), entry]).finish());
+    }
+    // Equal to the name is fine.
+    let entry = Entry {
+        central_extra: unicode_path(name, "logs/agent.log"),
+        ..Entry::stored("logs/agent.log", b"x")
+    };
+    let zip = Raw::with(&[case_json(), entry]).finish();
+    check_with(&zip, &Limits::default()).expect("a Unicode Path equal to the name");
+}
+
+/// Entries must tile the file from offset 0: nothing before, between or after them but the
+/// directory and the end record.
+#[test]
+fn bytes_outside_the_entries_are_refused() {
+    let hostile = Raw::with(&[Entry::symlink("logs/shadow", "/etc/shadow"), bomb()]).finish();
+    // A hostile zip in front of a clean one, the clean one's offsets not adjusted...
+    let mut front = hostile.clone();
+    front.extend_from_slice(&clean());
+    assert_refused("hostile zip in front, offsets as they were", &front);
+    // ... and adjusted (`zip -A`), so that the clean one reads fine on its own.
+    let mut raw = Raw {
+        body: hostile.clone(),
+        ..Raw::default()
+    };
+    raw.entry(&case_json());
+    assert_refused("hostile zip in front, offsets adjusted", &raw.finish());
+    // Junk before the first entry, between two entries, and between the last one and the
+    // directory.
+    let mut raw = Raw {
+        body: b"MZ\x90\x00 a self-extractor stub".to_vec(),
+        ..Raw::default()
+    };
+    raw.entry(&case_json());
+    assert_refused("bytes before the first entry", &raw.finish());
+    let mut raw = Raw::with(&[case_json()]);
+    raw.body.extend_from_slice(b"hidden");
+    raw.entry(&Entry::stored("summary.txt", b"x"));
+    assert_refused("bytes between entries", &raw.finish());
+    let mut raw = Raw::with(&[case_json()]);
+    raw.body.extend_from_slice(&hostile);
+    assert_refused(
+        "a whole zip between the last entry and the directory",
+        &raw.finish(),
+    );
+    // Bytes after the end record that its comment length does not cover.
+    let mut after = clean();
+    after.extend_from_slice(b"trailing");
+    assert_refused("bytes after the end record", &after);
+    // The directory's offset off by a few bytes.
+    let zip = Raw::with(&[case_json()]).finish_with(|end| end.directory_offset = Some(3));
+    assert_refused("directory offset wrong", &zip);
+}
+
+/// Exactly one end record: a second one in the comment is what some readers take.
+#[test]
+fn a_second_end_record_is_refused() {
+    let limits = Limits {
+        max_central_directory: 1000,
+        ..Limits::default()
+    };
+    let mut raw = Raw::default();
+    for i in 0..40 {
+        raw.entry(&Entry::stored(&format!("logs/{i:04}.log"), b"x"));
+    }
+    // The real directory is over the cap; a fake end record in the comment says it is small.
+    assert!(raw.central.len() > 1000);
+    let offset = raw.body.len() as u32;
+    let fake = end_record(1, 60, offset, b"");
+    assert_refused_with(
+        "fake end record in the comment",
+        &raw.finish_with(|end| end.comment = fake),
+        &limits,
+    );
+    // An end record in the comment of an otherwise clean zip.
+    let zip = Raw::with(&[case_json()]).finish_with(|end| end.comment = end_record(0, 0, 0, b""));
+    assert_refused("second end record", &zip);
+}
+
+/// Zip64 records only where the end record says so, and then read strictly.
+#[test]
+fn zip64_records_are_parsed_strictly() {
+    let limits = Limits {
+        max_central_directory: 1000,
+        ..Limits::default()
+    };
+    // No sentinel values in the end record, but a zip64 record and locator before it that
+    // some readers prefer: the end record claims a small directory, the zip64 one the truth.
+    let mut raw = Raw::default();
+    for i in 0..40 {
+        raw.entry(&Entry::stored(&format!("logs/{i:04}.log"), b"x"));
+    }
+    let (body_len, central_len) = (raw.body.len() as u64, raw.central.len() as u64);
+    let mut zip = raw.body;
+    zip.extend_from_slice(&raw.central);
+    let record_at = zip.len() as u64;
+    zip.extend_from_slice(&zip64_end_record(40, central_len, body_len));
+    zip.extend_from_slice(&zip64_locator(record_at));
+    zip.extend_from_slice(&end_record(1, 60, body_len as u32, b""));
+    assert_refused_with("zip64 record without sentinels", &zip, &limits);
+
+    // Sentinels, but the zip64 record disagrees with the directory.
+    let raw = Raw::with(&[case_json()]);
+    let (body_len, central_len) = (raw.body.len() as u64, raw.central.len() as u64);
+    let build = |entries: u64, size: u64, gap: &[u8]| {
+        let mut zip = raw.body.clone();
+        zip.extend_from_slice(&raw.central);
+        zip.extend_from_slice(gap);
+        let record_at = zip.len() as u64;
+        zip.extend_from_slice(&zip64_end_record(entries, size, body_len));
+        zip.extend_from_slice(&zip64_locator(record_at));
+        zip.extend_from_slice(&end_record(0xFFFF, u32::MAX, u32::MAX, b""));
+        zip
+    };
+    check_with(&build(1, central_len, b""), &Limits::default()).expect("a truthful zip64 end");
+    assert_refused("zip64 count wrong", &build(2, central_len, b""));
+    assert_refused("zip64 size wrong", &build(1, central_len + 9, b""));
+    assert_refused(
+        "bytes between directory and zip64 record",
+        &build(1, central_len, b"junk"),
+    );
+
+    // A zip64 extra field in an entry must hold exactly the values the sentinels stand for.
+    let entry = Entry {
+        zip64: true,
+        ..Entry::stored("logs/a.log", b"hello")
+    };
+    check_with(
+        &Raw::with(std::slice::from_ref(&entry)).finish(),
+        &Limits::default(),
+    )
+    .expect("an entry with a truthful zip64 extra field");
+    let mut lying = entry.clone();
+    lying.central_extra = {
+        // A second zip64 field in front of the real one.
+        let mut extra = Vec::new();
+        u16le(&mut extra, 1);
+        u16le(&mut extra, 24);
+        u64le(&mut extra, 1);
+        u64le(&mut extra, 1);
+        u64le(&mut extra, 0);
+        extra
+    };
+    assert_refused("two zip64 extra fields", &Raw::with(&[lying]).finish());
+}
+
+/// The under-counted zip of the report, uploaded: refused with 422 and nothing kept.
+#[tokio::test]
+async fn undercounted_bundle_upload_is_refused() {
+    let intake = Intake::start().await;
+    let zip = Raw::with(&[
+        case_json(),
+        Entry::symlink("logs/shadow", "/etc/shadow"),
+        bomb(),
+    ])
+    .finish_with(|end| end.entries = Some(1));
+    let reply = intake.submit(&zip).await;
+    assert_eq!(reply.status, 422, "{}", reply.body);
+    assert_eq!(reply.error(), "bundle_rejected");
+    assert!(reply.header("jcdiag-receipt").is_none());
+    assert!(
+        intake.leftovers().is_empty(),
+        "left behind: {:?}",
+        intake.leftovers()
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Legitimate zips
+// ---------------------------------------------------------------------------------------------
+
+/// A zip the zip crate writes, with nested folders, empty files, stored and deflated entries
+/// and a non-ASCII name; `stream` makes it use data descriptors.
+fn written(stream: bool, options: impl Fn(SimpleFileOptions) -> SimpleFileOptions) -> Vec<u8> {
+    fn fill<W: Write + std::io::Seek>(
+        writer: &mut zip::ZipWriter<W>,
+        options: &dyn Fn(SimpleFileOptions) -> SimpleFileOptions,
+    ) {
+        let deflated = options(
+            SimpleFileOptions::default().compression_method(zip::CompressionMethod::Deflated),
+        );
+        let stored = options(
+            SimpleFileOptions::default().compression_method(zip::CompressionMethod::Stored),
+        );
+        for (name, data, how) in [
+            ("case.json", &b"{\"case\": 1}"[..], Some(deflated)),
+            ("logs/", b"", None),
+            ("logs/jcagent/", b"", None),
+            (
+                "logs/jcagent/jcagent.log",
+                &b"line\n".repeat(5000),
+                Some(deflated),
+            ),
+            ("logs/jcagent/empty.log", b"", Some(stored)),
+            ("logs/empty-deflated.log", b"", Some(deflated)),
+            ("screenshots/caf\u{e9}.png", b"\x89PNG....", Some(stored)),
+        ] {
+            match how {
+                Some(how) => {
+                    writer.start_file(name, how).unwrap();
+                    writer.write_all(data).unwrap();
+                }
+                None => writer.add_directory(name, stored).unwrap(),
+            }
+        }
+    }
+    if stream {
+        let mut writer = zip::ZipWriter::new_stream(Vec::new());
+        fill(&mut writer, &options);
+        writer.finish().unwrap().into_inner()
+    } else {
+        let mut writer = zip::ZipWriter::new(std::io::Cursor::new(Vec::new()));
+        fill(&mut writer, &options);
+        writer.finish().unwrap().into_inner()
+    }
+}
+
+const WRITTEN: &[&str] = &[
+    "case.json",
+    "logs/",
+    "logs/jcagent/",
+    "logs/jcagent/jcagent.log",
+    "logs/jcagent/empty.log",
+    "logs/empty-deflated.log",
+    "screenshots/caf\u{e9}.png",
+];
+
+/// Real bundle shapes pass, and the three extractors list exactly what the intake checked.
+#[test]
+fn legitimate_zips_pass_and_extractors_agree() {
+    let shapes: Vec<(&str, Vec<u8>, &[&str])> = vec![
+        (
+            "sample bundle",
+            jcdiag_testkit::sample_bundle(),
+            &["case.json", "summary.txt", "screenshots/screen.bin"],
+        ),
+        (
+            "raw builder, deflated and stored",
+            clean(),
+            &["case.json", "summary.txt"],
+        ),
+        ("zip crate, nested folders", written(false, |o| o), WRITTEN),
+        (
+            "zip crate, streamed (data descriptors)",
+            written(true, |o| o),
+            WRITTEN,
+        ),
+        (
+            "zip crate, zip64 extra fields",
+            written(false, |o| o.large_file(true)),
+            WRITTEN,
+        ),
+    ];
+    for (what, zip, names) in &shapes {
+        if let Err(why) = check_with(zip, &Limits::default()) {
+            panic!("{what}: refused: {why}");
+        }
+        assert_tools_agree(what, zip, names);
+    }
+}
