@@ -3,7 +3,9 @@
 
 mod access;
 mod cli;
+mod fuzz;
 mod hostile;
 mod load;
+mod rawzip;
 mod upload;
 mod zipwalk;
