@@ -53,6 +53,9 @@ pub(crate) struct Entry {
     pub(crate) local_method: Option<u16>,
     pub(crate) local_crc: Option<u32>,
     pub(crate) local_size: Option<u32>,
+    pub(crate) local_packed: Option<u32>,
+    /// Version needed to extract, in the central record and the local header.
+    pub(crate) version_needed: Option<u16>,
     /// Central sizes and offset written as 0xFFFFFFFF with a zip64 extra field holding them.
     pub(crate) zip64: bool,
 }
@@ -74,6 +77,8 @@ impl Entry {
             local_method: None,
             local_crc: None,
             local_size: None,
+            local_packed: None,
+            version_needed: None,
             zip64: false,
         }
     }
@@ -181,12 +186,12 @@ impl Raw {
         let local_name = e.local_name.as_ref().unwrap_or(&e.name);
         let b = &mut self.body;
         b.extend_from_slice(b"PK\x03\x04");
-        u16le(b, 20);
+        u16le(b, e.version_needed.unwrap_or(20));
         u16le(b, e.flags);
         u16le(b, e.local_method.unwrap_or(e.method));
         u32le(b, 0);
         u32le(b, e.local_crc.unwrap_or(e.crc));
-        u32le(b, e.packed.len() as u32);
+        u32le(b, e.local_packed.unwrap_or(e.packed.len() as u32));
         u32le(b, e.local_size.unwrap_or(e.size));
         u16le(b, local_name.len() as u16);
         u16le(b, e.local_extra.len() as u16);
@@ -208,7 +213,7 @@ impl Raw {
         let c = &mut self.central;
         c.extend_from_slice(b"PK\x01\x02");
         u16le(c, e.made_by);
-        u16le(c, if e.zip64 { 45 } else { 20 });
+        u16le(c, e.version_needed.unwrap_or(if e.zip64 { 45 } else { 20 }));
         u16le(c, e.flags);
         u16le(c, e.method);
         u32le(c, 0);

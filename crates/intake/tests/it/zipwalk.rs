@@ -377,6 +377,51 @@ fn zip64_records_are_parsed_strictly() {
     assert_refused("two zip64 extra fields", &Raw::with(&[lying]).finish());
 }
 
+/// What the fuzz run found the three extractors disagree on, in zips the walk accepted.
+#[test]
+fn fuzz_findings_are_refused() {
+    // Python's zipfile refuses a "version needed to extract" above 6.3; the others list it.
+    for needed in [64, 0x0D05, 0xFFFF] {
+        let entry = Entry {
+            version_needed: Some(needed),
+            ..Entry::stored("logs/a.log", b"x")
+        };
+        assert_refused(
+            &format!("version needed {needed:#x}"),
+            &Raw::with(&[case_json(), entry]).finish(),
+        );
+    }
+    // Folder mode bits (Unix, or the MS-DOS folder attribute) on a name without a trailing
+    // slash: bsdtar lists `logs/a.log/`, the others `logs/a.log`.
+    for external in [0o040755 << 16, 0x10] {
+        let entry = Entry {
+            external,
+            ..Entry::stored("logs/a.log", b"")
+        };
+        assert_refused(
+            &format!("folder attributes {external:#x}"),
+            &Raw::with(&[case_json(), entry]).finish(),
+        );
+    }
+    // A local header with one size at the zip64 sentinel and the other one lying: readers
+    // take the zip64 value only for the field that holds the sentinel.
+    let mut zip64 = Vec::new();
+    u16le(&mut zip64, 1);
+    u16le(&mut zip64, 16);
+    u64le(&mut zip64, 1);
+    u64le(&mut zip64, 1);
+    let entry = Entry {
+        local_extra: zip64,
+        local_packed: Some(u32::MAX),
+        local_size: Some(81_264_639),
+        ..Entry::stored("logs/a.log", b"x")
+    };
+    assert_refused(
+        "local size beside a zip64 sentinel",
+        &Raw::with(&[case_json(), entry]).finish(),
+    );
+}
+
 /// The under-counted zip of the report, uploaded: refused with 422 and nothing kept.
 #[tokio::test]
 async fn undercounted_bundle_upload_is_refused() {
