@@ -545,6 +545,19 @@ fn memchr_all(haystack: &[u8], needle: &[u8]) -> Vec<usize> {
         .collect()
 }
 
+/// Python's `zipfile` refuses an entry that says it needs a zip version above 6.3 (the
+/// newest), which `unzip` and `bsdtar` list: refuse it here too.
+fn check_version_needed(needed: u16, name: &str) -> Result<(), Rejection> {
+    if needed & 0xFF > 63 {
+        return Err(ambiguous(format!(
+            "entry `{name}` says it needs zip version {}.{}",
+            (needed & 0xFF) / 10,
+            (needed & 0xFF) % 10
+        )));
+    }
+    Ok(())
+}
+
 /// A central record read, not yet compared with its local header.
 struct Central {
     walked: Walked,
@@ -611,6 +624,7 @@ fn central_record(directory: &[u8], at: usize) -> Result<Central, Rejection> {
                 "the central directory holds something else than entries at byte {at}"
             ))
         })?;
+    let needed = le16(header, 6);
     let flags = le16(header, 8);
     let method = le16(header, 10);
     let crc = le32(header, 16);
@@ -622,7 +636,8 @@ fn central_record(directory: &[u8], at: usize) -> Result<Central, Rejection> {
         usize::from(le16(header, 32)),
     );
     let disk = le16(header, 34);
-    let mode = le32(header, 38) >> 16;
+    let external = le32(header, 38);
+    let mode = external >> 16;
     let offset = le32(header, 42);
     let end = at + 46 + name_len + extra_len + comment_len;
     if end > directory.len() {
@@ -654,6 +669,15 @@ fn central_record(directory: &[u8], at: usize) -> Result<Central, Rejection> {
         0o120000 => return Err(Rejection::Symlink { name }),
         _ => return Err(Rejection::SpecialFile { name, mode }),
     }
+    // Folder attributes (Unix mode or the MS-DOS folder bit) on a name without the trailing
+    // slash: bsdtar lists a folder, the others a file.
+    let folder = mode & 0o170000 == 0o040000 || (mode & 0o170000 == 0 && external & 0x10 != 0);
+    if folder && !name.ends_with('/') {
+        return Err(ambiguous(format!(
+            "entry `{name}` has folder attributes but no trailing slash"
+        )));
+    }
+    check_version_needed(needed, &name)?;
     // Zip64 extra field: exactly the values whose 32-bit fields hold the sentinel, in order.
     let mut values = [
         (u64::from(size), size == u32::MAX),
@@ -742,6 +766,7 @@ fn local_header(
     if local_flags & mask != flags & mask {
         return Err(differs("set of flags"));
     }
+    check_version_needed(le16(&header, 4), &name)?;
     if le16(&header, 8) != walked.method {
         return Err(differs("compression method"));
     }
@@ -759,12 +784,18 @@ fn local_header(
     let (mut size, mut compressed) = (u64::from(le32(&header, 22)), u64::from(le32(&header, 18)));
     let zip64 = fields.iter().find(|(id, _)| *id == 0x0001);
     if size == 0xFFFF_FFFF || compressed == 0xFFFF_FFFF {
-        // The local zip64 field holds both sizes.
+        // The local zip64 field holds both sizes; readers take each one only where its
+        // 32-bit field holds the sentinel, so the other field must be true on its own.
         let data = zip64
             .map(|(_, data)| *data)
             .filter(|data| data.len() >= 16)
             .ok_or_else(|| differs("size (zip64 sentinels without a zip64 field)"))?;
-        (size, compressed) = (le64(data, 0), le64(data, 8));
+        if size == 0xFFFF_FFFF {
+            size = le64(data, 0);
+        }
+        if compressed == 0xFFFF_FFFF {
+            compressed = le64(data, 8);
+        }
     }
     let crc = le32(&header, 14);
     let descriptor = flags & FLAG_DESCRIPTOR != 0;
