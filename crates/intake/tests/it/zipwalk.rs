@@ -393,7 +393,7 @@ fn fuzz_findings_are_refused() {
     }
     // Folder mode bits (Unix, or the MS-DOS folder attribute) on a name without a trailing
     // slash: bsdtar lists `logs/a.log/`, the others `logs/a.log`.
-    for external in [0o040755 << 16, 0x10] {
+    for external in [0o040755 << 16, 0x10, 0o100644 << 16 | 0xFE] {
         let entry = Entry {
             external,
             ..Entry::stored("logs/a.log", b"")
