@@ -671,7 +671,7 @@ fn central_record(directory: &[u8], at: usize) -> Result<Central, Rejection> {
     }
     // Folder attributes (Unix mode or the MS-DOS folder bit) on a name without the trailing
     // slash: bsdtar lists a folder, the others a file.
-    let folder = mode & 0o170000 == 0o040000 || (mode & 0o170000 == 0 && external & 0x10 != 0);
+    let folder = mode & 0o170000 == 0o040000 || external & 0x10 != 0;
     if folder && !name.ends_with('/') {
         return Err(ambiguous(format!(
             "entry `{name}` has folder attributes but no trailing slash"
