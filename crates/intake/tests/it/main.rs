@@ -3,6 +3,7 @@
 
 mod access;
 mod cli;
+mod fuzz;
 mod hostile;
 mod limits;
 mod load;
@@ -11,6 +12,8 @@ mod public_url;
 mod quotas;
 mod race;
 mod raw;
+mod rawzip;
 mod targets;
 mod terminal;
 mod upload;
+mod zipwalk;
