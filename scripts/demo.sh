@@ -5,12 +5,19 @@
 # The bundle stays in ./bundles and the intake's data in ./demo/intake (both git-ignored), so
 # the case can be read after the demo; running it again adds a case. The server stops on exit.
 # Usage: bash scripts/demo.sh   (needs cargo and openssl)
+# For the demo's own test: JCDIAG_DEMO_BIN names a folder holding jcdiag and jcdiag-intake already
+# built (no cargo build), JCDIAG_DEMO_DIR the folder that keeps bundles/ and demo/intake.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo build --release --quiet --bin jcdiag --bin jcdiag-intake
-bin=$PWD/target/release
+if [ -n "${JCDIAG_DEMO_BIN:-}" ]; then
+    bin=$JCDIAG_DEMO_BIN
+else
+    cargo build --release --quiet --bin jcdiag --bin jcdiag-intake
+    bin=$PWD/target/release
+fi
 # shellcheck source=scripts/local-intake.sh
 source scripts/local-intake.sh
+cd "${JCDIAG_DEMO_DIR:-.}"
 data=$PWD/demo/intake
 work=$(mktemp -d)
 intake_pid=
@@ -20,7 +27,8 @@ make_certs "$work"
 # start_intake serves DIR/data: point it at the kept folder (rm -rf of $work removes the link only).
 ln -s "$data" "$work/data"
 start_intake "$work"
-token=$("$bin/jcdiag-intake" token create --org demo --data "$data")
+# The org's tier is the intake's: it computes each case's response target from it.
+token=$("$bin/jcdiag-intake" token create --org demo --tier standard --data "$data")
 echo "jcdiag-intake is listening on $intake_url"
 "$bin/jcdiag" submit --yes --out bundles --state-dir "$work/state" \
     --endpoint "$intake_url" --token "$token" --ca-file "$work/ca.pem" \
