@@ -77,9 +77,14 @@ text = open(sys.argv[1]).read()
 sections = re.split(r"(?m)^(?=\[)", text)
 keep = [s for s in sections if re.match(r"\[package(\.metadata\.[^\]]+)?\]", s)]
 package = keep[0]
+# `version.workspace = true` and the like: the values of [workspace.package].
+shared = next((s for s in sections if s.startswith("[workspace.package]")), "")
+for key, value in re.findall(r"(?m)^([a-z-]+) = (.*)$", shared):
+    package = re.sub(rf"(?m)^{key}\.workspace = true$", f"{key} = {value}", package)
 package = re.sub(r'(?m)^edition = .*$', 'edition = "2021"', package)
 package = re.sub(r"(?m)^(rust-version|default-run) = .*\n", "", package)
-keep[0] = package + '\n[[bin]]\nname = "jcdiag"\npath = "main.rs"\n\n'
+# Its own workspace: it sits inside the repository's, under target/.
+keep[0] = package + '\n[[bin]]\nname = "jcdiag"\npath = "main.rs"\n\n[workspace]\n\n'
 open(sys.argv[2], "w").write("".join(keep))
 PY
 
