@@ -8,7 +8,9 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-static IN_PROGRESS: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+/// The files being written; `None` once an abort has begun, so a file registered after that is
+/// removed by its own thread (which then waits for the exit) instead of being missed.
+static IN_PROGRESS: Mutex<Option<Vec<PathBuf>>> = Mutex::new(Some(Vec::new()));
 static RECORDING: AtomicBool = AtomicBool::new(false);
 static STOP_RECORDING: AtomicBool = AtomicBool::new(false);
 
@@ -71,10 +73,18 @@ impl InProgress {
 
 /// Removes `path` if Ctrl-C ends the run before the returned guard is dropped.
 pub fn remove_if_interrupted(path: &Path) -> InProgress {
-    IN_PROGRESS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(path.to_path_buf());
+    let mut in_progress = IN_PROGRESS.lock().unwrap_or_else(|e| e.into_inner());
+    match in_progress.as_mut() {
+        Some(paths) => paths.push(path.to_path_buf()),
+        None => {
+            // Ctrl-C came between the file's creation and this call: the handler is exiting.
+            let _ = std::fs::remove_file(path);
+            drop(in_progress);
+            loop {
+                std::thread::park();
+            }
+        }
+    }
     InProgress {
         path: path.to_path_buf(),
     }
@@ -82,19 +92,20 @@ pub fn remove_if_interrupted(path: &Path) -> InProgress {
 
 impl Drop for InProgress {
     fn drop(&mut self) {
-        IN_PROGRESS
+        if let Some(paths) = IN_PROGRESS
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .retain(|p| p != &self.path);
+            .as_mut()
+        {
+            paths.retain(|p| p != &self.path);
+        }
     }
 }
 
+/// Removes every registered file and closes the list, so that none is registered after.
 fn remove_all() {
-    for path in IN_PROGRESS
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .drain(..)
-    {
+    let taken = IN_PROGRESS.lock().unwrap_or_else(|e| e.into_inner()).take();
+    for path in taken.into_iter().flatten() {
         let _ = std::fs::remove_file(&path);
     }
 }
