@@ -287,6 +287,10 @@ fn tools_disagree(path: &Path, names: &[String]) -> Option<String> {
 }
 
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs unzip, Python's zipfile and bsdtar: Linux programs a Windows test binary under Wine cannot start"
+)]
 fn every_seed_is_classified_as_the_tests_expect() {
     let limits = Limits::default();
     let dir = tempfile::tempdir().unwrap();
@@ -308,6 +312,10 @@ fn every_seed_is_classified_as_the_tests_expect() {
 
 /// A short, fixed-seed run, so the suite catches a regression the long run found.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs unzip, Python's zipfile and bsdtar: Linux programs a Windows test binary under Wine cannot start"
+)]
 fn short_fuzz_run() {
     let stats = run(Budget::Runs(1500), 0x5EED, 100, None);
     assert!(stats.findings.is_empty(), "{:#?}", stats.findings);

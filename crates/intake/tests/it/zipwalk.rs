@@ -449,6 +449,10 @@ async fn undercounted_bundle_upload_is_refused() {
 
 /// Real bundle shapes pass, and the three extractors list exactly what the intake checked.
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs unzip, Python's zipfile and bsdtar: Linux programs a Windows test binary under Wine cannot start"
+)]
 fn legitimate_zips_pass_and_extractors_agree() {
     let shapes: Vec<(&str, Vec<u8>, &[&str])> = vec![
         (
@@ -487,6 +491,10 @@ fn legitimate_zips_pass_and_extractors_agree() {
 /// `unzip` and `bsdtar` read UTF-8), and what it writes from standard input (a zip64 end
 /// record without sentinel values in the end record).
 #[test]
+#[cfg_attr(
+    windows,
+    ignore = "runs unzip, Python's zipfile and bsdtar: Linux programs a Windows test binary under Wine cannot start"
+)]
 fn info_zip_archives_pass_and_extractors_agree() {
     use std::io::Write;
     use std::process::{Command, Stdio};
