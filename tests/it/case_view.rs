@@ -1,30 +1,9 @@
 //! What support reads of a case jcdiag filed: `jcdiag-intake case show` and `case list` after a
 //! real `jcdiag submit`, and the one JSON type of tier and severity on both sides.
 
-use std::process::Command;
-
 use serde_json::{Value, json};
 
-use crate::support::Intake;
-
-fn intake_cmd(data: &std::path::Path, args: &[&str]) -> std::process::Output {
-    Command::new(crate::support::intake_bin())
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .env_remove("JCDIAG_INTAKE_DATA")
-        .output()
-        .unwrap()
-}
-
-fn stdout(output: &std::process::Output) -> String {
-    assert!(
-        output.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
+use crate::support::{Intake, intake_cli, stdout_of_success};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn case_show_reads_like_a_page_and_tier_and_severity_have_one_type_everywhere() {
@@ -73,7 +52,7 @@ async fn case_show_reads_like_a_page_and_tier_and_severity_have_one_type_everywh
     let case_id = sent["case_id"].as_str().unwrap();
     let sha256 = sent["sha256"].as_str().unwrap();
 
-    let page = stdout(&intake_cmd(&intake.data_dir, &["case", "show", case_id]));
+    let page = stdout_of_success(&intake_cli(&intake.data_dir, &["case", "show", case_id]));
     assert!(!page.contains("null") && !page.contains("{\""), "{page}");
     for line in [
         "Description",

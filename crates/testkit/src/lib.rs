@@ -574,3 +574,24 @@ pub fn intake_bin() -> PathBuf {
     );
     bin
 }
+
+/// `jcdiag-intake ARGS… --data DATA`, run to its end (no `JCDIAG_INTAKE_DATA` from outside).
+pub fn intake_cli(data: &Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(intake_bin())
+        .args(args)
+        .arg("--data")
+        .arg(data)
+        .env_remove("JCDIAG_INTAKE_DATA")
+        .output()
+        .expect("jcdiag-intake runs")
+}
+
+/// The stdout of a run that must have succeeded (its stderr is shown when it did not).
+pub fn stdout_of_success(output: &std::process::Output) -> String {
+    assert!(
+        output.status.success(),
+        "failed: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}

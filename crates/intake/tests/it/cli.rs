@@ -1,31 +1,11 @@
 //! The real `jcdiag-intake` binary: token creation, case output, start-up refusals.
 
-use std::path::Path;
 use std::process::Command;
 
-use jcdiag_testkit::{Intake, sha256_hex, uuid};
+use jcdiag_testkit::{Intake, intake_cli, sha256_hex, stdout_of_success, uuid};
 use serde_json::{Value, json};
 
 const BIN: &str = env!("CARGO_BIN_EXE_jcdiag-intake");
-
-fn intake_cmd(data: &Path, args: &[&str]) -> std::process::Output {
-    Command::new(BIN)
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .env_remove("JCDIAG_INTAKE_DATA")
-        .output()
-        .unwrap()
-}
-
-fn stdout(output: &std::process::Output) -> String {
-    assert!(
-        output.status.success(),
-        "failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).unwrap()
-}
 
 #[tokio::test]
 async fn token_create_and_case_show_through_the_binary() {
@@ -33,7 +13,7 @@ async fn token_create_and_case_show_through_the_binary() {
     let data = intake.data_dir.clone();
 
     // The bare token, alone on stdout, works against the server; the org is Premium.
-    let token = stdout(&intake_cmd(
+    let token = stdout_of_success(&intake_cli(
         &data,
         &["token", "create", "--org", "acme", "--tier", "premium"],
     ));
@@ -64,7 +44,7 @@ async fn token_create_and_case_show_through_the_binary() {
     );
 
     // A case-scoped token with an expiry, as JSON.
-    let output = intake_cmd(
+    let output = intake_cli(
         &data,
         &[
             "token",
@@ -78,13 +58,13 @@ async fn token_create_and_case_show_through_the_binary() {
             "--json",
         ],
     );
-    let issued: Value = serde_json::from_str(&stdout(&output)).unwrap();
+    let issued: Value = serde_json::from_str(&stdout_of_success(&output)).unwrap();
     assert_eq!(issued["org"], "acme");
     assert_eq!(issued["case_id"], case_id);
     assert!(issued["token"].as_str().unwrap().starts_with("jcd_"));
     assert!(issued["expires"].as_str().unwrap().ends_with('Z'));
 
-    let show: Value = serde_json::from_str(&stdout(&intake_cmd(
+    let show: Value = serde_json::from_str(&stdout_of_success(&intake_cli(
         &data,
         &["case", "show", case_id, "--json"],
     )))
@@ -102,8 +82,11 @@ async fn token_create_and_case_show_through_the_binary() {
     assert_eq!(due - created, chrono::TimeDelta::hours(2));
     assert_eq!(show["client_said"]["response_due"], "2030-01-01T12:00:00Z");
 
-    let list: Value =
-        serde_json::from_str(&stdout(&intake_cmd(&data, &["case", "list", "--json"]))).unwrap();
+    let list: Value = serde_json::from_str(&stdout_of_success(&intake_cli(
+        &data,
+        &["case", "list", "--json"],
+    )))
+    .unwrap();
     let first = &list.as_array().unwrap()[0];
     assert_eq!(first["case_id"], case_id);
     assert_eq!(
@@ -113,22 +96,22 @@ async fn token_create_and_case_show_through_the_binary() {
     assert!(first["created"].is_string() && first.get("form").is_none());
 
     // The human forms mention the essentials.
-    let page = stdout(&intake_cmd(&data, &["case", "show", case_id]));
+    let page = stdout_of_success(&intake_cli(&data, &["case", "show", case_id]));
     assert!(
         page.contains(&sha256_hex(&bundle)) && page.contains("Agent stopped reporting"),
         "{page}"
     );
-    let table = stdout(&intake_cmd(&data, &["case", "list"]));
+    let table = stdout_of_success(&intake_cli(&data, &["case", "list"]));
     assert!(
         table.starts_with("CASE") && table.contains(case_id),
         "{table}"
     );
 
     // Mistakes exit 2 with a message saying what to do.
-    let output = intake_cmd(&data, &["case", "show", "00000099"]);
+    let output = intake_cli(&data, &["case", "show", "00000099"]);
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("case list"));
-    let output = intake_cmd(
+    let output = intake_cli(
         &data,
         &["token", "create", "--org", "globex", "--case", case_id],
     );
@@ -149,7 +132,7 @@ fn data_folder_is_required() {
 #[test]
 fn plain_http_is_refused_off_loopback() {
     let tmp = tempfile::tempdir().unwrap();
-    let output = intake_cmd(tmp.path(), &["serve", "--listen", "0.0.0.0:0"]);
+    let output = intake_cli(tmp.path(), &["serve", "--listen", "0.0.0.0:0"]);
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(
