@@ -14,6 +14,9 @@ runs=${1:-5}
 cargo build --release --quiet --bin jcdiag
 bin=$PWD/target/release/jcdiag
 work=$(mktemp -d)
+# jcdiag's own log and config stay in the run's folder, not the machine's (/var/lib/jcdiag as root).
+export JCDIAG_STATE_DIR="$work/state" JCDIAG_CONFIG="$work/config.toml"
+: >"$JCDIAG_CONFIG"
 trap 'rm -rf "$work"' EXIT
 
 # Realistic lines: varied levels, PIDs, messages, one secret-looking key=value now and then.
