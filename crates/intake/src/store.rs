@@ -539,28 +539,6 @@ impl Store {
 
     // ----- uploads -----
 
-    pub fn insert_upload(
-        &self,
-        upload: &UploadRecord,
-        now: DateTime<Utc>,
-    ) -> Result<(), StoreError> {
-        self.conn().execute(
-            "INSERT INTO uploads (id, case_id, length, offset, sha256, filename, expires, created)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                upload.id.as_str(),
-                upload.case_id.row(),
-                upload.length as i64,
-                upload.offset as i64,
-                upload.sha256,
-                upload.filename,
-                timestamp(upload.expires),
-                timestamp(now)
-            ],
-        )?;
-        Ok(())
-    }
-
     pub fn upload(&self, id: &UploadId) -> Result<Option<UploadRecord>, StoreError> {
         let conn = self.conn();
         let row = conn
