@@ -76,6 +76,7 @@ pub fn find_files(
             expand(
                 root,
                 &components,
+                Want::Files,
                 &mut Vec::new(),
                 &mut matches,
                 &mut linked,
@@ -147,12 +148,21 @@ type Match = (PathBuf, Vec<String>);
 /// Folders refused on the way (a link), with their components below the root.
 type Linked = Vec<(Vec<String>, Refusal)>;
 
+/// What the last component of a pattern names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Want {
+    Files,
+    Folders,
+}
+
 /// Expands `rest` below the open folder `dir`. Every folder is entered through the one before
 /// it without following a link; a fixed folder of the pattern that is a link is reported in
 /// `linked` (a link reached through a wildcard is left out silently, as anyone may plant one).
+/// With [`Want::Files`] the last component names files, else every component is a folder.
 fn expand(
     dir: &SafeDir,
     rest: &[&str],
+    want: Want,
     parts: &mut Vec<String>,
     out: &mut Vec<Match>,
     linked: &mut Linked,
@@ -161,41 +171,35 @@ fn expand(
         out.push((dir.path().to_path_buf(), parts.clone()));
         return;
     };
-    if !first.contains('*') {
-        parts.push(first.to_string());
-        // Only the last component may be a file.
-        if rest.is_empty() {
-            if dir.kind(first) != Kind::Missing {
-                out.push((dir.path().join(first), parts.clone()));
-            }
-        } else {
-            match dir.dir(first) {
-                Ok(next) => expand(&next, rest, parts, out, linked),
-                Err(Refusal::NotFound) => {}
-                Err(why) => linked.push((parts.clone(), why)),
-            }
-        }
-        parts.pop();
-        return;
-    }
-    for name in matching_names(dir, first) {
-        if rest.is_empty() {
-            // A wildcard over files matches files only: folders like /var/log/jumpcloud are
-            // patterns of their own.
-            if dir.kind(&name) == Kind::Folder {
-                continue;
+    let wildcard = first.contains('*');
+    let names = if wildcard {
+        matching_names(dir, first)
+    } else {
+        vec![first.to_string()]
+    };
+    for name in names {
+        if rest.is_empty() && want == Want::Files {
+            match dir.kind(&name) {
+                Kind::Missing if !wildcard => continue,
+                // A wildcard over files matches files only: folders like /var/log/jumpcloud
+                // are patterns of their own.
+                Kind::Folder if wildcard => continue,
+                _ => {}
             }
             parts.push(name.clone());
             out.push((dir.path().join(&name), parts.clone()));
             parts.pop();
             continue;
         }
-        // A folder reached through a wildcard could be a link planted by anyone: skip it.
-        let Ok(next) = dir.dir(&name) else {
-            continue;
-        };
-        parts.push(name);
-        expand(&next, rest, parts, out, linked);
+        parts.push(name.clone());
+        match dir.dir(&name) {
+            Ok(next) => expand(&next, rest, want, parts, out, linked),
+            Err(Refusal::NotFound) => {}
+            // Only a fixed folder of the pattern is worth a note: one reached through a
+            // wildcard could be a link planted by anyone, and is skipped silently.
+            Err(why) if !wildcard => linked.push((parts.clone(), why)),
+            Err(_) => {}
+        }
         parts.pop();
     }
 }
@@ -229,9 +233,10 @@ pub fn find_dirs_checked(os: TargetOs, sysroot: &Path, pattern: &str) -> FoundDi
     };
     let mut found = Vec::new();
     let mut linked = Vec::new();
-    expand_dirs(
+    expand(
         &root,
         &os.components(pattern),
+        Want::Folders,
         &mut Vec::new(),
         &mut found,
         &mut linked,
@@ -245,37 +250,6 @@ pub fn find_dirs_checked(os: TargetOs, sysroot: &Path, pattern: &str) -> FoundDi
         .map(|(parts, why)| (system_path(os, &parts), why))
         .collect();
     (found, linked)
-}
-
-/// Like [`expand`], but every component (the last too) is a folder.
-fn expand_dirs(
-    dir: &SafeDir,
-    rest: &[&str],
-    parts: &mut Vec<String>,
-    out: &mut Vec<Match>,
-    linked: &mut Linked,
-) {
-    let Some((first, rest)) = rest.split_first() else {
-        out.push((dir.path().to_path_buf(), parts.clone()));
-        return;
-    };
-    let wildcard = first.contains('*');
-    let names = if wildcard {
-        matching_names(dir, first)
-    } else {
-        vec![first.to_string()]
-    };
-    for name in names {
-        parts.push(name.clone());
-        match dir.dir(&name) {
-            Ok(next) => expand_dirs(&next, rest, parts, out, linked),
-            Err(Refusal::NotFound) => {}
-            // Only a fixed folder of the pattern is worth a note.
-            Err(why) if !wildcard => linked.push((parts.clone(), why)),
-            Err(_) => {}
-        }
-        parts.pop();
-    }
 }
 
 /// `*` matches any run of characters; everything else matches itself, case-insensitively
