@@ -8,9 +8,10 @@ use std::time::Duration;
 use crate::cli::{CollectionArgs, FormArgs, GlobalArgs, SendArgs, WhereArgs};
 use crate::config::Config;
 use crate::exit::CommandError;
-use jcdiag_client::collect::{self, Caps};
+use jcdiag_client::collect;
 use jcdiag_client::deliver::{self, Connection};
 use jcdiag_client::form::CaseForm;
+use jcdiag_client::sources::Caps;
 use jcdiag_profile::Profile;
 use jcdiag_profile::sla::SlaProfile;
 use jcdiag_profile::target::TargetOs;
@@ -28,7 +29,7 @@ pub(crate) const DEFAULT_DEADLINE: Duration = Duration::from_secs(100);
 pub(crate) const ESCALATION_DEADLINE: Duration = Duration::from_secs(20);
 
 pub(crate) fn load_config(global: &GlobalArgs) -> Result<Config, CommandError> {
-    Config::load(global.config.as_deref()).map_err(|e| CommandError::Usage(e.to_string()))
+    Ok(Config::load(global.config.as_deref())?)
 }
 
 /// `--out` (flag or environment), else the config file's `out`.

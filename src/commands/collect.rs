@@ -16,6 +16,7 @@ use crate::settings::{
 use jcdiag_client::collect::{self, Outcome, RunInfo};
 use jcdiag_client::form::CaseForm;
 use jcdiag_client::record::Recording;
+use jcdiag_client::sources::screenshots;
 use jcdiag_fs::fsafe::Trust;
 use jcdiag_profile::Profile;
 
@@ -117,7 +118,7 @@ pub(crate) fn build_bundle(
     let mut screenshots = form
         .screenshot
         .iter()
-        .map(|p| collect::screenshots::read(p, screenshot_cap))
+        .map(|p| screenshots::read(p, screenshot_cap))
         .collect::<Result<Vec<_>, _>>()?;
 
     let (os, sysroot, live) = place_of(place)?;
@@ -133,8 +134,7 @@ pub(crate) fn build_bundle(
             .unwrap_or(std::time::UNIX_EPOCH);
         // Folders and files refused on the way (a link, a file the user could not read) go to
         // the manifest.
-        let (recent, refused) =
-            collect::screenshots::recent_checked(profile, os, &sysroot, live, from);
+        let (recent, refused) = screenshots::recent_checked(profile, os, &sysroot, live, from);
         skipped.extend(refused);
         let recent = recent.into_iter().filter(|p| !found.contains(p)).collect();
         found.extend(offer_screenshots(
@@ -148,7 +148,7 @@ pub(crate) fn build_bundle(
         if screenshots.iter().any(|s| s.source == path) {
             continue;
         }
-        match collect::screenshots::read(&path, screenshot_cap) {
+        match screenshots::read(&path, screenshot_cap) {
             Ok(shot) => screenshots.push(shot),
             Err(e) => skipped.push((path.display().to_string(), e.to_string())),
         }

@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use serde_json::{Value, json};
+use serde_json::json;
 
 use super::{block_on, start_log};
 use crate::cli::{EscalateArgs, GlobalArgs};
@@ -120,10 +120,6 @@ pub(crate) fn outbox_contact(state_dir: &Path, case_id: &str) -> Option<String> 
         .into_iter()
         .flatten()
         .filter(|e| e.state.case_id.as_deref() == Some(case_id))
-        .filter_map(|e| {
-            let case: Value = serde_json::from_slice(&std::fs::read(e.case_json()).ok()?).ok()?;
-            let email = case["form"]["contact"]["email"].as_str()?.to_string();
-            jcdiag_client::form::looks_like_email(&email).then_some(email)
-        })
-        .next_back()
+        .filter_map(|e| e.case().ok()?.form.contact.email)
+        .rfind(|email| jcdiag_client::form::looks_like_email(email))
 }

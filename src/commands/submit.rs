@@ -22,6 +22,7 @@ use crate::wizard::Scope;
 use jcdiag_client::collect;
 use jcdiag_client::deliver::{self, Api, DeliveryState, Outbox};
 use jcdiag_client::form::{CaseForm, tier_refusal};
+use jcdiag_client::sources::screenshots;
 use jcdiag_profile::Profile;
 
 /// Consent before anything leaves the machine: `--yes`/`--silent`, or a "yes" typed at a
@@ -88,7 +89,7 @@ pub(crate) fn plan_submit(
     if let Some(scope) = ask {
         let screenshot_cap = screenshot_cap(&args.collect.collection, &config);
         let check = |path: &Path| {
-            collect::screenshots::read(path, screenshot_cap)
+            screenshots::read(path, screenshot_cap)
                 .map(|_| ())
                 .map_err(|e| e.to_string())
         };

@@ -26,7 +26,7 @@ use jcdiag_protocol::SystemFacts;
 use jcdiag_scrub::obfuscate::{Category, KnownNames, Obfuscator};
 use jcdiag_scrub::{Scrubbed, Scrubber};
 
-pub use crate::sources::{Caps, Screenshot, logs, screenshots};
+use crate::sources::{Caps, Screenshot, logs};
 pub use system::RunInfo;
 
 /// Agent config files are one line of JSON; anything near this size is not one.
