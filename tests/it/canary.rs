@@ -2,6 +2,7 @@
 //! as a real system, collected by `jcdiag collect`, and searched for in every byte of the zip.
 //! New scrub rules are checked the same way by adding to `support/canary.rs`.
 
+use jcdiag_testkit::Launch;
 use std::collections::BTreeSet;
 
 use crate::support::Sandbox;
@@ -136,7 +137,7 @@ async fn the_log_the_outbox_and_the_messages_hold_no_token_and_no_secret() {
     let mut printed = Vec::new();
     let down = tokio::task::spawn_blocking({
         let mut command = submit(&[]);
-        move || command.output().unwrap()
+        move || command.run().unwrap()
     })
     .await
     .unwrap();
@@ -178,7 +179,7 @@ async fn the_log_the_outbox_and_the_messages_hold_no_token_and_no_secret() {
             .arg(&intake.certs.ca_pem)
             .arg("--state-dir")
             .arg(&state);
-        move || command.output().unwrap()
+        move || command.run().unwrap()
     })
     .await
     .unwrap();

@@ -1,6 +1,7 @@
 //! What support reads of a case jcdiag filed: `jcdiag-intake case show` and `case list` after a
 //! real `jcdiag submit`, and the one JSON type of tier and severity on both sides.
 
+use jcdiag_testkit::Launch;
 use serde_json::{Value, json};
 
 use crate::support::{Intake, intake_cli, stdout_of_success};
@@ -45,7 +46,7 @@ async fn case_show_reads_like_a_page_and_tier_and_severity_have_one_type_everywh
         .arg(&intake.certs.ca_pem)
         .arg("--state-dir")
         .arg(&state);
-    let output = tokio::task::spawn_blocking(move || submit.output().unwrap())
+    let output = tokio::task::spawn_blocking(move || submit.run().unwrap())
         .await
         .unwrap();
     let sent: Value = serde_json::from_slice(&output.stdout).unwrap();
@@ -83,7 +84,7 @@ async fn case_show_reads_like_a_page_and_tier_and_severity_have_one_type_everywh
     let list = intake.cli_json(&["case", "list"]);
     let sla = crate::support::jcdiag(sandbox.dir.path())
         .args(["sla", "--tier", "premium", "--severity", "1", "--json"])
-        .output()
+        .run()
         .unwrap();
     let sla: Value = serde_json::from_slice(&sla.stdout).unwrap();
     for value in [&show, &list[0], &sla] {

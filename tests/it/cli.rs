@@ -2,6 +2,7 @@
 //! change to any flag shows up in review.
 
 use crate::support::jcdiag;
+use jcdiag_testkit::Launch;
 use serde_json::Value;
 
 fn stdout_of(args: &[&str]) -> String {
@@ -11,7 +12,7 @@ fn stdout_of(args: &[&str]) -> String {
     // completions and the man page write nothing).
     command.env_remove("JCDIAG_CONFIG");
     command.env_remove("JCDIAG_STATE_DIR");
-    let output = command.args(args).output().unwrap();
+    let output = command.args(args).run().unwrap();
     assert!(
         output.status.success(),
         "{args:?}: {}",
@@ -104,7 +105,7 @@ fn a_holiday_from_the_config_file_moves_the_target() {
             "2026-12-24T16:00:00-07:00",
             "--json",
         ])
-        .output()
+        .run()
         .unwrap();
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
     assert_eq!(v["response_due"], "2026-12-28T12:00:00-07:00");
@@ -113,7 +114,7 @@ fn a_holiday_from_the_config_file_moves_the_target() {
 #[test]
 fn no_command_is_a_usage_error() {
     let dir = tempfile::tempdir().unwrap();
-    let output = jcdiag(dir.path()).output().unwrap();
+    let output = jcdiag(dir.path()).run().unwrap();
     assert_eq!(output.status.code(), Some(2));
 }
 
@@ -126,7 +127,7 @@ fn every_man_page_a_page_refers_to_is_generated() {
     let output = jcdiag(dir.path())
         .args(["man", "--out"])
         .arg(&out)
-        .output()
+        .run()
         .unwrap();
     assert!(
         output.status.success(),
@@ -180,10 +181,7 @@ fn every_man_page_a_page_refers_to_is_generated() {
         stdout_of(&["man", "outbox", "flush"]),
         pages["jcdiag-outbox-flush.1"]
     );
-    let unknown = jcdiag(dir.path())
-        .args(["man", "nonsense"])
-        .output()
-        .unwrap();
+    let unknown = jcdiag(dir.path()).args(["man", "nonsense"]).run().unwrap();
     assert_eq!(unknown.status.code(), Some(2));
 
     // Where man(1) is installed, each page renders (`man -l` formats a local file).
@@ -193,7 +191,7 @@ fn every_man_page_a_page_refers_to_is_generated() {
             .arg(out.join(name))
             .env("MANWIDTH", "80")
             .env("MANPAGER", "cat")
-            .output()
+            .run()
         else {
             break;
         };

@@ -1,6 +1,7 @@
 //! `jcdiag collect` run as a process against system layouts built in temp folders.
 
 use crate::support::{Sandbox, jcdiag, log_lines};
+use jcdiag_testkit::Launch;
 use serde_json::Value;
 
 /// The main log of each layout, as the profile names it.
@@ -272,7 +273,7 @@ fn manifest_json_is_scrubbed_and_keeps_its_counts() {
         .arg(&root)
         .args(["--target-os", "linux", "--out"])
         .arg(sandbox.out())
-        .output()
+        .run()
         .unwrap();
     assert_ok(&output);
     let bundle = sandbox.bundle();
@@ -450,7 +451,7 @@ fn bad_input_names_the_field_and_exits_2() {
         .arg(sandbox.dir.path().join("no/such/folder/"))
         .arg("--sysroot")
         .arg(sandbox.root())
-        .output()
+        .run()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--out"));
@@ -581,7 +582,7 @@ mod unix {
         let unzip = std::process::Command::new("unzip")
             .arg("-t")
             .arg(&bundle.path)
-            .output()
+            .run()
             .unwrap();
         assert!(
             unzip.status.success(),
@@ -591,7 +592,7 @@ mod unix {
         let python = std::process::Command::new("python3")
             .args(["-c", "import sys, zipfile; z = zipfile.ZipFile(sys.argv[1]); assert z.testzip() is None; print(len(z.namelist()))"])
             .arg(&bundle.path)
-            .output()
+            .run()
             .unwrap();
         assert!(
             python.status.success(),
@@ -619,7 +620,7 @@ mod unix {
             .arg(sandbox.root())
             .arg("--out")
             .arg(sandbox.out());
-        let child = command.spawn().unwrap();
+        let child = command.start().unwrap();
         // Wait until the temporary bundle exists, then interrupt.
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while sandbox.out_files().is_empty() && std::time::Instant::now() < deadline {
@@ -650,7 +651,7 @@ fn the_live_windows_layout_is_read_from_drive_c() {
     let output = jcdiag(dir.path())
         .args(["collect", "--json", "--out"])
         .arg(out.path())
-        .output()
+        .run()
         .unwrap();
     let _ = std::fs::remove_file(log);
     assert_ok(&output);
@@ -739,7 +740,7 @@ fn submit_without_consent_and_without_a_terminal_sends_nothing() {
         .arg(sandbox.root())
         .arg("--state-dir")
         .arg(&state)
-        .output()
+        .run()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("--yes"));

@@ -4,6 +4,7 @@
 //! the server is gone, and a second run adds a second case.
 #![cfg(unix)]
 
+use jcdiag_testkit::Launch;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -16,7 +17,7 @@ fn run_demo(dir: &Path) -> String {
         .arg(&script)
         .env("JCDIAG_DEMO_BIN", bin)
         .env("JCDIAG_DEMO_DIR", dir)
-        .output()
+        .run()
         .expect("bash runs");
     let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
     assert!(
@@ -38,7 +39,7 @@ fn after<'a>(text: &'a str, label: &str) -> &'a str {
 
 #[test]
 fn the_demo_keeps_the_bundle_and_the_case_and_says_how_to_read_it() {
-    if Command::new("openssl").arg("version").output().is_err() {
+    if Command::new("openssl").arg("version").run().is_err() {
         eprintln!("SKIPPED: openssl is not installed (the README lists it; CI installs it)");
         return;
     }
@@ -66,7 +67,7 @@ fn the_demo_keeps_the_bundle_and_the_case_and_says_how_to_read_it() {
         .args(["case", "show", &case_id, "--data"])
         .arg(dir.path().join("demo/intake"))
         .env_remove("JCDIAG_INTAKE_DATA")
-        .output()
+        .run()
         .unwrap();
     assert!(
         shown.status.success(),
@@ -88,7 +89,7 @@ fn the_demo_keeps_the_bundle_and_the_case_and_says_how_to_read_it() {
         .args(["case", "list", "--json", "--data"])
         .arg(dir.path().join("demo/intake"))
         .env_remove("JCDIAG_INTAKE_DATA")
-        .output()
+        .run()
         .unwrap();
     let cases: serde_json::Value = serde_json::from_slice(&listed.stdout).unwrap();
     assert_eq!(cases.as_array().map(Vec::len), Some(2), "{cases}");

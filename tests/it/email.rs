@@ -4,6 +4,7 @@
 
 use crate::support::email::{SmtpServer, parse};
 use crate::support::{Certs, Sandbox, jcdiag, log_lines};
+use jcdiag_testkit::Launch;
 use serde_json::Value;
 
 fn case_sandbox() -> Sandbox {
@@ -35,7 +36,7 @@ fn submit_by_email(sandbox: &Sandbox, extra: &[&str]) -> (Option<i32>, Value, St
         .arg("--state-dir")
         .arg(sandbox.dir.path().join("state"))
         .args(extra)
-        .output()
+        .run()
         .unwrap();
     let json = serde_json::from_slice(&output.stdout).unwrap_or(Value::Null);
     (

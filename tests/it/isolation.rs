@@ -4,6 +4,7 @@
 //! names in the temp folder and in the working folder, as they found them.
 #![cfg(unix)]
 
+use jcdiag_testkit::Launch;
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Output;
@@ -62,7 +63,7 @@ fn outside_state() -> BTreeMap<PathBuf, String> {
 fn run(sandbox: &Sandbox, args: &[&str]) -> Output {
     crate::support::jcdiag(sandbox.dir.path())
         .args(args)
-        .output()
+        .run()
         .unwrap()
 }
 

@@ -4,6 +4,7 @@
 //! The recording is ended with `--stop-file` (works everywhere, Wine included) and, on Unix,
 //! with SIGINT as a user's Ctrl-C would.
 
+use jcdiag_testkit::Launch;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
@@ -64,7 +65,7 @@ fn start_record(sandbox: &Sandbox, extra: &[&str]) -> Running {
         .args(extra)
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
-    let mut child = command.spawn().expect("jcdiag starts");
+    let mut child = command.start().expect("jcdiag starts");
     let (tx, rx) = mpsc::channel();
     let stderr = child.stderr.take().unwrap();
     std::thread::spawn(move || {
@@ -366,7 +367,7 @@ fn the_duration_ends_the_recording() {
         .args(["--target-os", "linux", "--for", "2s", "--silent"])
         .arg("--out")
         .arg(sandbox.out())
-        .output()
+        .run()
         .unwrap();
     assert!(output.status.success(), "{output:?}");
     assert!(started.elapsed() >= Duration::from_secs(2));

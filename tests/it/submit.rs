@@ -1,6 +1,7 @@
 //! `jcdiag submit` and `jcdiag outbox` against a real jcdiag-intake over TLS on 127.0.0.1,
 //! with certificates made in the test; faults come from a TCP relay between the two.
 
+use jcdiag_testkit::Launch;
 use std::path::Path;
 use std::process::Output;
 use std::time::Duration;
@@ -89,7 +90,7 @@ impl Case {
             .arg("--json")
             .arg("--state-dir")
             .arg(&self.state)
-            .output()
+            .run()
             .unwrap()
     }
 
@@ -100,7 +101,7 @@ impl Case {
 }
 
 async fn run(mut command: std::process::Command) -> Output {
-    tokio::task::spawn_blocking(move || command.output().unwrap())
+    tokio::task::spawn_blocking(move || command.run().unwrap())
         .await
         .unwrap()
 }
@@ -297,7 +298,7 @@ async fn killed_mid_upload_then_flushed_is_delivered_once_and_intact() {
     let token = intake.token(ORG, None);
     let mut child = case
         .submit(&relay.url(), &token, &intake.certs.ca_pem, &[])
-        .spawn()
+        .start()
         .unwrap();
     while !relay.tripped.load(std::sync::atomic::Ordering::SeqCst) {
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -599,7 +600,7 @@ fn a_free_tier_case_is_refused_for_its_tier_before_anything_about_sending() {
         .arg(&case.state)
         .arg("--out")
         .arg(&out)
-        .output()
+        .run()
         .unwrap();
     let err = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{err}");

@@ -3,6 +3,7 @@
 //! jcdiag-intake. The Node side lives in `tests/interop/`; its packages are pinned in
 //! `tests/interop/package-lock.json` and installed with `npm ci --prefix tests/interop`.
 
+use jcdiag_testkit::Launch;
 use std::io::{BufRead, BufReader, Read};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Output, Stdio};
@@ -31,7 +32,7 @@ fn node_ready() -> bool {
             modules.display()
         );
     }
-    let version = match Command::new("node").arg("--version").output() {
+    let version = match Command::new("node").arg("--version").run() {
         Ok(output) if output.status.success() => output.stdout,
         Ok(output) => panic!(
             "`node --version` failed: {}",
@@ -74,7 +75,7 @@ impl TusServer {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
-            .spawn()
+            .start()
             .expect("node starts");
         let stdin = child.stdin.take().unwrap();
         let stdout = child.stdout.take().unwrap();
@@ -124,7 +125,7 @@ fn run_node(args: &[&std::ffi::OsStr], env: &[(&str, &Path)], limit: Duration) -
     for (key, value) in env {
         command.env(key, value);
     }
-    let mut child = command.spawn().expect("node starts");
+    let mut child = command.start().expect("node starts");
     let drain = |mut pipe: Box<dyn Read + Send>| {
         std::thread::spawn(move || {
             let mut bytes = Vec::new();
@@ -355,7 +356,7 @@ async fn tus_js_client_uploads_to_jcdiag_intake() {
         .args(["case", "show", &case_id, "--json", "--data"])
         .arg(&intake.data_dir)
         .env_remove("JCDIAG_INTAKE_DATA")
-        .output()
+        .run()
         .unwrap();
     assert!(
         show.status.success(),

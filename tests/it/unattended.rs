@@ -1,6 +1,7 @@
 //! Unattended runs (MDM, scripts): no terminal means no question is ever asked. Missing fields
 //! fail at once with exit 2, each named with its fix.
 
+use jcdiag_testkit::Launch;
 use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -21,7 +22,7 @@ fn run_without_terminal(args: &[&str], stdin_open: bool) -> (Option<i32>, String
         command.stdin(Stdio::piped());
     }
     let started = Instant::now();
-    let mut child = command.spawn().unwrap();
+    let mut child = command.start().unwrap();
     let _stdin = child.stdin.take(); // held open, never written
     let status = loop {
         if let Some(status) = child.try_wait().unwrap() {

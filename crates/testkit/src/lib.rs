@@ -154,7 +154,7 @@ impl Intake {
             .arg("--data")
             .arg(&self.data_dir)
             .env_remove("JCDIAG_INTAKE_DATA")
-            .output()
+            .run()
             .unwrap();
         assert!(
             output.status.success(),
@@ -582,7 +582,7 @@ pub fn intake_cli(data: &Path, args: &[&str]) -> std::process::Output {
         .arg("--data")
         .arg(data)
         .env_remove("JCDIAG_INTAKE_DATA")
-        .output()
+        .run()
         .expect("jcdiag-intake runs")
 }
 
@@ -594,4 +594,40 @@ pub fn stdout_of_success(output: &std::process::Output) -> String {
         String::from_utf8_lossy(&output.stderr)
     );
     String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+}
+
+/// Starts test processes. Under Wine, CreateProcess now and then fails with
+/// ERROR_INTERNAL_ERROR (1359) when many tests start processes at once; the program never ran,
+/// so starting it again cannot hide a defect of the program. Any other error is returned.
+pub trait Launch {
+    /// [`std::process::Command::output`], retried on Wine's spurious spawn failure.
+    fn run(&mut self) -> std::io::Result<std::process::Output>;
+    /// [`std::process::Command::spawn`], retried on Wine's spurious spawn failure.
+    fn start(&mut self) -> std::io::Result<std::process::Child>;
+}
+
+impl Launch for std::process::Command {
+    fn run(&mut self) -> std::io::Result<std::process::Output> {
+        retry_spurious(|| self.run())
+    }
+
+    fn start(&mut self) -> std::io::Result<std::process::Child> {
+        retry_spurious(|| self.start())
+    }
+}
+
+fn retry_spurious<T>(mut attempt: impl FnMut() -> std::io::Result<T>) -> std::io::Result<T> {
+    const ERROR_INTERNAL_ERROR: i32 = 1359;
+    let mut tries = 0;
+    loop {
+        match attempt() {
+            Err(e)
+                if cfg!(windows) && e.raw_os_error() == Some(ERROR_INTERNAL_ERROR) && tries < 4 =>
+            {
+                tries += 1;
+                std::thread::sleep(Duration::from_millis(200 * tries));
+            }
+            other => return other,
+        }
+    }
 }

@@ -1,6 +1,7 @@
 //! Real email tooling for the tests: Python's `email` package reads what jcdiag wrote, and
 //! aiosmtpd (from PyPI; `scripts/test.sh` installs it) is a real SMTP server on 127.0.0.1.
 
+use jcdiag_testkit::Launch;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
@@ -38,7 +39,7 @@ print(json.dumps({
         .arg("-c")
         .arg(SCRIPT)
         .arg(eml)
-        .output()
+        .run()
         .expect("python3 runs");
     assert!(
         output.status.success(),
@@ -83,7 +84,7 @@ impl SmtpServer {
                 .arg(key);
         }
         command.arg(&maildir);
-        let mut child = command.spawn().expect("python3 runs");
+        let mut child = command.start().expect("python3 runs");
         let started = Instant::now();
         while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
             if let Some(status) = child.try_wait().unwrap() {

@@ -76,7 +76,7 @@ impl Sandbox {
             .arg("--out")
             .arg(self.out());
         command.args(args);
-        command.output().expect("jcdiag runs")
+        command.run().expect("jcdiag runs")
     }
 
     /// The one bundle in `out/`.

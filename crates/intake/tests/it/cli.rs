@@ -1,5 +1,6 @@
 //! The real `jcdiag-intake` binary: token creation, case output, start-up refusals.
 
+use jcdiag_testkit::Launch;
 use std::process::Command;
 
 use jcdiag_testkit::{Intake, intake_cli, sha256_hex, stdout_of_success, uuid};
@@ -123,7 +124,7 @@ fn data_folder_is_required() {
     let output = Command::new(BIN)
         .args(["case", "list"])
         .env_remove("JCDIAG_INTAKE_DATA")
-        .output()
+        .run()
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&output.stderr).contains("JCDIAG_INTAKE_DATA"));

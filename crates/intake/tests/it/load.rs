@@ -2,6 +2,7 @@
 //! from /proc (hence Linux only).
 #![cfg(target_os = "linux")]
 
+use jcdiag_testkit::Launch;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
 use std::time::Instant;
@@ -38,7 +39,7 @@ async fn hundred_concurrent_uploads_in_bounded_memory() {
         .arg(&data)
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
-        .spawn()
+        .start()
         .unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
@@ -53,7 +54,7 @@ async fn hundred_concurrent_uploads_in_bounded_memory() {
     let output = Command::new(BIN)
         .args(["token", "create", "--org", "acme", "--data"])
         .arg(&data)
-        .output()
+        .run()
         .unwrap();
     assert!(output.status.success());
     let token = String::from_utf8(output.stdout).unwrap().trim().to_owned();

@@ -2,6 +2,7 @@
 //! the URL must be the one the operator configured (`serve --public-url`), never one built
 //! from the request's `Host` header.
 
+use jcdiag_testkit::Launch;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpStream;
 use std::path::Path;
@@ -35,7 +36,7 @@ fn serve(data: &Path, extra: &[&str]) -> (Server, String) {
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
+        .start()
         .unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
@@ -151,7 +152,7 @@ fn exit_of(mut command: Command, data: &Path) -> (Option<i32>, String) {
             .env_remove("JCDIAG_INTAKE_PUBLIC_URL")
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
-            .spawn()
+            .start()
             .unwrap(),
     );
     let started = Instant::now();

@@ -2,6 +2,7 @@
 //! started at the same moment, as the README's steps and an install script do. The store's
 //! creation and migration must be atomic across processes, and the server must stay up.
 
+use jcdiag_testkit::Launch;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Output, Stdio};
@@ -27,7 +28,7 @@ fn spawn(data: &Path, args: &[&str]) -> Child {
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .spawn()
+        .start()
         .unwrap()
 }
 
@@ -83,7 +84,7 @@ fn serve_and_commands_started_together_on_a_fresh_folder_all_succeed() {
             .arg("--data")
             .arg(data)
             .env_remove("JCDIAG_INTAKE_DATA")
-            .output()
+            .run()
             .unwrap();
         assert!(after.status.success(), "round {round}");
         assert!(

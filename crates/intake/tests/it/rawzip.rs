@@ -7,7 +7,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::Command;
 
-use jcdiag_testkit::zip_of;
+use jcdiag_testkit::{Launch, zip_of};
 use zip::write::SimpleFileOptions;
 
 // ---------------------------------------------------------------------------------------------
@@ -293,7 +293,7 @@ pub(crate) fn listings(path: &Path) -> Vec<(&'static str, Result<Vec<String>, St
             let listed = Command::new(&program)
                 .args(&args)
                 .env("LC_ALL", "C.UTF-8")
-                .output()
+                .run()
                 .map_err(|e| format!("cannot run {program}: {e}"))
                 .and_then(|out| {
                     if out.status.success() {
@@ -319,7 +319,7 @@ pub(crate) fn tool_missing(label: &str) -> bool {
         "bsdtar -t" => "bsdtar",
         _ => return false,
     };
-    Command::new(program).arg("--help").output().is_err()
+    Command::new(program).arg("--help").run().is_err()
 }
 
 /// A zip the zip crate writes, with nested folders, empty files, stored and deflated entries

@@ -3,6 +3,7 @@
 //! that tier, the severity, the time it received the case and its own holidays. What the
 //! client's case.json says (a 1970 target, another tier) is kept only as what the client said.
 
+use jcdiag_testkit::Launch;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -30,7 +31,7 @@ fn intake(data: &Path, args: &[&str]) -> std::process::Output {
         .arg("--data")
         .arg(data)
         .env_remove("JCDIAG_INTAKE_DATA")
-        .output()
+        .run()
         .unwrap()
 }
 
@@ -109,7 +110,7 @@ async fn the_intake_sets_the_target_from_the_orgs_tier_and_its_own_holidays() {
     for day in &holidays {
         serve.args(["--holiday", &day.to_string()]);
     }
-    let mut child = serve.spawn().unwrap();
+    let mut child = serve.start().unwrap();
     let mut line = String::new();
     BufReader::new(child.stdout.take().unwrap())
         .read_line(&mut line)

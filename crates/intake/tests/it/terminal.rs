@@ -2,6 +2,7 @@
 //! characters (escape sequences, OSC 52 clipboard writes, C1 controls, bidi overrides) must be
 //! shown escaped, and no line a client wrote may pose as a line of the layout.
 
+use jcdiag_testkit::Launch;
 use std::path::Path;
 use std::process::Command;
 
@@ -20,7 +21,7 @@ fn run(data: &Path, args: &[&str]) -> String {
         .arg("--data")
         .arg(data)
         .env_remove("JCDIAG_INTAKE_DATA")
-        .output()
+        .run()
         .unwrap();
     assert!(
         output.status.success(),

@@ -7,6 +7,7 @@
 
 use jcdiag_intake::inspect::{self, Limits, Rejection, Summary};
 use jcdiag_testkit::Intake;
+use jcdiag_testkit::Launch;
 
 use crate::rawzip::*;
 
@@ -498,7 +499,7 @@ fn legitimate_zips_pass_and_extractors_agree() {
 fn info_zip_archives_pass_and_extractors_agree() {
     use std::io::Write;
     use std::process::{Command, Stdio};
-    if Command::new("zip").arg("-v").output().is_err() {
+    if Command::new("zip").arg("-v").run().is_err() {
         eprintln!("!!! SKIPPED: Info-ZIP `zip` is not installed");
         return;
     }
@@ -522,7 +523,7 @@ fn info_zip_archives_pass_and_extractors_agree() {
     let mut child = Command::new("zip")
         .args(["-q", streamed.to_str().unwrap(), "-"])
         .stdin(Stdio::piped())
-        .spawn()
+        .start()
         .unwrap();
     child
         .stdin
