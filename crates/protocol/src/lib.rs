@@ -1,12 +1,13 @@
 //! The wire and file formats jcdiag and jcdiag-intake share: `case.json`, `manifest.json`,
-//! `system.json`, the Case Intake API v1 bodies, the receipt, and the header names. Both sides
-//! use these types, so a change to the contract is a change to one place.
+//! `system.json`, `findings.json`, the Case Intake API v1 bodies, the receipt, and the header
+//! names. Both sides use these types, so a change to the contract is a change to one place.
 //!
 //! Readers accept every shape jcdiag and the intake have written so far (the golden files in
 //! `tests/fixtures/`); writers produce today's shape, field for field.
 
 pub mod api;
 pub mod case;
+pub mod findings;
 pub mod level;
 pub mod manifest;
 pub mod system;
@@ -16,6 +17,7 @@ pub use api::{
     EscalationRequest, Receipt, ReceiptError,
 };
 pub use case::{CaseForm, CaseRecord, Contact, RecordingWindow, SeverityInfo};
+pub use findings::{Check, Evidence, FINDINGS_SCHEMA, Findings, KnownSignature, Signature, Status};
 pub use level::{LevelError, Severity, Tier};
 pub use manifest::{Entry, Manifest, RecordedLog, Recording, Skipped};
 pub use system::{AgentFacts, Collection, SystemFacts};
