@@ -9,9 +9,38 @@ use std::path::Path;
 use chrono::Utc;
 use clap::Subcommand;
 
-use super::console::auth::{PasswordError, hash_password};
+use argon2::Argon2;
+use argon2::password_hash::{PasswordHasher, SaltString};
+
 use super::files::DataDir;
 use super::store::{Store, StoreError};
+
+/// Shortest password `staff add` accepts.
+pub const MIN_PASSWORD: usize = 12;
+
+#[derive(Debug, thiserror::Error)]
+pub enum PasswordError {
+    #[error("the password must be at least {MIN_PASSWORD} characters")]
+    TooShort,
+    #[error("the operating system's random number generator failed: {0}")]
+    Random(getrandom::Error),
+    #[error("cannot hash the password: {0}")]
+    Hash(String),
+}
+
+/// The argon2id PHC string for `password` (argon2's default cost: 19 MiB, 2 passes).
+pub fn hash_password(password: &str) -> Result<String, PasswordError> {
+    if password.chars().count() < MIN_PASSWORD {
+        return Err(PasswordError::TooShort);
+    }
+    let mut salt = [0u8; 16];
+    getrandom::fill(&mut salt).map_err(PasswordError::Random)?;
+    let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
+    Argon2::default()
+        .hash_password(password.as_bytes(), &salt)
+        .map(|hash| hash.to_string())
+        .map_err(|e| PasswordError::Hash(e.to_string()))
+}
 
 #[derive(Debug, Subcommand)]
 pub enum StaffCommand {

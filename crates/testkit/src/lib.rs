@@ -643,7 +643,7 @@ fn retry_spurious<T>(mut attempt: impl FnMut() -> std::io::Result<T>) -> std::io
 /// Adds a console account straight into the intake's store (as `staff add` would).
 pub fn add_staff(data_dir: &Path, email: &str, password: &str) {
     let store = Store::open(&data_dir.join("intake.sqlite")).unwrap();
-    let hash = jcdiag_intake::console::auth::hash_password(password).unwrap();
+    let hash = jcdiag_intake::staff::hash_password(password).unwrap();
     store.put_staff(email, &hash, Utc::now()).unwrap();
 }
 

@@ -19,7 +19,7 @@ use crate::{Certs, Launch};
 
 pub const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 pub const CHROMIUM: &str = "/usr/bin/chromium";
-const ELEMENT: &str = "element-6066-11e4-a52f-4a5b5e3b8c1e";
+const ELEMENT: &str = "element-6066-11e4-a52e-4f735466cecf";
 
 /// Whether this machine has the browser and its driver (`apt-get install chromium chromium-driver`).
 pub fn available() -> bool {
@@ -169,7 +169,12 @@ impl Browser {
                 json!({"using": "css selector", "value": css}),
             )
             .await;
-        Element(found[ELEMENT].as_str().unwrap_or_default().to_owned())
+        Element(
+            found[ELEMENT]
+                .as_str()
+                .unwrap_or_else(|| panic!("{css}: {found}"))
+                .to_owned(),
+        )
     }
 
     pub async fn find_all(&self, css: &str) -> Vec<Element> {
@@ -195,6 +200,29 @@ impl Browser {
             json!({}),
         )
         .await;
+    }
+
+    /// Clicks something that loads a new page (a link, a form's button) and waits until the
+    /// new page has loaded.
+    pub async fn click_to_load(&self, element: &Element) {
+        self.execute("window.__jcdiag_old_page = true; return null;")
+            .await;
+        self.click(element).await;
+        for _ in 0..600 {
+            let loaded = self
+                .execute(
+                    "return window.__jcdiag_old_page === undefined && document.readyState === 'complete';",
+                )
+                .await;
+            if loaded == Value::Bool(true) {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!(
+            "no new page loaded after the click (at {})",
+            self.url().await
+        );
     }
 
     pub async fn type_into(&self, element: &Element, text: &str) {

@@ -12,7 +12,7 @@
 use std::net::{IpAddr, SocketAddr};
 
 use argon2::Argon2;
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
+use argon2::password_hash::{PasswordHash, PasswordVerifier};
 use axum::extract::{ConnectInfo, FromRequest, FromRequestParts, Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
@@ -24,6 +24,7 @@ use maud::{Markup, html};
 use sha2::{Digest, Sha256};
 
 use super::{ConsoleError, field, form_pairs, html_page, layout};
+use crate::staff::hash_password;
 use crate::state::AppState;
 
 pub const SESSION_COOKIE: &str = "__Host-jcdiag-session";
@@ -33,34 +34,8 @@ pub const SESSION_HOURS: i64 = 12;
 /// Failed logins in a row that lock an account, and for how long.
 pub const LOCK_AFTER: u32 = 5;
 pub const LOCK_MINUTES: i64 = 15;
-/// Shortest password `staff add` accepts.
-pub const MIN_PASSWORD: usize = 12;
 /// Largest form body the console reads.
 const FORM_LIMIT: usize = 64 * 1024;
-
-#[derive(Debug, thiserror::Error)]
-pub enum PasswordError {
-    #[error("the password must be at least {MIN_PASSWORD} characters")]
-    TooShort,
-    #[error("the operating system's random number generator failed: {0}")]
-    Random(getrandom::Error),
-    #[error("cannot hash the password: {0}")]
-    Hash(String),
-}
-
-/// The argon2id PHC string for `password` (argon2's default cost: 19 MiB, 2 passes).
-pub fn hash_password(password: &str) -> Result<String, PasswordError> {
-    if password.chars().count() < MIN_PASSWORD {
-        return Err(PasswordError::TooShort);
-    }
-    let mut salt = [0u8; 16];
-    getrandom::fill(&mut salt).map_err(PasswordError::Random)?;
-    let salt = SaltString::encode_b64(&salt).map_err(|e| PasswordError::Hash(e.to_string()))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| PasswordError::Hash(e.to_string()))
-}
 
 fn verify_password(hash: &str, password: &str) -> bool {
     PasswordHash::new(hash).is_ok_and(|parsed| {
@@ -397,7 +372,7 @@ mod tests {
         assert!(!verify_password("not a hash", "correct horse battery"));
         assert!(matches!(
             hash_password("short"),
-            Err(PasswordError::TooShort)
+            Err(crate::staff::PasswordError::TooShort)
         ));
     }
 
