@@ -103,6 +103,9 @@ pub async fn queue(
     let now = Utc::now();
     let query_filter = filter.clone();
     let (rows, total, orgs) = blocking(&state, move |state| {
+        // Bundles that arrived since the last look get their facts read (worst finding,
+        // signatures) so the queue can show and filter by them.
+        bundle::index_new_bundles(state)?;
         let (rows, total) =
             state
                 .store
