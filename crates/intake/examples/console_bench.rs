@@ -79,7 +79,11 @@ fn fill(data: &std::path::Path, cases: i64) -> String {
             tx.execute(
                 "INSERT INTO case_work (case_id, status, first_response_at, first_response_by)
                  VALUES (?1, ?2, ?3, 'bench@example.com')",
-                params![id, ["open", "waiting", "resolved"][(id % 3) as usize], now.to_rfc3339()],
+                params![
+                    id,
+                    ["open", "waiting", "resolved"][(id % 3) as usize],
+                    now.to_rfc3339()
+                ],
             )
             .expect("work");
         }
@@ -89,17 +93,28 @@ fn fill(data: &std::path::Path, cases: i64) -> String {
 
     // Case 1: a real bundle, as a finished upload leaves it.
     let log: String = (0..20_000)
-        .map(|i| format!("2026/12/01 10:00:{:02} [42] [{}] line {i}\n", i % 60, if i % 97 == 0 { "ERROR" } else { "INFO" }))
+        .map(|i| {
+            format!(
+                "2026/12/01 10:00:{:02} [42] [{}] line {i}\n",
+                i % 60,
+                if i % 97 == 0 { "ERROR" } else { "INFO" }
+            )
+        })
         .collect();
     let findings = r#"{"schema":"jcdiag.findings/1","generated":"2026-12-01T10:00:00Z","checks":[{"id":"agent.enrolled","title":"Agent enrolled","status":"ok","summary":"enrolled"},{"id":"cert.client.validity","title":"Client certificate","status":"fail","summary":"expired 3 days ago","evidence":[{"text":"notAfter=2026-11-28","file":"logs/jcagent.log","line":3}],"advice":"Re-install the agent"}],"signatures":[{"signature":"signature number 1","level":"ERROR","count":12,"first_seen":null,"last_seen":null,"example":{"text":"x"}}]}"#;
     let bundle = zip_of(&[
         ("case.json", b"{}"),
         ("summary.txt", b"The agent stopped checking in.\n"),
-        ("system.json", br#"{"agent":{"version":"1.210.0"},"hostname":"bench-host"}"#),
+        (
+            "system.json",
+            br#"{"agent":{"version":"1.210.0"},"hostname":"bench-host"}"#,
+        ),
         ("findings.json", findings.as_bytes()),
         ("logs/jcagent.log", log.as_bytes()),
     ]);
-    let sha = hex::encode(sha2::Digest::finalize(<sha2::Sha256 as sha2::Digest>::new_with_prefix(&bundle)));
+    let sha = hex::encode(sha2::Digest::finalize(
+        <sha2::Sha256 as sha2::Digest>::new_with_prefix(&bundle),
+    ));
     let case = ids::CaseId::from_row(1);
     let dir = jcdiag_intake::files::DataDir::create(data).expect("data folder");
     std::fs::create_dir_all(dir.case_bundles(case)).expect("bundle folder");
@@ -122,9 +137,13 @@ fn fill(data: &std::path::Path, cases: i64) -> String {
         size: bundle.len() as u64,
         received_at: jcdiag_intake::store::timestamp(now),
     };
-    store.complete_upload(&upload, &receipt).expect("bundle row");
+    store
+        .complete_upload(&upload, &receipt)
+        .expect("bundle row");
     let hash = jcdiag_intake::staff::hash_password(PASSWORD).expect("hash");
-    store.put_staff("bench@example.com", &hash, now).expect("staff");
+    store
+        .put_staff("bench@example.com", &hash, now)
+        .expect("staff");
     case.to_string()
 }
 
@@ -145,15 +164,23 @@ fn median(mut values: Vec<f64>) -> f64 {
 
 #[tokio::main]
 async fn main() {
-    let cases: i64 = std::env::args().nth(1).and_then(|a| a.parse().ok()).unwrap_or(10_000);
+    let cases: i64 = std::env::args()
+        .nth(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(10_000);
     let tmp = tempfile::tempdir().expect("temp folder");
     let data = tmp.path().join("data");
     std::fs::create_dir_all(&data).expect("data folder");
     let started = std::time::Instant::now();
     let case = fill(&data, cases);
-    eprintln!("filled {cases} cases in {:.1} s", started.elapsed().as_secs_f64());
+    eprintln!(
+        "filled {cases} cases in {:.1} s",
+        started.elapsed().as_secs_f64()
+    );
 
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
     let server = serve(Config::new(&data), listener).await.expect("serve");
     let base = server.url();
     let _ = rustls::crypto::ring::default_provider().install_default();
@@ -163,26 +190,58 @@ async fn main() {
         .build()
         .expect("client");
     // Log in through the form, as a browser does.
-    let login = http.get(format!("{base}/console/login")).send().await.expect("login page");
-    let cookie = login.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
+    let login = http
+        .get(format!("{base}/console/login"))
+        .send()
+        .await
+        .expect("login page");
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
     let page = login.text().await.expect("page");
-    let token = page.split("name=\"login_csrf\" value=\"").nth(1).and_then(|r| r.split('"').next()).expect("token").to_owned();
+    let token = page
+        .split("name=\"login_csrf\" value=\"")
+        .nth(1)
+        .and_then(|r| r.split('"').next())
+        .expect("token")
+        .to_owned();
     let answer = http
         .post(format!("{base}/console/login"))
         .header("cookie", cookie)
         .header("content-type", "application/x-www-form-urlencoded")
-        .body(format!("login_csrf={token}&email=bench%40example.com&password={}", PASSWORD.replace(' ', "+").replace(',', "%2C")))
+        .body(format!(
+            "login_csrf={token}&email=bench%40example.com&password={}",
+            PASSWORD.replace(' ', "+").replace(',', "%2C")
+        ))
         .send()
         .await
         .expect("login");
     assert_eq!(answer.status(), 303, "login failed");
-    let session = answer.headers()["set-cookie"].to_str().expect("cookie").split(';').next().expect("pair").to_owned();
+    let session = answer.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .split(';')
+        .next()
+        .expect("pair")
+        .to_owned();
 
     let mut results = Vec::new();
-    for (name, path, goal) in [("queue page", "/console".to_owned(), 100.0), ("case page", format!("/console/cases/{case}"), 150.0)] {
+    for (name, path, goal) in [
+        ("queue page", "/console".to_owned(), 100.0),
+        ("case page", format!("/console/cases/{case}"), 150.0),
+    ] {
         let mut times = Vec::new();
         for run in 0..=RUNS {
-            let response = http.get(format!("{base}{path}")).header("cookie", &session).send().await.expect("page");
+            let response = http
+                .get(format!("{base}{path}"))
+                .header("cookie", &session)
+                .send()
+                .await
+                .expect("page");
             assert_eq!(response.status(), 200, "{path}");
             let ms = server_ms(&response);
             response.bytes().await.expect("body");
@@ -194,7 +253,9 @@ async fn main() {
     }
     for (name, ms, goal) in &results {
         let verdict = if ms <= goal { "ok" } else { "OVER GOAL" };
-        println!("{name:<11} median of {RUNS}: {ms:7.1} ms server time (goal <= {goal} ms) {verdict}");
+        println!(
+            "{name:<11} median of {RUNS}: {ms:7.1} ms server time (goal <= {goal} ms) {verdict}"
+        );
     }
     server.shutdown().await;
 }
