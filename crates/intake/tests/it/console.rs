@@ -471,3 +471,98 @@ async fn five_wrong_passwords_lock_the_account_even_against_the_right_one() {
     let (status, session, _) = console.login(PASSWORD).await;
     assert_eq!((status, session), (429, None));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_log_viewer_pages_jumps_between_errors_and_searches_without_leaving_its_bundle() {
+    let intake = Intake::start().await;
+    let mut log = String::new();
+    for line in 1..=450 {
+        let level = if line == 120 || line == 330 {
+            "ERROR"
+        } else {
+            "INFO"
+        };
+        log.push_str(&format!("2026/12/01 [{level}] line {line}\n"));
+    }
+    log.push_str(&format!("{}\n", "x".repeat(5000)));
+    let bundle = zip_of(&[("case.json", b"{}"), ("logs/jcagent.log", log.as_bytes())]);
+    let (case, token) = intake.open_case(&bundle).await;
+    let url = intake.start_upload(&token, &case, &bundle).await;
+    intake.upload_all(&token, &url, &bundle, bundle.len()).await;
+    add_staff(&intake.data_dir, EMAIL, PASSWORD);
+    let console = Console::new(&intake);
+    let (_, session, _) = console.login(PASSWORD).await;
+    let session = session.unwrap();
+    let sha = sha256_hex(&bundle);
+    let view = |query: &str| {
+        let path =
+            format!("/console/cases/{case}/bundles/{sha}/log?entry=logs%2Fjcagent.log&{query}");
+        console.get(&path).header("cookie", session.clone())
+    };
+    let template = "/console/cases/{case_id}/bundles/{sha256}/log";
+    let highlighted = |page: &str| page.split("class=\"hit\"").count() - 1;
+
+    let (status, _, page) = console.send(template, view("page=2")).await;
+    assert_eq!(status, 200);
+    assert!(page.contains("<ol class=\"log\" start=\"101\">"), "{page}");
+    assert!(
+        page.contains("line 101\n") || page.contains("line 101<"),
+        "page 2 starts at line 101"
+    );
+    assert!(!page.contains("line 100<") && !page.contains("line 201<"));
+    assert!(
+        page.contains("451 lines")
+            && page.contains("page 2 of 5")
+            && page.contains("2 ERROR lines"),
+        "{page}"
+    );
+
+    // ERROR jumps, both ways; past the last one, a note and no highlight.
+    let (_, _, page) = console.send(template, view("error=next&from=1")).await;
+    assert!(page.contains("id=\"L120\" class=\"hit\""), "{page}");
+    let (_, _, page) = console.send(template, view("error=next&from=120")).await;
+    assert!(page.contains("id=\"L330\" class=\"hit\""));
+    let (_, _, page) = console.send(template, view("error=prev&from=330")).await;
+    assert!(page.contains("id=\"L120\" class=\"hit\""));
+    let (_, _, page) = console.send(template, view("error=next&from=330")).await;
+    assert!(page.contains("No later ERROR line") && highlighted(&page) == 0);
+
+    // Search from a line: lands on the first match after it, on its page.
+    let (_, _, page) = console.send(template, view("q=line+42&from=0")).await;
+    assert!(page.contains("id=\"L42\" class=\"hit\""), "{page}");
+    let (_, _, page) = console.send(template, view("q=line+42&from=42")).await;
+    assert!(
+        page.contains("id=\"L420\" class=\"hit\"") && page.contains("start=\"401\""),
+        "{page}"
+    );
+    let (_, _, page) = console.send(template, view("q=nowhere&from=0")).await;
+    assert!(page.contains("Not found after this line") && highlighted(&page) == 0);
+    // A huge line is cut; the file and index were extracted once, into the data folder.
+    let (_, _, page) = console.send(template, view("page=5")).await;
+    assert!(page.contains("…[line cut]") && !page.contains(&"x".repeat(2001)));
+    let cache = intake.data_dir.join("console-cache").join(&case).join(&sha);
+    assert_eq!(
+        std::fs::read_dir(&cache).unwrap().count(),
+        3,
+        "log, pages and errors"
+    );
+
+    // Another entry name, another bundle, another case: 404.
+    for path in [
+        format!("/console/cases/{case}/bundles/{sha}/log?entry=logs%2Fmissing.log"),
+        format!(
+            "/console/cases/{case}/bundles/{}/log?entry=logs%2Fjcagent.log",
+            "0".repeat(64)
+        ),
+        format!("/console/cases/99999999/bundles/{sha}/log?entry=logs%2Fjcagent.log"),
+        format!("/console/cases/{case}/bundles/{sha}/log?entry=..%2F..%2Fintake.sqlite"),
+    ] {
+        let (status, _, _) = console
+            .send(
+                template,
+                console.get(&path).header("cookie", session.clone()),
+            )
+            .await;
+        assert_eq!(status, 404, "{path}");
+    }
+}
