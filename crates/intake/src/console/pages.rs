@@ -226,6 +226,40 @@ struct BundleView {
     system: Option<Value>,
 }
 
+/// One line of a bundle's file tree: a folder (once, before its contents) or a file.
+struct TreeRow<'a> {
+    depth: usize,
+    label: String,
+    entry: Option<&'a Entry>,
+}
+
+/// The bundle's files (sorted by name) as a tree: each folder named once, its files and
+/// subfolders under it.
+fn tree_rows(entries: &[Entry]) -> Vec<TreeRow<'_>> {
+    let mut rows = Vec::with_capacity(entries.len());
+    let mut open: Vec<&str> = Vec::new();
+    for entry in entries {
+        let mut parts: Vec<&str> = entry.name.split('/').collect();
+        let file = parts.pop().unwrap_or_default();
+        let common = open.iter().zip(&parts).take_while(|(a, b)| a == b).count();
+        open.truncate(common);
+        for folder in &parts[common..] {
+            rows.push(TreeRow {
+                depth: open.len(),
+                label: format!("{folder}/"),
+                entry: None,
+            });
+            open.push(folder);
+        }
+        rows.push(TreeRow {
+            depth: parts.len(),
+            label: file.to_owned(),
+            entry: Some(entry),
+        });
+    }
+    rows
+}
+
 fn is_log(name: &str) -> bool {
     name.starts_with("logs/") || name.ends_with(".log") || name.ends_with(".txt")
 }
@@ -413,15 +447,19 @@ fn case_body(
                     details open {
                         summary { (b.entries.len()) " files" }
                         ul.tree {
-                            @for entry in &b.entries {
-                                @let depth = entry.name.matches('/').count();
-                                li style=(format!("--depth:{depth}")) class=(format!("d{}", depth.min(6))) {
-                                    @if is_log(&entry.name) {
-                                        a href=(format!("/console/cases/{id}/bundles/{}/log?{}", b.sha256, query_string([("entry", entry.name.as_str())]))) { (entry.name) }
-                                    } @else {
-                                        (entry.name)
+                            @for row in tree_rows(&b.entries) {
+                                li class=(format!("d{}", row.depth.min(6))) {
+                                    @match row.entry {
+                                        None => { strong { (row.label) } }
+                                        Some(entry) => {
+                                            @if is_log(&entry.name) {
+                                                a href=(format!("/console/cases/{id}/bundles/{}/log?{}", b.sha256, query_string([("entry", entry.name.as_str())]))) { (row.label) }
+                                            } @else {
+                                                (row.label)
+                                            }
+                                            " " span.muted { (entry.size) " B" }
+                                        }
                                     }
-                                    " " span.muted { (entry.size) " B" }
                                 }
                             }
                         }
@@ -877,6 +915,41 @@ mod tests {
         assert_eq!(lines.len(), 2);
         assert!(lines[0].starts_with("curl -fsSL https://s.example.com/install.sh | sudo sh"));
         assert!(lines[1].starts_with("powershell -c"));
+    }
+
+    #[test]
+    fn the_file_tree_names_each_folder_once_above_its_contents() {
+        let entries: Vec<Entry> = [
+            "case.json",
+            "logs/a.log",
+            "logs/old/b.log",
+            "logs/z.log",
+            "x/y/z.txt",
+        ]
+        .iter()
+        .map(|name| Entry {
+            name: (*name).into(),
+            size: 1,
+        })
+        .collect();
+        let rows: Vec<String> = tree_rows(&entries)
+            .iter()
+            .map(|row| format!("{}{}", "  ".repeat(row.depth), row.label))
+            .collect();
+        assert_eq!(
+            rows,
+            [
+                "case.json",
+                "logs/",
+                "  a.log",
+                "  old/",
+                "    b.log",
+                "  z.log",
+                "x/",
+                "  y/",
+                "    z.txt"
+            ]
+        );
     }
 
     #[test]
