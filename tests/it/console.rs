@@ -89,7 +89,11 @@ fn big_log() -> (Vec<u8>, u64) {
         x ^= x << 13;
         x ^= x >> 7;
         x ^= x << 17;
-        let level = if line.is_multiple_of(997) { "ERROR" } else { "INFO" };
+        let level = if line.is_multiple_of(997) {
+            "ERROR"
+        } else {
+            "INFO"
+        };
         let extra = if line == 500_003 {
             needle_line = line;
             NEEDLE
