@@ -480,6 +480,8 @@ impl Store {
         }
         let filters = conditions.join(" AND ");
         let conn = self.conn();
+        // `?1` (now) is for the page's overdue order; the count names it only so that the
+        // filters' numbered parameters line up with the same argument list.
         let total: i64 = conn.query_row(
             &format!(
                 "SELECT COUNT(*) FROM cases c LEFT JOIN case_work w ON w.case_id = c.id
