@@ -34,7 +34,7 @@ fn host_target() -> String {
 
 /// A releases folder as a release would lay it out: `<version>/<target>/jcdiag` and its
 /// `.sha256`. With `tamper`, the binary is changed after its checksum was made.
-fn releases(tamper: bool) -> tempfile::TempDir {
+pub(crate) fn releases(tamper: bool) -> tempfile::TempDir {
     let dir = tempfile::tempdir().unwrap();
     let target_dir = dir.path().join(VERSION).join(host_target());
     std::fs::create_dir_all(&target_dir).unwrap();
@@ -52,12 +52,12 @@ fn releases(tamper: bool) -> tempfile::TempDir {
     dir
 }
 
-async fn intake_with(releases: &Path) -> Intake {
+pub(crate) async fn intake_with(releases: &Path) -> Intake {
     let dir = releases.to_path_buf();
     Intake::start_with(move |config| config.releases = Some(dir.clone())).await
 }
 
-async fn blocking(mut command: Command) -> Output {
+pub(crate) async fn blocking(mut command: Command) -> Output {
     tokio::task::spawn_blocking(move || command.run().unwrap())
         .await
         .unwrap()
@@ -79,13 +79,13 @@ async fn fetch_script(intake: &Intake) -> Vec<u8> {
 }
 
 /// A machine without jcdiag: a home, an install folder and a system tree to collect from.
-struct Machine {
-    dir: tempfile::TempDir,
+pub(crate) struct Machine {
+    pub(crate) dir: tempfile::TempDir,
     sandbox: Sandbox,
 }
 
 impl Machine {
-    fn new() -> Machine {
+    pub(crate) fn new() -> Machine {
         let sandbox = Sandbox::new("linux");
         sandbox.write("/var/log/jcagent.log", log_lines(500, "now"));
         sandbox.write("/opt/jc/version.txt", "0.154.0\n");
@@ -95,7 +95,7 @@ impl Machine {
         Machine { dir, sandbox }
     }
 
-    fn install_dir(&self) -> PathBuf {
+    pub(crate) fn install_dir(&self) -> PathBuf {
         self.dir.path().join("bin")
     }
 
@@ -129,7 +129,7 @@ impl Machine {
     }
 
     /// The arguments support's one-liner passes, plus a deterministic collection.
-    fn submit_args<'a>(&'a self, case: &'a str, token: &'a str) -> Vec<String> {
+    pub(crate) fn submit_args<'a>(&'a self, case: &'a str, token: &'a str) -> Vec<String> {
         let mut args: Vec<String> = ["--case", case, "--token", token, "--json"]
             .iter()
             .map(|s| s.to_string())
@@ -156,7 +156,7 @@ impl Machine {
     }
 }
 
-fn bundle_count(intake: &Intake, case: &str) -> usize {
+pub(crate) fn bundle_count(intake: &Intake, case: &str) -> usize {
     intake.cli_json(&["case", "show", case])["bundles"]
         .as_array()
         .unwrap()

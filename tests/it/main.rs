@@ -8,6 +8,7 @@ mod canary;
 mod case_view;
 mod cli;
 mod collect;
+mod console;
 mod demo;
 mod email;
 mod escalate;

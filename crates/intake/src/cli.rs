@@ -43,6 +43,9 @@ pub enum Command {
     /// Look at received cases.
     #[command(subcommand)]
     Case(CaseCommand),
+    /// Manage the support console's staff accounts.
+    #[command(subcommand)]
+    Staff(super::staff::StaffCommand),
 }
 
 #[derive(Debug, Args)]
@@ -217,6 +220,8 @@ pub enum CliError {
     Token(#[from] TokenError),
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Staff(#[from] super::staff::StaffError),
 }
 
 impl CliError {
@@ -233,6 +238,7 @@ impl CliError {
                 TokenError::BadOrg | TokenError::UnknownCase(_) | TokenError::WrongOrg { .. },
             ) => 2,
             CliError::Serve(ServeError::PlainHttpNotLoopback(_)) => 2,
+            CliError::Staff(error) => error.exit_code(),
             _ => 1,
         }
     }
@@ -243,6 +249,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     let mut out = io::stdout().lock();
     match cli.command {
         Command::Serve(args) => serve(&data, args),
+        Command::Staff(command) => Ok(super::staff::run(&data, command)?),
         Command::Token(TokenCommand::Create {
             org,
             tier,

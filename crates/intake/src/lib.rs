@@ -12,12 +12,15 @@
 //! - [`store`]: the SQLite schema and every query; [`files`]: the data folder's layout.
 //! - [`releases`]: `serve --releases DIR`, the installers and the binaries they fetch.
 //! - [`tokens`]: upload tokens and their scopes; [`tls`]: certificate loading.
-//! - [`cli`]: the `jcdiag-intake` commands (`serve`, `token create`, `case list|show`).
+//! - [`cli`]: the `jcdiag-intake` commands (`serve`, `token create`, `case list|show`);
+//!   [`staff`]: `staff add|list|remove`, the console's accounts.
+//! - [`console`]: the support console under `/console` (HTML for support engineers).
 //!
 //! The wire contract is `openapi/intake-v1.json`, also served at `/v1/openapi.json`.
 
 pub mod api;
 pub mod cli;
+pub mod console;
 pub mod error;
 pub mod files;
 pub mod ids;
@@ -25,6 +28,7 @@ pub mod inspect;
 pub mod releases;
 pub mod server;
 pub mod sla;
+pub mod staff;
 pub mod state;
 pub mod store;
 pub mod tls;

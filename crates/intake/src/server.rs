@@ -233,11 +233,12 @@ where
     }
 }
 
-/// Every route: the case API, tus uploads and the installers, with one fallback for the rest.
+/// Every route: the case API, tus uploads, the installers and the support console, with one fallback for the rest.
 fn router(state: AppState) -> axum::Router {
     api::routes()
         .merge(tus::routes())
         .merge(releases::routes())
+        .merge(super::console::routes())
         .fallback(api::not_found)
         .method_not_allowed_fallback(api::method_not_allowed)
         .layer(axum::extract::DefaultBodyLimit::max(api::JSON_BODY_LIMIT))

@@ -58,7 +58,7 @@ fn parse_time(text: &str) -> Result<DateTime<Utc>, StoreError> {
 /// count. A step runs inside the same `BEGIN IMMEDIATE` transaction that re-reads the version
 /// (see [`migrate`]), so two processes opening one fresh folder cannot both run it; `IF NOT
 /// EXISTS` is a second guard for databases that lost their version.
-const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2];
+const MIGRATIONS: &[&str] = &[SCHEMA_V1, SCHEMA_V2, console::SCHEMA_V3];
 
 const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
@@ -937,3 +937,6 @@ fn usage(tx: &Connection, cases: &str, arg: i64) -> Result<Usage, StoreError> {
         bytes: (bundle_bytes + open_bytes) as u64,
     })
 }
+
+/// The support console's tables and queries (schema version 3).
+pub mod console;

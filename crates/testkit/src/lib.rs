@@ -23,6 +23,8 @@ use rustls_pki_types::CertificateDer;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+pub mod webdriver;
+
 pub const ORG: &str = "acme";
 
 /// Test certificates: a CA, and a leaf for 127.0.0.1 and localhost signed by it.
@@ -31,6 +33,9 @@ pub struct Certs {
     pub cert_pem: PathBuf,
     pub key_pem: PathBuf,
     pub ca_der: CertificateDer<'static>,
+    /// Base64 of the SHA-256 of the leaf's public key (SubjectPublicKeyInfo), for the test
+    /// browser's `--ignore-certificate-errors-spki-list` (see [`webdriver`]).
+    pub leaf_spki_sha256: String,
 }
 
 impl Certs {
@@ -58,6 +63,9 @@ impl Certs {
             cert_pem: dir.join("cert.pem"),
             key_pem: dir.join("key.pem"),
             ca_der: ca_cert.der().clone(),
+            leaf_spki_sha256: STANDARD.encode(Sha256::digest(
+                rcgen::PublicKeyData::subject_public_key_info(&leaf_key),
+            )),
         };
         std::fs::write(&certs.ca_pem, ca_cert.pem()).unwrap();
         std::fs::write(&certs.cert_pem, leaf.pem()).unwrap();
@@ -630,4 +638,23 @@ fn retry_spurious<T>(mut attempt: impl FnMut() -> std::io::Result<T>) -> std::io
             other => return other,
         }
     }
+}
+
+/// Adds a console account straight into the intake's store (as `staff add` would).
+pub fn add_staff(data_dir: &Path, email: &str, password: &str) {
+    let store = Store::open(&data_dir.join("intake.sqlite")).unwrap();
+    let hash = jcdiag_intake::staff::hash_password(password).unwrap();
+    store.put_staff(email, &hash, Utc::now()).unwrap();
+}
+
+/// Moves a case's intake response target (tests of the queue's order and overdue mark).
+pub fn set_response_due(data_dir: &Path, case_id: &str, due: &str) {
+    let conn = rusqlite::Connection::open(data_dir.join("intake.sqlite")).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE cases SET intake_due = ?1 WHERE id = ?2",
+            rusqlite::params![due, case_id.parse::<i64>().unwrap()],
+        )
+        .unwrap();
+    assert_eq!(changed, 1, "case {case_id}");
 }

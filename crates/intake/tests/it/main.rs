@@ -3,6 +3,7 @@
 
 mod access;
 mod cli;
+mod console;
 mod fuzz;
 mod hostile;
 mod limits;
