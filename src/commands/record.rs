@@ -135,6 +135,7 @@ pub(crate) fn record_command(
     let extras = Extras {
         recording: Some(recording),
         found_screenshots,
+        ..Extras::default()
     };
     let mut report = match plan {
         Some(mut plan) => {

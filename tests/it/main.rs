@@ -11,6 +11,7 @@ mod collect;
 mod demo;
 mod email;
 mod escalate;
+mod findings;
 mod hostile_endpoint;
 mod installer;
 mod isolation;
