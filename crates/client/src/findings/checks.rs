@@ -312,14 +312,7 @@ fn service_check(ctx: &Context, installed: bool) -> Check {
             "not checked: a disk under --sysroot has no running processes".into(),
         );
     }
-    let source = crate::collect::system::Source {
-        os: ctx.os,
-        sysroot: ctx.sysroot,
-        live: ctx.live,
-        trust: ctx.trust,
-    };
-    let facts = crate::collect::system::agent_running(&source, &layout.process);
-    let mut c = match facts["running"].as_bool() {
+    let mut c = match process_running(&layout.process) {
         Some(true) => check(
             id,
             title,
@@ -354,6 +347,19 @@ fn service_check(ctx: &Context, installed: bool) -> Check {
             "Start the agent's service ({}) and check that it stays up.",
             layout.service
         ),
+    )
+}
+
+/// Whether a process of this name runs on this machine (None: the list could not be read).
+fn process_running(name: &str) -> Option<bool> {
+    use sysinfo::{ProcessRefreshKind, ProcessesToUpdate, RefreshKind, System};
+    let mut system = System::new_with_specifics(RefreshKind::nothing()).ok()?;
+    system.refresh_processes_specifics(ProcessesToUpdate::All, true, ProcessRefreshKind::nothing());
+    Some(
+        system
+            .processes()
+            .values()
+            .any(|p| p.name().to_string_lossy().eq_ignore_ascii_case(name)),
     )
 }
 
