@@ -266,6 +266,9 @@ pub struct SubmitArgs {
     pub send: SendArgs,
     #[command(flatten)]
     pub email: EmailArgs,
+    /// The network checks run before collecting (their results go into findings.json).
+    #[command(flatten)]
+    pub network: NetworkCheckArgs,
 }
 
 /// How the case travels.

@@ -1,7 +1,7 @@
 //! `jcdiag doctor`: every finding check on this machine (or a `--sysroot`), said at once, with
 //! no bundle written: what support would find first, before a case is filed.
 
-use crate::cli::{CollectionArgs, DoctorArgs, GlobalArgs, NetworkCheckArgs};
+use crate::cli::{CollectionArgs, DoctorArgs, GlobalArgs, NetworkCheckArgs, SubmitArgs};
 use crate::exit::{CommandError, code};
 use crate::output::Report;
 use crate::settings::{caps, load_config, place_of};
@@ -86,8 +86,33 @@ pub(crate) fn run_network_checks(
     overrides: &[network::Target],
 ) -> Result<Vec<Check>, CommandError> {
     if args.offline {
+        // A mistyped target is a mistake even when nothing is checked.
+        network::targets(ctx.profile, None, overrides).map_err(CommandError::Usage)?;
         return Ok(Vec::new());
     }
     findings::network_checks(ctx, overrides, args.check_ca_file.as_deref())
         .map_err(CommandError::Usage)
+}
+
+/// `submit`'s network checks, for findings.json: none with `--offline`, `--dry-run` or
+/// `--via email` (nothing goes to JumpCloud's hosts then).
+pub(crate) fn network_checks_for(args: &SubmitArgs) -> Result<Vec<Check>, CommandError> {
+    let dry_run = args.collect.collection.dry_run;
+    if args.network.offline || dry_run || args.email.via == crate::cli::Via::Email {
+        return Ok(Vec::new());
+    }
+    let overrides = check_hosts(&args.network)?;
+    let (os, sysroot, live) = place_of(&args.collect.place)?;
+    let ctx = Context {
+        profile: Profile::builtin(),
+        os,
+        sysroot: &sysroot,
+        live,
+        trust: Trust {
+            require_root_owner: collect::system::is_elevated(),
+        },
+        now: chrono::Utc::now(),
+        in_bundle: true,
+    };
+    run_network_checks(&ctx, &args.network, &overrides)
 }

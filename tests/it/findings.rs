@@ -77,6 +77,7 @@ fn check<'a>(findings: &'a Findings, id: &str) -> &'a Check {
 /// `jcdiag doctor --sysroot … --json ARGS`: the findings and the exit code.
 fn doctor(sb: &Sandbox, args: &[&str]) -> (Findings, i32) {
     let out = jcdiag(sb.dir.path())
+        .env_remove("JCDIAG_OFFLINE")
         .arg("doctor")
         .arg("--sysroot")
         .arg(sb.root())
@@ -448,4 +449,110 @@ fn a_bad_check_host_is_a_usage_error_naming_the_targets() {
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("agent-host.443"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn submit_checks_the_network_and_case_show_and_list_give_the_worst_finding() {
+    let intake = Intake::start().await;
+    let token = intake.token(ORG, None);
+    let sb = healthy();
+    // Planted by a hostile client: control characters must reach support's terminal escaped.
+    sb.write(
+        CONF,
+        "{\"systemKey\":\"\", \"agentServerHost\":\"agent.jumpcloud.com\"}",
+    );
+    sb.write(
+        LOG,
+        line(Duration::minutes(2), "ERROR", "screen \u{1b}[2J cleared")
+            + &line(Duration::minutes(1), "INFO", "sending heartbeat"),
+    );
+    let closed = closed_port();
+    let mut submit = jcdiag(sb.dir.path());
+    submit
+        .env_remove("JCDIAG_OFFLINE")
+        .args([
+            "submit",
+            "--json",
+            "--yes",
+            "--description",
+            "Agent offline",
+        ])
+        .args([
+            "--severity",
+            "2",
+            "--tier",
+            "premium",
+            "--email",
+            "ada@example.com",
+        ])
+        .arg("--sysroot")
+        .arg(sb.root())
+        .args([
+            "--target-os",
+            "linux",
+            "--endpoint",
+            &intake.url,
+            "--token",
+            &token,
+        ])
+        .arg("--ca-file")
+        .arg(&intake.certs.ca_pem);
+    for name in [
+        "agent-host.443",
+        "agent-host.444",
+        "kickstart.443",
+        "kickstart.444",
+    ] {
+        submit.args(["--check-host", &format!("{name}=127.0.0.1:{closed}")]);
+    }
+    let output = tokio::task::spawn_blocking(move || submit.run().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let sent: serde_json::Value = serde_json::from_slice(&output.stdout).unwrap();
+    let case_id = sent["case_id"].as_str().unwrap();
+    let sha256 = sent["sha256"].as_str().unwrap();
+
+    // The stored bundle's findings hold the network checks submit ran.
+    let stored = intake
+        .data_dir
+        .join("bundles")
+        .join(case_id)
+        .join(format!("{sha256}.zip"));
+    let findings = findings_of(&Bundle::open(&stored));
+    let net = check(&findings, "net.kickstart.444");
+    assert_eq!(net.status, Status::Fail);
+    assert!(
+        net.summary.contains(&format!("127.0.0.1:{closed}")),
+        "{}",
+        net.summary
+    );
+    assert_eq!(check(&findings, "clock.skew").status, Status::Unknown);
+
+    let page = stdout_of_success(&intake_cli(&intake.data_dir, &["case", "show", case_id]));
+    let section = page
+        .split("\nFindings")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{page}"));
+    assert!(section.contains("worst: fail"), "{page}");
+    assert!(section.contains("agent.enrolled"), "{page}");
+    assert!(section.contains(&format!("127.0.0.1:{closed}")), "{page}");
+    assert!(section.contains("screen \\u{1b}[2J cleared"), "{page}");
+    assert!(!page.contains('\u{1b}'), "{page}");
+    let table = stdout_of_success(&intake_cli(&intake.data_dir, &["case", "list"]));
+    assert!(
+        table.lines().next().unwrap().contains("WORST FINDING"),
+        "{table}"
+    );
+    let row = table.lines().find(|l| l.starts_with(case_id)).unwrap();
+    assert!(row.contains("fail agent.enrolled +"), "{table}");
+    let list = intake.cli_json(&["case", "list"]);
+    assert_eq!(list[0]["worst_finding"]["status"], "fail");
+    assert_eq!(list[0]["worst_finding"]["check"], "agent.enrolled");
+    let show = intake.cli_json(&["case", "show", case_id]);
+    assert_eq!(show["findings"]["schema"], "jcdiag.findings/1");
 }

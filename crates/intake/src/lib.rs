@@ -12,11 +12,13 @@
 //! - [`store`]: the SQLite schema and every query; [`files`]: the data folder's layout.
 //! - [`releases`]: `serve --releases DIR`, the installers and the binaries they fetch.
 //! - [`tokens`]: upload tokens and their scopes; [`tls`]: certificate loading.
+//! - [`bundle_findings`]: the worst finding of a case, from its bundle's findings.json.
 //! - [`cli`]: the `jcdiag-intake` commands (`serve`, `token create`, `case list|show`).
 //!
 //! The wire contract is `openapi/intake-v1.json`, also served at `/v1/openapi.json`.
 
 pub mod api;
+pub mod bundle_findings;
 pub mod cli;
 pub mod error;
 pub mod files;
