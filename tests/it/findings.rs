@@ -162,6 +162,12 @@ fn each_planted_condition_is_found_with_its_evidence() {
                 "last heartbeat",
             ),
     );
+    // The preview a user consents to says it first.
+    let preview = sb.collect(&["--dry-run"]);
+    let preview = String::from_utf8_lossy(&preview.stdout);
+    assert!(preview.contains("What jcdiag found"), "{preview}");
+    assert!(preview.contains("[FAIL] agent.enrolled"), "{preview}");
+    assert!(sb.out_files().is_empty());
     let out = sb.collect(&[]);
     assert!(
         out.status.success(),
@@ -555,4 +561,56 @@ async fn submit_checks_the_network_and_case_show_and_list_give_the_worst_finding
     assert_eq!(list[0]["worst_finding"]["check"], "agent.enrolled");
     let show = intake.cli_json(&["case", "show", case_id]);
     assert_eq!(show["findings"]["schema"], "jcdiag.findings/1");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn network_checks_go_through_the_proxy_the_agents_proxy_conf_names() {
+    let proxy = crate::support::proxy::Proxy::start().await;
+    let sb = healthy();
+    // The credentials in it are neither used nor shown.
+    sb.write(
+        "/etc/jcagent-proxy.conf",
+        format!("{{\"proxy\": \"http://user:pw-secret@{}\"}}", proxy.addr),
+    );
+    let certs = Certs::generate(sb.dir.path());
+    let open = https_server(&certs, 4);
+    let ca = certs.ca_pem.display().to_string();
+    let mut args: Vec<String> = ["--check-ca-file".to_string(), ca].into();
+    for name in [
+        "agent-host.443",
+        "agent-host.444",
+        "kickstart.443",
+        "kickstart.444",
+    ] {
+        args.push("--check-host".into());
+        args.push(format!("{name}=127.0.0.1:{open}"));
+    }
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let (findings, _) = tokio::task::block_in_place(|| doctor(&sb, &args));
+    let proxied = check(&findings, "net.agent-host.443");
+    assert_eq!(proxied.status, Status::Ok, "{proxied:#?}");
+    assert!(
+        proxied.evidence[0]
+            .text
+            .contains(&format!("through the agent's proxy {}", proxy.addr)),
+        "{proxied:#?}"
+    );
+    assert_eq!(proxy.tunnels().len(), 4, "{:?}", proxy.tunnels());
+    assert!(
+        proxy
+            .tunnels()
+            .iter()
+            .all(|t| t == &format!("127.0.0.1:{open}"))
+    );
+    let conf = check(&findings, "agent.proxy");
+    assert!(
+        conf.summary.contains(&proxy.addr.to_string()),
+        "{}",
+        conf.summary
+    );
+    assert!(
+        !serde_json::to_string(&findings)
+            .unwrap()
+            .contains("pw-secret")
+    );
 }
