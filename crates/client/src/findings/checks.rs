@@ -744,6 +744,11 @@ fn existing_folder(ctx: &Context, system_path: &str) -> PathBuf {
 /// The disk holding `path`: the mount point that is its longest prefix.
 fn volume_of(path: &Path) -> Option<(String, u64)> {
     let path = std::fs::canonicalize(path).ok()?;
+    // Windows canonical paths are verbatim (`\\?\C:\…`); mount points are not (`C:\`).
+    let path = match path.to_str().and_then(|p| p.strip_prefix(r"\\?\")) {
+        Some(plain) => PathBuf::from(plain),
+        None => path,
+    };
     let disks = sysinfo::Disks::new_with_refreshed_list().ok()?;
     disks
         .iter()

@@ -108,7 +108,7 @@ pub fn network_checks(
     Ok(network::check_all(ctx.profile, &targets, &options))
 }
 
-/// A profile duration (`6h`); the profile's tests make sure every one parses.
+/// A profile duration (`6h`); a test below makes sure every one parses.
 pub(crate) fn duration(text: &str) -> Duration {
     jcdiag_fs::duration::parse_duration(text).unwrap_or(Duration::MAX)
 }
@@ -235,5 +235,30 @@ pub fn with_summary(page: String, findings: &Findings) -> String {
     match page.find("\n\n") {
         Some(at) => format!("{}{section}{}", &page[..at + 1], &page[at + 1..]),
         None => format!("{page}{section}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_threshold_of_the_profile_parses() {
+        let rules = &Profile::builtin().findings;
+        for text in [
+            &rules.log_age_warn,
+            &rules.log_age_fail,
+            &rules.clock_skew_warn,
+            &rules.clock_skew_fail,
+        ] {
+            assert!(jcdiag_fs::duration::parse_duration(text).is_ok(), "{text}");
+        }
+        for text in [&rules.disk_free_warn, &rules.disk_free_fail] {
+            assert!(jcdiag_fs::size::parse_size(text).is_ok(), "{text}");
+        }
+        assert!(duration(&rules.log_age_warn) < duration(&rules.log_age_fail));
+        assert!(size(&rules.disk_free_fail) < size(&rules.disk_free_warn));
+        assert_eq!(human_duration(600), "10 min 0 s");
+        assert_eq!(human_duration(3 * 86_400 + 3700), "3 d 1 h");
     }
 }
