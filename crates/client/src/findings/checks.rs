@@ -741,31 +741,42 @@ fn existing_folder(ctx: &Context, system_path: &str) -> PathBuf {
     path
 }
 
-/// The disk holding `path`: the mount point that is its longest prefix.
-fn volume_of(path: &Path) -> Option<(String, u64)> {
-    let path = std::fs::canonicalize(path).ok()?;
-    // Windows canonical paths are verbatim (`\\?\C:\…`); mount points are not (`C:\`).
-    let path = match path.to_str().and_then(|p| p.strip_prefix(r"\\?\")) {
-        Some(plain) => PathBuf::from(plain),
-        None => path,
+/// Bytes free for an unprivileged writer on the volume holding `path` (asked of that volume
+/// itself: no list of every mount to read).
+#[cfg(unix)]
+fn free_space(path: &Path) -> Option<u64> {
+    let stat = rustix::fs::statvfs(path).ok()?;
+    Some(stat.f_bavail.saturating_mul(stat.f_frsize))
+}
+
+#[cfg(windows)]
+fn free_space(path: &Path) -> Option<u64> {
+    use std::os::windows::ffi::OsStrExt;
+    use windows_sys::Win32::Storage::FileSystem::GetDiskFreeSpaceExW;
+    let wide: Vec<u16> = path.as_os_str().encode_wide().chain(Some(0)).collect();
+    let mut available = 0u64;
+    // SAFETY: a NUL-terminated path, and a u64 out-pointer; the other outputs are optional.
+    let ok = unsafe {
+        GetDiskFreeSpaceExW(
+            wide.as_ptr(),
+            &mut available,
+            std::ptr::null_mut(),
+            std::ptr::null_mut(),
+        )
     };
-    let disks = sysinfo::Disks::new_with_refreshed_list().ok()?;
-    disks
-        .iter()
-        .filter(|d| path.starts_with(d.mount_point()))
-        .max_by_key(|d| d.mount_point().as_os_str().len())
-        .map(|d| (d.mount_point().display().to_string(), d.available_space()))
+    (ok != 0).then_some(available)
 }
 
 fn disk_check(ctx: &Context, id: &str, title: &str, system_path: &str) -> Check {
     let rules = &ctx.profile.findings;
     let folder = existing_folder(ctx, system_path);
-    let Some((mount, free)) = volume_of(&folder) else {
+    let place = folder.display().to_string();
+    let Some(free) = free_space(&folder) else {
         return check(
             id,
             title,
             Status::Unknown,
-            format!("the volume of {} was not found", folder.display()),
+            format!("the free space of {place}'s volume could not be read"),
         );
     };
     let (warn, fail) = (size(&rules.disk_free_warn), size(&rules.disk_free_fail));
@@ -780,14 +791,12 @@ fn disk_check(ctx: &Context, id: &str, title: &str, system_path: &str) -> Check 
         id,
         title,
         status,
-        format!("{} free on {mount}", human_size(free)),
+        format!("{} free on the volume of {place}", human_size(free)),
     );
     c.evidence.push(Evidence {
         text: format!(
-            "{} is on {mount}: {free} bytes free (warn below {}, fail below {})",
-            folder.display(),
-            rules.disk_free_warn,
-            rules.disk_free_fail
+            "{place}: {free} bytes free on its volume (warn below {}, fail below {})",
+            rules.disk_free_warn, rules.disk_free_fail
         ),
         file: None,
         line: None,
@@ -796,7 +805,7 @@ fn disk_check(ctx: &Context, id: &str, title: &str, system_path: &str) -> Check 
         c,
         ctx,
         &format!(
-            "Free space on {mount}: the agent needs room for its 50 MB of logs and its state."
+            "Free space on the volume of {place}: the agent needs room for its 50 MB of logs and its state."
         ),
     )
 }

@@ -31,17 +31,45 @@ pub struct Seen {
 struct Group {
     level: String,
     count: u64,
-    first: Option<String>,
-    last: Option<String>,
+    /// Timestamps as written (`YYYY/MM/DD HH:MM:SS` sorts as text).
+    first: [u8; 19],
+    last: [u8; 19],
     example: Evidence,
 }
+
+/// FxHash (rustc's): signatures are short and not chosen by an attacker who gains anything by
+/// colliding them, so a fast hash beats SipHash here.
+#[derive(Default, Clone, Copy)]
+struct FxHasher(u64);
+
+impl std::hash::Hasher for FxHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        const K: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let word = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
+            self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(K);
+        }
+        for &byte in chunks.remainder() {
+            self.0 = (self.0.rotate_left(5) ^ u64::from(byte)).wrapping_mul(K);
+        }
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+type Groups = HashMap<Vec<u8>, Group, std::hash::BuildHasherDefault<FxHasher>>;
 
 /// What the logs say, gathered one log at a time.
 pub struct LogScan {
     levels: Vec<String>,
     restart_marker: String,
     timestamp_format: String,
-    groups: HashMap<String, Group>,
+    groups: Groups,
+    /// Reused for each line's signature: no allocation per line.
+    buffer: Vec<u8>,
     /// The newest timestamped line of the main log (jcagent.log), if it was scanned.
     pub main_newest: Option<Seen>,
     /// Whether the main log was scanned at all.
@@ -60,7 +88,8 @@ impl LogScan {
             levels: rules.signature_levels.clone(),
             restart_marker: rules.restart_marker.clone(),
             timestamp_format: timestamp_format.to_string(),
-            groups: HashMap::new(),
+            groups: Groups::default(),
+            buffer: Vec::with_capacity(MAX_SIGNATURE + 8),
             main_newest: None,
             main_scanned: false,
             restarts: Vec::new(),
@@ -73,20 +102,36 @@ impl LogScan {
     /// is no bundle). `main`: the agent's main log, whose newest line says whether the agent
     /// still writes.
     pub fn scan(&mut self, entry: &str, text: &[u8], main: bool) {
+        if super::skipped_for_bench() {
+            return;
+        }
         self.bytes += text.len() as u64;
         self.main_scanned |= main;
+        // Restart lines are found in one pass over the whole text, not line by line.
         let marker = memmem::Finder::new(self.restart_marker.as_bytes());
+        let mut markers = marker.find_iter(text).peekable();
         let mut newest_line: Option<(usize, &[u8])> = None;
-        for (index, line) in text.split(|&b| b == b'\n').enumerate() {
+        let mut start = 0;
+        let mut index = 0;
+        let ends = memchr::memchr_iter(b'\n', text).chain(std::iter::once(text.len()));
+        for end in ends {
+            if start > text.len() {
+                break;
+            }
+            let line = &text[start..end];
+            let line_start = start;
+            start = end + 1;
+            index += 1;
             // `YYYY/MM/DD HH:MM:SS [PID] [LEVEL] message`: cheap shape test before any parsing.
             if line.len() < 21 || line[4] != b'/' || line[13] != b':' || line[19] != b' ' {
                 continue;
             }
-            newest_line = Some((index, line));
-            if !self.restart_marker.is_empty() && marker.find(line).is_some() {
+            newest_line = Some((index - 1, line));
+            while markers.next_if(|&at| at < line_start).is_some() {}
+            if !self.restart_marker.is_empty() && markers.next_if(|&at| at < end).is_some() {
                 self.restarts.push(Seen {
                     at: line_timestamp(line, &self.timestamp_format),
-                    evidence: evidence(entry, index, line),
+                    evidence: evidence(entry, index - 1, line),
                 });
             }
             let Some((level, message)) = level_and_message(&line[20..]) else {
@@ -95,27 +140,24 @@ impl LogScan {
             let Some(level) = self.levels.iter().find(|l| l.as_bytes() == level) else {
                 continue;
             };
-            let signature = normalise(&String::from_utf8_lossy(message));
-            let stamp = String::from_utf8_lossy(&line[..19]).into_owned();
-            match self.groups.get_mut(&signature) {
+            normalise_into(message, &mut self.buffer);
+            let mut stamp = [0u8; 19];
+            stamp.copy_from_slice(&line[..19]);
+            match self.groups.get_mut(self.buffer.as_slice()) {
                 Some(group) => {
                     group.count += 1;
-                    if group.first.as_ref().is_none_or(|f| stamp < *f) {
-                        group.first = Some(stamp.clone());
-                    }
-                    if group.last.as_ref().is_none_or(|l| stamp > *l) {
-                        group.last = Some(stamp);
-                    }
+                    group.first = group.first.min(stamp);
+                    group.last = group.last.max(stamp);
                 }
                 None => {
                     self.groups.insert(
-                        signature,
+                        self.buffer.clone(),
                         Group {
                             level: level.clone(),
                             count: 1,
-                            first: Some(stamp.clone()),
-                            last: Some(stamp),
-                            example: evidence(entry, index, line),
+                            first: stamp,
+                            last: stamp,
+                            example: evidence(entry, index - 1, line),
                         },
                     );
                 }
@@ -142,14 +184,18 @@ impl LogScan {
         let mut all: Vec<Signature> = self
             .groups
             .iter()
-            .map(|(signature, group)| Signature {
-                signature: signature.clone(),
-                level: group.level.clone(),
-                count: group.count,
-                first_seen: group.first.clone(),
-                last_seen: group.last.clone(),
-                example: group.example.clone(),
-                known: known(rules, signature),
+            .map(|(signature, group)| {
+                let signature = String::from_utf8_lossy(signature).into_owned();
+                let stamp = |s: &[u8; 19]| Some(String::from_utf8_lossy(s).into_owned());
+                Signature {
+                    known: known(rules, &signature),
+                    signature,
+                    level: group.level.clone(),
+                    count: group.count,
+                    first_seen: stamp(&group.first),
+                    last_seen: stamp(&group.last),
+                    example: group.example.clone(),
+                }
             })
             .collect();
         all.sort_by(|a, b| {
@@ -210,45 +256,97 @@ fn known(rules: &FindingsRules, signature: &str) -> Option<KnownSignature> {
 /// mix of letters and digits; other words are kept. Separators (`/`, `:`, blanks…) are kept, so
 /// paths and URLs keep their shape with their ids removed.
 pub fn normalise(message: &str) -> String {
-    let mut out = String::with_capacity(message.len().min(MAX_SIGNATURE));
-    let mut word = String::new();
-    for c in message.trim().chars() {
-        if c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.') {
-            word.push(c);
-            continue;
-        }
-        push_word(&mut out, &word);
-        word.clear();
-        out.push(c);
-    }
-    push_word(&mut out, &word);
-    cut(&out, MAX_SIGNATURE)
+    let mut out = Vec::new();
+    normalise_into(message.as_bytes(), &mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }
 
-fn push_word(out: &mut String, word: &str) {
-    if !word.bytes().any(|b| b.is_ascii_digit()) {
-        out.push_str(word);
-        return;
+/// Byte classes for [`normalise_into`]: one table lookup per byte.
+const WORD: u8 = 1;
+const DIGIT: u8 = 2;
+/// Hex digits, `-` and `.`: what ids, UUIDs and hashes are made of.
+const HEXISH: u8 = 4;
+/// Digits, `.` and `-`: numbers, versions, addresses, dates.
+const NUMERIC: u8 = 8;
+
+const CLASS: [u8; 256] = {
+    let mut table = [0u8; 256];
+    let mut b = 0;
+    while b < 256 {
+        let c = b as u8;
+        let mut class = 0;
+        if c.is_ascii_alphanumeric() || c == b'_' || c == b'-' || c == b'.' {
+            class |= WORD;
+        }
+        if c.is_ascii_digit() {
+            class |= DIGIT | NUMERIC;
+        }
+        if c.is_ascii_hexdigit() || c == b'-' || c == b'.' {
+            class |= HEXISH;
+        }
+        if c == b'-' || c == b'.' {
+            class |= NUMERIC;
+        }
+        table[b] = class;
+        b += 1;
     }
-    // A sentence's full stop stays outside the replacement.
-    let (body, tail) = match word.strip_suffix('.') {
-        Some(body) => (body, "."),
-        None => (word, ""),
-    };
-    let numeric = body
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'-' | b':'));
-    let hex = body
-        .bytes()
-        .all(|b| b.is_ascii_hexdigit() || matches!(b, b'-' | b'.'));
-    if numeric {
-        out.push_str("<n>");
-    } else if (hex && body.len() >= 8) || body.len() >= 16 {
-        out.push_str("<id>");
-    } else {
-        out.push_str(body);
+    table
+};
+
+/// [`normalise`] into a reused buffer, on bytes (the line may not be UTF-8; bytes outside words
+/// are copied as they are). Stops at [`MAX_SIGNATURE`] bytes, ending with `…`. A word is a run
+/// of letters, digits, `_`, `-`, `.`; what is replaced is decided from the classes all its bytes
+/// share (one pass, no allocation).
+fn normalise_into(message: &[u8], out: &mut Vec<u8>) {
+    out.clear();
+    let message = message.trim_ascii();
+    let n = message.len();
+    let mut i = 0;
+    while i < n {
+        if out.len() >= MAX_SIGNATURE {
+            out.extend_from_slice("…".as_bytes());
+            return;
+        }
+        let class = CLASS[message[i] as usize];
+        if class & WORD == 0 {
+            out.push(message[i]);
+            i += 1;
+            continue;
+        }
+        let start = i;
+        let (mut all, mut any) = (class, class);
+        i += 1;
+        while i < n {
+            let class = CLASS[message[i] as usize];
+            if class & WORD == 0 {
+                break;
+            }
+            all &= class;
+            any |= class;
+            i += 1;
+        }
+        let word = &message[start..i];
+        if any & DIGIT == 0 {
+            out.extend_from_slice(word);
+            continue;
+        }
+        // A sentence's full stop stays outside the replacement (`.` is in every class a
+        // replacement needs, so the classes of the word are those of its body).
+        let (body, stop) = match word.strip_suffix(b".") {
+            Some(body) => (body, true),
+            None => (word, false),
+        };
+        if all & NUMERIC != 0 {
+            out.extend_from_slice(b"<n>");
+        } else if (all & HEXISH != 0 && body.len() >= 8) || body.len() >= 16 {
+            out.extend_from_slice(b"<id>");
+        } else {
+            out.extend_from_slice(body);
+        }
+        if stop {
+            out.push(b'.');
+        }
     }
-    out.push_str(tail);
 }
 
 fn cut(text: &str, max: usize) -> String {
