@@ -70,6 +70,8 @@ pub struct LogScan {
     groups: Groups,
     /// Reused for each line's signature: no allocation per line.
     buffer: Vec<u8>,
+    /// The first bytes of `levels`.
+    level_starts: [bool; 256],
     /// The newest timestamped line of the main log (jcagent.log), if it was scanned.
     pub main_newest: Option<Seen>,
     /// Whether the main log was scanned at all.
@@ -90,6 +92,15 @@ impl LogScan {
             timestamp_format: timestamp_format.to_string(),
             groups: Groups::default(),
             buffer: Vec::with_capacity(MAX_SIGNATURE + 8),
+            level_starts: {
+                let mut starts = [false; 256];
+                for level in &rules.signature_levels {
+                    if let Some(b) = level.bytes().next() {
+                        starts[b as usize] = true;
+                    }
+                }
+                starts
+            },
             main_newest: None,
             main_scanned: false,
             restarts: Vec::new(),
@@ -137,6 +148,13 @@ impl LogScan {
             let Some((level, message)) = level_and_message(&line[20..]) else {
                 continue;
             };
+            // Most lines are INFO: one byte rules them out before any comparison.
+            if !level
+                .first()
+                .is_some_and(|b| self.level_starts[*b as usize])
+            {
+                continue;
+            }
             let Some(level) = self.levels.iter().find(|l| l.as_bytes() == level) else {
                 continue;
             };
