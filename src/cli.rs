@@ -19,7 +19,7 @@ use jcdiag_profile::target::TargetOs;
         jcdiag finds the JumpCloud agent's logs (rotated ones too), gathers OS facts, screenshots \
         and agent status, takes the issue form, removes secrets and writes one zip bundle.",
     after_help = "Exit codes: 0 done, 1 internal failure, 2 invalid usage or input, \
-        3 queued in the outbox, 4 refused by the endpoint."
+        3 queued in the outbox, 4 refused by the endpoint, 5 a check failed (doctor)."
 )]
 pub struct Cli {
     #[command(flatten)]
@@ -40,6 +40,8 @@ pub enum Command {
     Outbox(OutboxArgs),
     /// Ask for escalation of an existing case (offline: an email draft to send)
     Escalate(Box<EscalateArgs>),
+    /// Check the agent and say what is wrong, before a case is filed (no bundle)
+    Doctor(Box<DoctorArgs>),
     /// Print the response target and contact channels for a tier and severity
     Sla(SlaArgs),
     /// Print shell completions
@@ -264,6 +266,9 @@ pub struct SubmitArgs {
     pub send: SendArgs,
     #[command(flatten)]
     pub email: EmailArgs,
+    /// The network checks run before collecting (their results go into findings.json).
+    #[command(flatten)]
+    pub network: NetworkCheckArgs,
 }
 
 /// How the case travels.
@@ -290,6 +295,34 @@ pub struct EmailArgs {
     /// Largest bundle attached to the email [default: 20MiB]
     #[arg(long, env = "JCDIAG_ATTACHMENT_LIMIT", value_name = "SIZE", value_parser = jcdiag_fs::size::parse_size)]
     pub attachment_limit: Option<u64>,
+}
+
+/// `jcdiag doctor`: every check, nothing written.
+#[derive(Debug, Args, Default)]
+pub struct DoctorArgs {
+    #[command(flatten)]
+    pub place: WhereArgs,
+    #[command(flatten)]
+    pub network: NetworkCheckArgs,
+}
+
+/// The network checks of `doctor` and `submit` (DNS, TCP, TLS, clock).
+#[derive(Debug, Args, Default)]
+#[command(next_help_heading = "Network checks")]
+pub struct NetworkCheckArgs {
+    /// Skip the network checks (DNS, TCP, TLS handshake, clock)
+    #[arg(long, env = "JCDIAG_OFFLINE")]
+    pub offline: bool,
+    /// Aim one network check elsewhere (repeatable): NAME is agent-host.443, agent-host.444, kickstart.443 or kickstart.444
+    #[arg(long = "check-host", value_name = "NAME=HOST:PORT")]
+    pub check_hosts: Vec<String>,
+    /// Extra CA certificate(s), PEM, trusted for the TLS checks besides the OS trust store
+    #[arg(
+        long = "check-ca-file",
+        env = "JCDIAG_CHECK_CA_FILE",
+        value_name = "PEM"
+    )]
+    pub check_ca_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -23,6 +23,8 @@ pub(crate) mod code {
     pub const USAGE: i32 = 2;
     pub const QUEUED: i32 = 3;
     pub const REFUSED: i32 = 4;
+    /// `doctor`: the checks ran and at least one failed.
+    pub const CHECK_FAILED: i32 = 5;
 }
 
 impl CommandError {

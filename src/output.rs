@@ -48,8 +48,9 @@ pub(crate) fn preview_report(outcome: Outcome) -> Report {
         json!({ "dry_run": true, "entries": entries, "warnings": outcome.warnings }),
         format!("dry-run entries={count} written=0"),
         format!(
-            "Would send (nothing was written):\n{}",
-            collect::preview(&outcome.entries)
+            "Would send (nothing was written):\n{}\nWhat jcdiag found (findings.json):\n{}",
+            collect::preview(&outcome.entries),
+            jcdiag_client::findings::render(&outcome.findings, false, 3)
         ),
     );
     report.warnings = outcome.warnings;

@@ -27,6 +27,8 @@ pub(crate) struct Extras {
     pub(crate) recording: Option<Recording>,
     /// Images found in the screenshot folders (not named by the user), already agreed to.
     pub(crate) found_screenshots: Vec<PathBuf>,
+    /// Network checks run before collecting (`submit`), for findings.json.
+    pub(crate) network_checks: Vec<jcdiag_protocol::Check>,
 }
 
 pub(crate) fn collect_command(
@@ -196,6 +198,7 @@ pub(crate) fn build_bundle(
         progress: &step,
         recording: extras.recording,
         skipped,
+        network_checks: extras.network_checks,
     });
     spinner.finish_and_clear();
     let mut outcome = collected?;

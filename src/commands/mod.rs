@@ -6,6 +6,7 @@
 
 mod collect;
 mod configure;
+mod doctor;
 mod escalate;
 mod man;
 mod outbox;
@@ -38,6 +39,7 @@ pub(crate) fn run(cli: Cli) -> Result<Option<Report>, CommandError> {
         Some(Command::Outbox(args)) => outbox::outbox_command(global, args).map(Some),
         Some(Command::Escalate(args)) => escalate::escalate_command(global, *args).map(Some),
         Some(Command::Sla(args)) => sla::sla_command(global, args).map(Some),
+        Some(Command::Doctor(args)) => doctor::doctor_command(global, *args).map(Some),
         Some(Command::Completions { shell }) => {
             let mut command = Cli::command();
             clap_complete::generate(shell, &mut command, "jcdiag", &mut std::io::stdout());

@@ -39,6 +39,11 @@ pub(crate) fn record_command(
         collect,
         send,
         email: Default::default(),
+        // The recording is what `record` is for: its findings stay offline, like `collect`'s.
+        network: crate::cli::NetworkCheckArgs {
+            offline: true,
+            ..Default::default()
+        },
     };
     let plan = if submit {
         let terminal = std::io::stdin().is_terminal() && std::io::stderr().is_terminal();
@@ -135,6 +140,7 @@ pub(crate) fn record_command(
     let extras = Extras {
         recording: Some(recording),
         found_screenshots,
+        ..Extras::default()
     };
     let mut report = match plan {
         Some(mut plan) => {

@@ -190,6 +190,10 @@ pub(crate) fn submit_planned(
             let out = configured_out(&args.collect.collection, &config)
                 .or_else(|| by_email.then(|| PathBuf::from(".")));
             let keep_local = out.is_some();
+            let extras = Extras {
+                network_checks: super::doctor::network_checks_for(&args)?,
+                ..extras
+            };
             let outcome = build_bundle(
                 global,
                 &config,
@@ -209,7 +213,14 @@ pub(crate) fn submit_planned(
             // Ctrl-C while the question is open removes the bundle like a refusal does.
             let in_progress = jcdiag_client::interrupt::remove_if_interrupted(&outcome.bundle);
             let asked = Instant::now();
-            let agreed = consent(global, &collect::preview(&outcome.entries));
+            let agreed = consent(
+                global,
+                &format!(
+                    "{}\nWhat jcdiag found on this machine (findings.json):\n{}",
+                    collect::preview(&outcome.entries),
+                    jcdiag_client::findings::render(&outcome.findings, false, 3)
+                ),
+            );
             consent_wait = asked.elapsed();
             drop(in_progress);
             if let Err(refused) = agreed {

@@ -12,6 +12,7 @@ mod console;
 mod demo;
 mod email;
 mod escalate;
+mod findings;
 mod hostile_endpoint;
 mod installer;
 mod isolation;

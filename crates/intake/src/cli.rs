@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
+use super::bundle_findings;
 use super::files::DataDir;
 use super::ids::CaseId;
 use super::state::Guards;
@@ -289,12 +290,19 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             };
             let now = Utc::now();
             sort_for_triage(&mut cases, now);
+            let dir = DataDir::existing(&data);
+            let findings: Vec<_> = cases
+                .iter()
+                .map(|c| bundle_findings::latest(&dir, c))
+                .collect();
             if json {
                 let list: Vec<Value> = cases
                     .iter()
-                    .map(|c| {
+                    .zip(&findings)
+                    .map(|(c, found)| {
                         let mut value = case_json(c, false);
                         value["overdue"] = json!(is_overdue(c, now));
+                        value["worst_finding"] = worst_json(found.as_ref());
                         value
                     })
                     .collect();
@@ -304,7 +312,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     terminal_safe_json(serde_json::to_string_pretty(&list).expect("JSON values"))
                 )?;
             } else {
-                write!(out, "{}", case_table(&cases, now))?;
+                write!(out, "{}", case_table(&cases, &findings, now))?;
             }
             Ok(())
         }
@@ -314,16 +322,20 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 .transpose()?
                 .flatten()
                 .ok_or(CliError::UnknownCase(case_id))?;
+            let dir = DataDir::existing(&data);
+            let found = bundle_findings::latest(&dir, &case);
             if json {
+                let mut value = case_json(&case, true);
+                value["worst_finding"] = worst_json(found.as_ref());
+                value["findings"] = serde_json::to_value(&found).expect("findings serialise");
                 writeln!(
                     out,
                     "{}",
-                    terminal_safe_json(
-                        serde_json::to_string_pretty(&case_json(&case, true)).expect("JSON values")
-                    )
+                    terminal_safe_json(serde_json::to_string_pretty(&value).expect("JSON values"))
                 )?;
             } else {
-                write!(out, "{}", case_page(&case, &DataDir::existing(&data)))?;
+                write!(out, "{}", case_page(&case, &dir))?;
+                write!(out, "{}", findings_section(found.as_ref()))?;
             }
             Ok(())
         }
@@ -516,17 +528,21 @@ fn sort_for_triage(cases: &mut [CaseRecord], now: DateTime<Utc>) {
     });
 }
 
-fn case_table(cases: &[CaseRecord], now: DateTime<Utc>) -> String {
+fn case_table(
+    cases: &[CaseRecord],
+    findings: &[Option<jcdiag_protocol::Findings>],
+    now: DateTime<Utc>,
+) -> String {
     if cases.is_empty() {
         return "No cases yet.\n".into();
     }
     let mut text = format!(
-        "{:<9} {:<16} {:<10} {:<3} {:<20} {:>7} {:>5}  {}\n",
-        "CASE", "ORG", "TIER", "SEV", "CREATED", "BUNDLES", "ESC", "RESPONSE DUE"
+        "{:<9} {:<16} {:<10} {:<3} {:<20} {:>7} {:>5}  {:<28} {}\n",
+        "CASE", "ORG", "TIER", "SEV", "CREATED", "BUNDLES", "ESC", "WORST FINDING", "RESPONSE DUE"
     );
-    for case in cases {
+    for (case, found) in cases.iter().zip(findings) {
         text += &format!(
-            "{:<9} {:<16} {:<10} {:<3} {:<20} {:>7} {:>5}  {}\n",
+            "{:<9} {:<16} {:<10} {:<3} {:<20} {:>7} {:>5}  {:<28} {}\n",
             case.case_id.to_string(),
             clip(&escape(&case.org), 16),
             case.intake_tier.map_or("-", Tier::id),
@@ -534,6 +550,8 @@ fn case_table(cases: &[CaseRecord], now: DateTime<Utc>) -> String {
             case.created,
             case.bundles.len(),
             case.escalations.len(),
+            // Written by the client: escaped like everything it sent.
+            clip(&escape(&bundle_findings::worst_cell(found.as_ref())), 28),
             match (case.intake_due.as_deref(), is_overdue(case, now)) {
                 (Some(due), true) => format!("{}  OVERDUE", escape(due)),
                 (Some(due), false) => escape(due),
@@ -610,6 +628,64 @@ fn case_page(case: &CaseRecord, data: &DataDir) -> String {
             let at = if i == 0 { at.as_str() } else { "" };
             text += &format!("  {at:<20}  {line}\n");
         }
+    }
+    text
+}
+
+/// `case list --json`'s `worst_finding`: `{"status", "check"}` of the newest bundle's worst
+/// check, or null without findings.
+fn worst_json(findings: Option<&jcdiag_protocol::Findings>) -> Value {
+    let Some(findings) = findings else {
+        return Value::Null;
+    };
+    match findings.worst() {
+        Some(worst) => {
+            let check = findings.checks.iter().find(|c| c.status == worst);
+            json!({"status": worst, "check": check.map(|c| c.id.as_str())})
+        }
+        None => Value::Null,
+    }
+}
+
+/// `case show`'s findings: every check that did not pass, worst first, with its summary and
+/// advice, and the most frequent error signatures. All of it is the client's text: escaped.
+fn findings_section(findings: Option<&jcdiag_protocol::Findings>) -> String {
+    use jcdiag_protocol::Status;
+    let Some(findings) = findings else {
+        return "\nFindings\n  (none: the bundle holds no findings.json)\n".into();
+    };
+    let mut text = format!(
+        "\nFindings (newest bundle; worst: {})\n",
+        findings.worst().map_or("none", Status::as_str)
+    );
+    let mut bad: Vec<_> = findings
+        .checks
+        .iter()
+        .filter(|c| c.status > Status::Unknown)
+        .collect();
+    bad.sort_by_key(|c| std::cmp::Reverse(c.status));
+    if bad.is_empty() {
+        text += "  every check passed or could not say\n";
+    }
+    for check in bad {
+        text += &format!(
+            "  {:<5} {:<24} {}\n",
+            check.status.as_str(),
+            escape(&check.id),
+            escape(&check.summary)
+        );
+        if let Some(advice) = &check.advice {
+            text += &format!("        advice: {}\n", escape(advice));
+        }
+    }
+    for signature in findings.signatures.iter().take(5) {
+        text += &format!(
+            "  {:>6}x {:<5} {} (last {})\n",
+            signature.count,
+            escape(&signature.level),
+            escape(&signature.signature),
+            escape(signature.last_seen.as_deref().unwrap_or("?"))
+        );
     }
     text
 }
@@ -790,7 +866,7 @@ mod tests {
         assert_eq!(order, [4, 2, 1, 3]);
         let overdue: Vec<bool> = cases.iter().map(|c| is_overdue(c, now)).collect();
         assert_eq!(overdue, [true, true, false, false]);
-        let table = case_table(&cases, now);
+        let table = case_table(&cases, &vec![None; cases.len()], now);
         let rows: Vec<&str> = table.lines().skip(1).collect();
         assert!(
             rows[0].ends_with("OVERDUE") && !rows[2].ends_with("OVERDUE"),

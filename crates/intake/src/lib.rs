@@ -12,6 +12,7 @@
 //! - [`store`]: the SQLite schema and every query; [`files`]: the data folder's layout.
 //! - [`releases`]: `serve --releases DIR`, the installers and the binaries they fetch.
 //! - [`tokens`]: upload tokens and their scopes; [`tls`]: certificate loading.
+//! - [`bundle_findings`]: the worst finding of a case, from its bundle's findings.json.
 //! - [`cli`]: the `jcdiag-intake` commands (`serve`, `token create`, `case list|show`);
 //!   [`staff`]: `staff add|list|remove`, the console's accounts.
 //! - [`console`]: the support console under `/console` (HTML for support engineers).
@@ -19,6 +20,7 @@
 //! The wire contract is `openapi/intake-v1.json`, also served at `/v1/openapi.json`.
 
 pub mod api;
+pub mod bundle_findings;
 pub mod cli;
 pub mod console;
 pub mod error;

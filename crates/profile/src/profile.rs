@@ -34,6 +34,79 @@ pub struct Profile {
     pub accounts: Accounts,
     /// The guideline's escalation path.
     pub escalation: EscalationPath,
+    /// What the findings checks look at, their thresholds and the known error signatures.
+    pub findings: FindingsRules,
+}
+
+/// The findings checks' data (`[findings]`): sizes and durations as written in the profile
+/// (`1GiB`, `6h`), parsed by the engine.
+#[derive(Debug, Clone, Deserialize)]
+pub struct FindingsRules {
+    pub client_cert: PerOs,
+    pub client_key: PerOs,
+    pub ca_cert: PerOs,
+    pub cert_expiry_warn_days: i64,
+    pub log_age_warn: String,
+    pub log_age_fail: String,
+    pub disk_free_warn: String,
+    pub disk_free_fail: String,
+    pub clock_skew_warn: String,
+    pub clock_skew_fail: String,
+    pub restart_marker: String,
+    pub restarts_warn: u64,
+    pub verbose_log_levels: Vec<String>,
+    pub signature_levels: Vec<String>,
+    pub top_signatures: usize,
+    pub macos_fda_probe: String,
+    pub link: String,
+    pub agent_version: AgentVersions,
+    pub network: NetworkTargets,
+    pub known_signatures: Vec<KnownSignatureRule>,
+}
+
+/// One path per OS.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PerOs {
+    pub linux: String,
+    pub macos: String,
+    pub windows: String,
+}
+
+impl PerOs {
+    pub fn get(&self, os: TargetOs) -> &str {
+        match os {
+            TargetOs::Linux => &self.linux,
+            TargetOs::Macos => &self.macos,
+            TargetOs::Windows => &self.windows,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct AgentVersions {
+    pub minimum: String,
+    pub newest: String,
+    /// When `newest` was written down (YYYY-MM-DD).
+    pub recorded: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct NetworkTargets {
+    pub default_agent_host: String,
+    pub kickstart_host: String,
+    pub ports: Vec<u16>,
+    pub connect_timeout_secs: u64,
+}
+
+/// A known error line: every text of `match` occurs in the message.
+#[derive(Debug, Clone, Deserialize)]
+pub struct KnownSignatureRule {
+    pub id: String,
+    #[serde(rename = "match")]
+    pub matches: Vec<String>,
+    pub meaning: String,
+    pub advice: String,
+    pub link: Option<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -209,6 +282,7 @@ mod tests {
 
     const SEED: &str = include_str!("../../../tests/data/support-request-guidelines.txt");
     const JUMPCLOUD: &str = include_str!("../../../tests/data/JUMPCLOUD.md");
+    const HEALTH_CHECKS: &str = include_str!("../../../tests/data/JUMPCLOUD-health-checks.md");
 
     #[test]
     fn agent_log_paths_are_the_seeds() {
@@ -359,6 +433,33 @@ mod tests {
         ] {
             assert!(JUMPCLOUD.contains(host));
             assert!(p.region_of(host).is_some(), "{host}");
+        }
+    }
+
+    #[test]
+    fn the_known_signatures_are_the_agent_docs_error_lines() {
+        let p = Profile::builtin();
+        assert!(p.findings.known_signatures.len() >= 2);
+        for rule in &p.findings.known_signatures {
+            for text in &rule.matches {
+                assert!(HEALTH_CHECKS.contains(text.as_str()), "{}: {text}", rule.id);
+            }
+        }
+        for host in [
+            &p.findings.network.default_agent_host,
+            &p.findings.network.kickstart_host,
+        ] {
+            assert!(HEALTH_CHECKS.contains(host.as_str()), "{host}");
+        }
+        assert!(HEALTH_CHECKS.contains("ports 443 and 444, 3 s connect timeout"));
+        assert_eq!(p.findings.network.ports, [443, 444]);
+        assert_eq!(p.findings.network.connect_timeout_secs, 3);
+        for os in [TargetOs::Linux, TargetOs::Macos, TargetOs::Windows] {
+            let cert = p.findings.client_cert.get(os);
+            assert!(
+                p.layout(os).never_collect.iter().any(|n| n == cert),
+                "{cert}"
+            );
         }
     }
 

@@ -2,8 +2,8 @@
 //! protocol types, and written back unchanged where jcdiag writes them.
 
 use jcdiag_protocol::{
-    CASE_SCHEMA, CaseRecord, Created, ErrorBody, EscalationAnswer, MANIFEST_SCHEMA, Manifest,
-    Receipt, SYSTEM_SCHEMA, Severity, SystemFacts, Tier,
+    CASE_SCHEMA, CaseRecord, Created, ErrorBody, EscalationAnswer, FINDINGS_SCHEMA, Findings,
+    MANIFEST_SCHEMA, Manifest, Receipt, SYSTEM_SCHEMA, Severity, Status, SystemFacts, Tier,
 };
 use serde_json::{Value, json};
 
@@ -19,6 +19,7 @@ fn fixture(name: &str) -> &'static str {
         "receipt.json" => include_str!("fixtures/receipt.json"),
         "escalation.json" => include_str!("fixtures/escalation.json"),
         "error.json" => include_str!("fixtures/error.json"),
+        "findings.json" => include_str!("fixtures/findings.json"),
         other => panic!("no fixture {other}"),
     }
 }
@@ -178,4 +179,34 @@ fn a_receipt_missing_a_field_is_refused() {
     empty["receipt_id"] = json!("");
     assert!(Receipt::from_json(&serde_json::to_vec(&empty).unwrap()).is_err());
     assert!(Receipt::from_json(fixture("receipt.json").as_bytes()).is_ok());
+}
+
+#[test]
+fn todays_findings_json_reads_and_writes_back_unchanged() {
+    let findings: Findings = serde_json::from_str(fixture("findings.json")).unwrap();
+    assert_eq!(findings.schema, FINDINGS_SCHEMA);
+    assert_eq!(findings.worst(), Some(Status::Fail));
+    let cert = findings
+        .checks
+        .iter()
+        .find(|c| c.id == "cert.client")
+        .unwrap();
+    assert_eq!(cert.status, Status::Fail);
+    let level = findings
+        .checks
+        .iter()
+        .find(|c| c.id == "agent.log-level")
+        .unwrap();
+    assert_eq!(
+        level.evidence[0].file.as_deref(),
+        Some("agent/loglevel.cache")
+    );
+    assert_eq!(level.evidence[0].line, Some(1));
+    let poll = &findings.signatures[0];
+    assert_eq!(poll.known.as_ref().unwrap().id, "poll-eof");
+    assert_eq!(poll.count, 1);
+    assert_eq!(
+        serde_json::to_string_pretty(&findings).unwrap(),
+        fixture("findings.json").trim_end()
+    );
 }

@@ -16,6 +16,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use crate::bundle::{self, BundleError, BundleWriter};
+use crate::findings;
 use crate::form::CaseForm;
 use crate::manifest::{self, Entry, Manifest};
 use crate::record::{POLL_INTERVAL, Recording, Watch};
@@ -63,6 +64,8 @@ pub struct Request<'a> {
     pub obfuscate: Vec<Category>,
     /// Told what is being done now, for a progress display.
     pub progress: &'a dyn Fn(&str),
+    /// Network checks already run (`submit`), added to findings.json; `collect` has none.
+    pub network_checks: Vec<jcdiag_protocol::Check>,
 }
 
 /// Scrubbing, then (with `--obfuscate`) aliasing: what every text entry goes through.
@@ -115,6 +118,9 @@ pub struct Outcome {
     /// What the preview shows: every entry with its size and redactions.
     #[serde(skip)]
     pub entries: Vec<Entry>,
+    /// What findings.json says, for the preview.
+    #[serde(skip)]
+    pub findings: jcdiag_protocol::Findings,
 }
 
 /// Builds the bundle. Fails only when no usable bundle can be written at all.
@@ -155,7 +161,16 @@ pub fn collect(mut req: Request) -> Result<Outcome, BundleError> {
     }
 
     (req.progress)("agent logs");
-    let main_log_errors = add_logs(&req, &clean, &mut writer, &mut manifest, &mut warnings)?;
+    let mut scan =
+        findings::LogScan::new(&req.profile.findings, &req.profile.logs.timestamp_format);
+    let main_log_errors = add_logs(
+        &req,
+        &clean,
+        &mut writer,
+        &mut manifest,
+        &mut warnings,
+        &mut scan,
+    )?;
     if let Some(mut recording) = req.recording.take() {
         (req.progress)("recorded logs");
         add_recorded(&req, &clean, &mut recording, &mut writer, &mut manifest)?;
@@ -190,7 +205,31 @@ pub fn collect(mut req: Request) -> Result<Outcome, BundleError> {
         Some(lines) => summary::MainLog::Collected(lines),
         None => summary::MainLog::NotCollected(&layout.main_log),
     };
+    (req.progress)("findings");
+    let found = findings::evaluate(
+        &findings::Context {
+            profile: req.profile,
+            os: req.os,
+            sysroot: &req.sysroot,
+            live: req.live,
+            trust: req.trust,
+            now: req.now,
+            in_bundle: true,
+        },
+        &scan,
+        std::mem::take(&mut req.network_checks),
+    );
     let summary = summary::render(req.form, &req.case, &system, main_log, &manifest);
+    let summary = findings::with_summary(summary, &found);
+    let findings_json = serde_json::to_value(&found).expect("findings serialise");
+    add_text(
+        &clean,
+        &mut writer,
+        &mut manifest,
+        "findings.json",
+        &pretty(&findings_json),
+        None,
+    )?;
     add_text(
         &clean,
         &mut writer,
@@ -253,6 +292,7 @@ pub fn collect(mut req: Request) -> Result<Outcome, BundleError> {
         obfuscation: clean.hide.as_ref().map(Obfuscator::mapping),
         obfuscation_map: None,
         entries,
+        findings: found,
     })
 }
 
@@ -283,6 +323,7 @@ fn add_logs(
     writer: &mut BundleWriter,
     manifest: &mut Manifest,
     warnings: &mut Vec<String>,
+    scan: &mut findings::LogScan,
 ) -> Result<Option<Vec<String>>, BundleError> {
     let profile = req.profile;
     let layout = profile.layout(req.os);
@@ -353,6 +394,12 @@ fn add_logs(
             ));
         }
         let name = entry_name("logs", &located.system_path, req.os);
+        // Signatures from the text as stored: scrubbed, so no secret reaches them.
+        scan.scan(
+            &name,
+            scrubbed.bytes(),
+            located.system_path.eq_ignore_ascii_case(&layout.main_log),
+        );
         add_entry(
             writer,
             manifest,

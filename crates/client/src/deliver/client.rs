@@ -113,7 +113,7 @@ fn base_builder(conn: &Connection) -> Result<reqwest::ClientBuilder, DeliverErro
 }
 
 /// The certificates of a PEM file, as DER.
-fn read_ca_file(path: &std::path::Path) -> Result<Vec<Vec<u8>>, DeliverError> {
+pub(crate) fn read_ca_file(path: &std::path::Path) -> Result<Vec<Vec<u8>>, DeliverError> {
     use rustls_pki_types::CertificateDer;
     use rustls_pki_types::pem::PemObject;
     let pem = std::fs::read(path).map_err(|e| {
@@ -140,7 +140,7 @@ fn read_ca_file(path: &std::path::Path) -> Result<Vec<Vec<u8>>, DeliverError> {
     Ok(certs)
 }
 
-fn webpki_config(extra: &[Vec<u8>]) -> Result<rustls::ClientConfig, DeliverError> {
+pub(crate) fn webpki_config(extra: &[Vec<u8>]) -> Result<rustls::ClientConfig, DeliverError> {
     let mut roots = rustls::RootCertStore::empty();
     let native = rustls_native_certs::load_native_certs();
     roots.add_parsable_certificates(native.certs);

@@ -15,7 +15,7 @@ use crate::ids::CaseId;
 use crate::state::AppState;
 use crate::store::console::BundleFacts;
 
-/// The largest summary.txt, system.json or findings.json the console reads.
+/// The largest summary.txt or system.json the console reads.
 pub const SMALL_ENTRY_CAP: u64 = 8 << 20;
 
 /// One entry of a bundle.
@@ -70,7 +70,7 @@ pub fn read_small(path: &std::path::Path, name: &str) -> Result<Option<Vec<u8>>,
 
 /// The bundle's findings.json, when it has a readable one.
 pub fn findings(path: &std::path::Path) -> Result<Option<Findings>, ConsoleError> {
-    Ok(read_small(path, "findings.json")?.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+    Ok(crate::bundle_findings::read(path))
 }
 
 /// The bundle's system.json as JSON, when it has one.
