@@ -2,6 +2,7 @@
 //! profile's paths and globs, tail-read under caps) and screenshots (recognised by content).
 //! Used by [`crate::collect`] for a snapshot and by [`crate::record`] while it follows the logs.
 
+pub mod commands;
 pub mod logs;
 pub mod screenshots;
 
