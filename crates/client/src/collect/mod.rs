@@ -5,12 +5,13 @@
 //! not found, or found and refused, is written down in the manifest: a bundle is allowed to be
 //! partial, never silently so.
 
+pub mod parity;
 pub mod summary;
 pub mod system;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -63,6 +64,8 @@ pub struct Request<'a> {
     pub obfuscate: Vec<Category>,
     /// Told what is being done now, for a progress display.
     pub progress: &'a dyn Fn(&str),
+    /// The parity list's switches and the collection's time budget.
+    pub parity: parity::Options,
 }
 
 /// Scrubbing, then (with `--obfuscate`) aliasing: what every text entry goes through.
@@ -119,6 +122,7 @@ pub struct Outcome {
 
 /// Builds the bundle. Fails only when no usable bundle can be written at all.
 pub fn collect(mut req: Request) -> Result<Outcome, BundleError> {
+    let started = Instant::now();
     let source = system::Source {
         os: req.os,
         sysroot: &req.sysroot,
@@ -162,6 +166,8 @@ pub fn collect(mut req: Request) -> Result<Outcome, BundleError> {
     }
     (req.progress)("agent configuration");
     let agent = add_agent_files(&req, &clean, &mut writer, &mut manifest)?;
+    (req.progress)("OS logs, other agent files and commands");
+    let os_logs = parity::add(&req, &clean, &mut writer, &mut manifest, started)?;
     (req.progress)("system facts");
 
     let layout = req.profile.layout(req.os);
@@ -190,7 +196,8 @@ pub fn collect(mut req: Request) -> Result<Outcome, BundleError> {
         Some(lines) => summary::MainLog::Collected(lines),
         None => summary::MainLog::NotCollected(&layout.main_log),
     };
-    let summary = summary::render(req.form, &req.case, &system, main_log, &manifest);
+    let mut summary = summary::render(req.form, &req.case, &system, main_log, &manifest);
+    summary::add_os_logs(&mut summary, &os_logs);
     add_text(
         &clean,
         &mut writer,
@@ -265,6 +272,7 @@ fn known_names(req: &Request, source: &system::Source, host: &str) -> KnownNames
     {
         users.push(runner.clone());
     }
+    users.extend(parity::managed_user_names(req, source));
     KnownNames {
         hosts: [Some(host.to_string()), sysinfo::System::host_name().ok()]
             .into_iter()

@@ -4,6 +4,9 @@
 
 pub mod commands;
 pub mod logs;
+pub mod parse;
+pub mod per_user;
+pub mod plist;
 pub mod screenshots;
 
 pub use logs::Caps;
