@@ -299,13 +299,33 @@ fn add_logs(
     for (path, reason) in search.excluded {
         manifest.skip(path, reason);
     }
-    let (opened, refused) = logs::open_newest_first(search.found, req.trust);
+    let (mut opened, refused) = logs::open_newest_first(search.found, req.trust);
+    let homes = crate::sources::per_user::homes(req.os, &req.sysroot, profile.accounts(req.os)).0;
     for (located, why) in refused {
+        // A log in a home folder (jc-user-agent.log) is its owner's: theirs or root's is read.
+        if let Refusal::NotOwnedByRoot(_) = why
+            && let Some(home) = homes
+                .iter()
+                .find(|h| is_below(&located.system_path, &h.system_path))
+        {
+            let reopened = crate::sources::per_user::open(&located.root, &located.parts)
+                .map_err(|why| why.to_string())
+                .and_then(|file| home.check_owner(&file).map(|()| file));
+            match reopened {
+                Ok(file) => opened.push((located, file)),
+                Err(why) => {
+                    warnings.push(format!("skipped {}: {why}", located.system_path));
+                    manifest.skip(&located.system_path, why);
+                }
+            }
+            continue;
+        }
         manifest.skip(&located.system_path, why.to_string());
         if why != Refusal::NotFound {
             warnings.push(format!("skipped {}: {why}", located.system_path));
         }
     }
+    opened.sort_by_key(|(_, file)| std::cmp::Reverse(file.modified));
     let since_local = req.since.map(|d| chrono::Local::now().naive_local() - d);
     let since_system = req.since.and_then(|d| SystemTime::now().checked_sub(d));
     let mut budget = req.caps.total;
@@ -676,6 +696,13 @@ fn add_entry(
 /// `logs/var/log/jcagent.log`, `logs/Windows/Temp/jcagent.log`: the system path below the root.
 fn entry_name(prefix: &str, system_path: &str, os: TargetOs) -> String {
     format!("{prefix}/{}", os.components(system_path).join("/"))
+}
+
+/// Whether a system path lies below a folder (`/home/ana/x` below `/home/ana`).
+fn is_below(path: &str, folder: &str) -> bool {
+    path.len() > folder.len()
+        && path[..folder.len()].eq_ignore_ascii_case(folder)
+        && path[folder.len()..].starts_with(['/', '\\'])
 }
 
 fn file_name(system_path: &str) -> &str {
