@@ -512,3 +512,44 @@ fn live_commands_run_or_say_why_not() {
     assert_eq!(ps["exit_code"], 0);
     assert!(ps["duration_ms"].is_u64());
 }
+
+/// `--since` drops the older lines of the OS's log files, whatever their time format.
+#[test]
+fn since_applies_to_system_logs() {
+    let sandbox = Sandbox::new("linux");
+    let old = chrono::Local::now() - chrono::Duration::days(5);
+    let new = chrono::Local::now() - chrono::Duration::hours(1);
+    sandbox.write(
+        "/var/log/syslog",
+        format!(
+            "{} host jumpcloud-agent[1]: SYSLOG-OLD\n{} host jumpcloud-agent[1]: SYSLOG-NEW\n",
+            old.format("%b %e %H:%M:%S"),
+            new.format("%b %e %H:%M:%S")
+        ),
+    );
+    sandbox.write(
+        "/var/log/dpkg.log",
+        format!(
+            "{} status installed DPKG-OLD\n{} status installed DPKG-NEW\n",
+            old.format("%Y-%m-%d %H:%M:%S"),
+            new.format("%Y-%m-%d %H:%M:%S")
+        ),
+    );
+    assert!(
+        sandbox
+            .collect(&["--yes", "--since", "2d"])
+            .status
+            .success()
+    );
+    let bundle = sandbox.bundle();
+    let syslog = bundle.text("os-logs/var/log/syslog");
+    assert!(
+        syslog.contains("SYSLOG-NEW") && !syslog.contains("SYSLOG-OLD"),
+        "{syslog}"
+    );
+    let dpkg = bundle.text("os-logs/var/log/dpkg.log");
+    assert!(
+        dpkg.contains("DPKG-NEW") && !dpkg.contains("DPKG-OLD"),
+        "{dpkg}"
+    );
+}

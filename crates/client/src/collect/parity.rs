@@ -17,7 +17,7 @@ use crate::bundle::{BundleError, BundleWriter};
 use crate::manifest::{CommandRun, Manifest};
 use crate::sources::commands::{self, Ran, Status};
 use crate::sources::per_user::{self, Home};
-use crate::sources::{logs, parse, plist};
+use crate::sources::{logs, parse, plist, syslog};
 
 /// What turns parts of the collection off, and how long commands may take in all.
 #[derive(Debug, Clone)]
@@ -281,7 +281,7 @@ impl Run<'_, '_> {
             );
             return Ok(());
         }
-        let (bytes, cut) = match file.read_tail(cap) {
+        let (mut bytes, cut) = match file.read_tail(cap) {
             Ok(read) => read,
             Err(e) => {
                 manifest.errors.push(format!("{system_path}: {e}"));
@@ -294,6 +294,21 @@ impl Run<'_, '_> {
                 format!("over {cap} bytes: a structured file is never cut (it would not parse)"),
             );
             return Ok(());
+        }
+        let mut dropped = None;
+        if item.log
+            && let Some(window) = req.since
+        {
+            let now = chrono::Local::now();
+            let from = now - chrono::Duration::from_std(window).unwrap_or_default();
+            let start = syslog::first_line_since(&bytes, from, now);
+            if start > 0 {
+                bytes.drain(..start);
+                dropped = Some(format!(
+                    "dropped entries older than {}",
+                    from.format("%Y-%m-%d %H:%M:%S")
+                ));
+            }
         }
         if item.log {
             self.log_budget = self.log_budget.saturating_sub(bytes.len() as u64);
@@ -312,6 +327,10 @@ impl Run<'_, '_> {
                 file.len
             )
         });
+        let truncated = match (truncated, dropped) {
+            (Some(t), Some(d)) => Some(format!("{t}; {d}")),
+            (t, d) => t.or(d),
+        };
         let name = format!("{}/{}", item.into, parts.join("/"));
         let modified = file.modified;
         add_entry(
@@ -824,6 +843,7 @@ mod tests {
     use crate::form::CaseForm;
     use jcdiag_profile::Profile;
 
+    #[cfg(unix)]
     fn collect_live_with(
         profile: &Profile,
         dir: &Path,

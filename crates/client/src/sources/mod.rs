@@ -8,6 +8,7 @@ pub mod parse;
 pub mod per_user;
 pub mod plist;
 pub mod screenshots;
+pub mod syslog;
 
 pub use logs::Caps;
 pub use screenshots::Screenshot;
