@@ -6,7 +6,6 @@
 use std::io::Read;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -111,27 +110,36 @@ pub fn run(spec: &Spec) -> Ran {
         Err(e) => return not_started(e.to_string()),
     };
     let group = platform::Group::adopt(&child);
-    let (out_tx, out_rx) = mpsc::channel();
-    let (err_tx, err_rx) = mpsc::channel();
-    if let Some(stdout) = child.stdout.take() {
+    let stdout = child.stdout.take().map(|pipe| {
         let (cap, keep) = (spec.cap, spec.keep);
-        thread::spawn(move || {
-            let _ = out_tx.send(read_capped(stdout, cap, keep));
-        });
-    }
-    if let Some(stderr) = child.stderr.take() {
-        thread::spawn(move || {
-            let _ = err_tx.send(read_capped(stderr, STDERR_CAP, Keep::Tail));
-        });
-    }
+        thread::spawn(move || read_capped(pipe, cap, keep))
+    });
+    let stderr = child
+        .stderr
+        .take()
+        .map(|pipe| thread::spawn(move || read_capped(pipe, STDERR_CAP, Keep::Tail)));
     let status = wait(&mut child, spec.timeout, started);
     // Whatever the child left running dies with it.
     group.kill_all();
     let _ = child.wait();
+    // The pipes close once every holder is dead; a descendant that left the group may keep
+    // them open: its readers are then left behind, their output lost.
     let grace = Instant::now() + PIPE_GRACE;
-    let out = out_rx.recv_timeout(grace.saturating_duration_since(Instant::now()));
-    let err = err_rx.recv_timeout(grace.saturating_duration_since(Instant::now()));
-    let note = out.is_err().then(|| {
+    let collect = |reader: Option<thread::JoinHandle<(Vec<u8>, u64, bool)>>| {
+        let reader = reader?;
+        while !reader.is_finished() && Instant::now() < grace {
+            thread::sleep(Duration::from_millis(10));
+        }
+        if reader.is_finished() {
+            reader.join().ok()
+        } else {
+            None
+        }
+    };
+    let had_stdout = stdout.is_some();
+    let out = collect(stdout);
+    let err = collect(stderr);
+    let note = (had_stdout && out.is_none()).then(|| {
         "its output stayed open after it ended (a descendant left its process group): output lost"
             .to_string()
     });
