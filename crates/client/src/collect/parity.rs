@@ -600,14 +600,23 @@ impl Run<'_, '_> {
             _ => None,
         };
         record.duration_ms = Some(ran.duration.as_millis() as u64);
-        let stderr = String::from_utf8_lossy(&ran.stderr);
-        let stderr = stderr.trim();
-        let detail = |what: String| {
-            if stderr.is_empty() {
-                what
-            } else {
-                format!("{what}: {}", stderr.lines().last().unwrap_or_default())
-            }
+        // Why it failed: the last line of stderr, else of stdout (sc.exe and reg.exe print
+        // their errors there).
+        let said = [&ran.stderr, &ran.stdout]
+            .into_iter()
+            .find_map(|bytes| {
+                let text = String::from_utf8_lossy(bytes);
+                text.lines()
+                    .map(str::trim)
+                    .rfind(|line| !line.is_empty())
+                    .map(str::to_string)
+            })
+            .map(|line| {
+                String::from_utf8_lossy(self.clean.text(line.as_bytes()).bytes()).into_owned()
+            });
+        let detail = |what: String| match &said {
+            Some(line) => format!("{what}: {line}"),
+            None => what,
         };
         match &ran.status {
             Status::Exited(Some(0)) => record.status = "ok".into(),
