@@ -119,8 +119,10 @@ pub fn run(spec: &Spec) -> Ran {
         .take()
         .map(|pipe| thread::spawn(move || read_capped(pipe, STDERR_CAP, Keep::Tail)));
     let status = wait(&mut child, spec.timeout, started);
-    // Whatever the child left running dies with it.
+    // Whatever the child left running dies with it; the child itself is killed directly too,
+    // should the group or job not have been made.
     group.kill_all();
+    let _ = child.kill();
     let _ = child.wait();
     // The pipes close once every holder is dead; a descendant that left the group may keep
     // them open: its readers are then left behind, their output lost.
@@ -459,6 +461,96 @@ mod tests {
             !std::path::Path::new(&format!("/proc/{pid}")).exists()
                 || std::fs::read_to_string(format!("/proc/{pid}/stat"))
                     .is_ok_and(|s| s.split_whitespace().nth(2) == Some("Z"))
+        });
+        assert!(gone, "the grandchild {pid} outlived the timeout");
+    }
+
+    /// Helper processes of the Windows test below, not tests: run only with `--exact` (the
+    /// test starts them so), they return at once in any other run.
+    #[cfg(windows)]
+    #[test]
+    #[ignore = "a helper process of a_hung_command_and_its_grandchild_are_killed_by_the_job"]
+    fn sleeper_child() {
+        if !std::env::args().any(|a| a == "--exact") {
+            return;
+        }
+        let exe = std::env::current_exe().unwrap();
+        let grandchild = std::process::Command::new(exe)
+            .args([
+                "--ignored",
+                "--exact",
+                "sources::commands::tests::sleeper_grandchild",
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap();
+        println!("GRANDCHILD {}", grandchild.id());
+        std::io::Write::flush(&mut std::io::stdout()).unwrap();
+        std::thread::sleep(Duration::from_secs(1000));
+        // Never reached: the job ends this process first.
+        let _ = { grandchild }.wait();
+    }
+
+    #[cfg(windows)]
+    #[test]
+    #[ignore = "a helper process of a_hung_command_and_its_grandchild_are_killed_by_the_job"]
+    fn sleeper_grandchild() {
+        if std::env::args().any(|a| a == "--exact") {
+            std::thread::sleep(Duration::from_secs(1000));
+        }
+    }
+
+    /// Windows: the Job object ends the child and the grandchild it started at the timeout.
+    #[cfg(windows)]
+    #[test]
+    fn a_hung_command_and_its_grandchild_are_killed_by_the_job() {
+        use windows_sys::Win32::Foundation::{CloseHandle, STILL_ACTIVE};
+        use windows_sys::Win32::System::Threading::{
+            GetExitCodeProcess, OpenProcess, PROCESS_QUERY_LIMITED_INFORMATION,
+        };
+        let exe = std::env::current_exe().unwrap();
+        let args: Vec<String> = [
+            "--ignored",
+            "--exact",
+            "sources::commands::tests::sleeper_child",
+            "--nocapture",
+        ]
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+        let ran = run(&Spec {
+            program: &exe,
+            args: &args,
+            timeout: Duration::from_secs(5),
+            cap: 1 << 16,
+            keep: Keep::Tail,
+        });
+        assert_eq!(ran.status, Status::TimedOut(Duration::from_secs(5)));
+        let out = String::from_utf8_lossy(&ran.stdout);
+        let pid: u32 = out
+            .lines()
+            .find_map(|l| l.strip_prefix("GRANDCHILD "))
+            .unwrap_or_else(|| panic!("no grandchild started: {out}"))
+            .trim()
+            .parse()
+            .unwrap();
+        let alive = || {
+            // SAFETY: plain Win32 calls; the handle is closed here.
+            unsafe {
+                let handle = OpenProcess(PROCESS_QUERY_LIMITED_INFORMATION, 0, pid);
+                if handle.is_null() {
+                    return false;
+                }
+                let mut code = 0u32;
+                let ok = GetExitCodeProcess(handle, &mut code);
+                CloseHandle(handle);
+                ok != 0 && code == STILL_ACTIVE as u32
+            }
+        };
+        let gone = (0..100).any(|_| {
+            std::thread::sleep(Duration::from_millis(20));
+            !alive()
         });
         assert!(gone, "the grandchild {pid} outlived the timeout");
     }
