@@ -213,6 +213,17 @@ pub struct CollectionArgs {
     /// Add the images saved in the screenshot folders within this long (90s, 5m, 48h, 2d); asks first on a terminal
     #[arg(long, env = "JCDIAG_SCREENSHOTS_SINCE", value_name = "DURATION", value_parser = jcdiag_fs::duration::parse_duration)]
     pub screenshots_since: Option<std::time::Duration>,
+    /// Time the collection may take, commands and OS log queries included [default: 60s]
+    #[arg(long, env = "JCDIAG_COLLECTION_BUDGET", value_name = "DURATION", value_parser = jcdiag_fs::duration::parse_duration)]
+    pub collection_budget: Option<std::time::Duration>,
+    /// Leave out a source (agent-files, system-logs, os-logs, commands, users, per-user) or one item by name (journal, iptables…)
+    #[arg(
+        long,
+        env = "JCDIAG_SKIP_SOURCE",
+        value_delimiter = ',',
+        value_name = "NAME"
+    )]
+    pub skip_source: Vec<String>,
 }
 
 #[derive(Debug, Args, Default)]

@@ -64,6 +64,12 @@ pub struct Config {
     /// Words that mark a key as secret, added to the profile's list.
     #[serde(default)]
     pub secret_key_words: Vec<String>,
+    /// The collection's time budget (`60s`).
+    #[serde(default, deserialize_with = "duration")]
+    pub collection_budget: Option<Duration>,
+    /// Sources or items of the parity list left out.
+    #[serde(default)]
+    pub skip_sources: Vec<String>,
 }
 
 /// `10MiB`, as the flags take it.

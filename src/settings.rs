@@ -184,3 +184,39 @@ pub(crate) fn sla_terms(profile: &Profile, config: &Config) -> Result<SlaProfile
     }
     Ok(sla)
 }
+
+/// The parity list's switches: `--skip-source` (flag/env, else the config file's
+/// `skip_sources`), each a source or an item name of the profile, and the time budget.
+pub(crate) fn parity_options(
+    collection: &CollectionArgs,
+    config: &Config,
+    profile: &Profile,
+) -> Result<collect::parity::Options, CommandError> {
+    let skip = if collection.skip_source.is_empty() {
+        config.skip_sources.clone()
+    } else {
+        collection.skip_source.clone()
+    };
+    let lists = &profile.parity;
+    let known = |name: &str| {
+        lists.sources.iter().any(|s| s.name == name)
+            || name == "journal"
+            || [&lists.linux, &lists.macos, &lists.windows]
+                .iter()
+                .any(|l| l.commands.iter().any(|c| c.name == name))
+    };
+    if let Some(bad) = skip.iter().find(|name| !known(name)) {
+        let sources: Vec<&str> = lists.sources.iter().map(|s| s.name.as_str()).collect();
+        return Err(CommandError::Usage(format!(
+            "--skip-source {bad}: no such source; give one of {} or a command's name (journal, iptables, sc-queryex…)",
+            sources.join(", ")
+        )));
+    }
+    Ok(collect::parity::Options {
+        budget: collection
+            .collection_budget
+            .or(config.collection_budget)
+            .unwrap_or(collect::parity::DEFAULT_BUDGET),
+        skip,
+    })
+}

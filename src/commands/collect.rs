@@ -10,8 +10,8 @@ use crate::exit::CommandError;
 use crate::output::Report;
 use crate::output::{alias_table_line, bundle_json, collection_spinner, preview_report};
 use crate::settings::{
-    caps, check_out, configured_out, layered_form, load_config, place_of, screenshot_cap,
-    sla_terms, state_dir,
+    caps, check_out, configured_out, layered_form, load_config, parity_options, place_of,
+    screenshot_cap, sla_terms, state_dir,
 };
 use jcdiag_client::collect::{self, Outcome, RunInfo};
 use jcdiag_client::form::CaseForm;
@@ -115,6 +115,7 @@ pub(crate) fn build_bundle(
     let (place, collection) = (&args.place, &args.collection);
     let profile = Profile::builtin();
     let caps = caps(collection, config);
+    let parity = parity_options(collection, config, profile)?;
     let screenshot_cap = screenshot_cap(collection, config);
     // Screenshots are checked before anything is written: a bad one is a usage error.
     let mut screenshots = form
@@ -199,6 +200,7 @@ pub(crate) fn build_bundle(
         recording: extras.recording,
         skipped,
         network_checks: extras.network_checks,
+        parity,
     });
     spinner.finish_and_clear();
     let mut outcome = collected?;

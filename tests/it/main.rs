@@ -17,6 +17,7 @@ mod hostile_endpoint;
 mod installer;
 mod isolation;
 mod obfuscate;
+mod parity;
 mod planted;
 mod record;
 mod submit;

@@ -200,6 +200,7 @@ fn main() {
             obfuscate: Vec::new(),
             progress: &|_| {},
             network_checks: Vec::new(),
+            parity: collect::parity::Options::default(),
         })
         .expect("collect");
         let wall = start.elapsed().as_secs_f64();

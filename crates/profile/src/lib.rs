@@ -3,8 +3,10 @@
 //! contact channels and escalation path (`profile.toml`, checked against its sources by tests);
 //! [`sla`] turns a tier and severity into a response target; [`target`] names the OS layouts.
 
+mod parity;
 mod profile;
 pub mod sla;
 pub mod target;
 
+pub use parity::*;
 pub use profile::*;

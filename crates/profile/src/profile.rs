@@ -20,6 +20,8 @@ pub struct Profile {
     pub logs: LogFormat,
     pub secrets: SecretRules,
     pub record: RecordRules,
+    /// What JumpCloud's own collection scripts gather, per OS.
+    pub parity: crate::parity::ParityLists,
     pub screenshots: ScreenshotFolders,
     /// `agentServerHost` value → region name.
     pub regions: BTreeMap<String, String>,
@@ -292,6 +294,170 @@ mod tests {
         assert_eq!(p.agent.windows.main_log, r"C:\Windows\Temp\jcagent.log");
         assert_eq!(p.agent.macos.main_log, "/var/log/jcagent.log");
         assert_eq!(p.agent.linux.main_log, "/var/log/jcagent.log");
+    }
+
+    /// Every file, folder and command of the doc's parity list is in the profile (agent layout
+    /// or parity list), and every parity item is one the doc names.
+    #[test]
+    fn the_parity_list_is_the_agent_docs() {
+        let p = Profile::builtin();
+        let section = JUMPCLOUD
+            .split("## What JumpCloud's own collection scripts gather")
+            .nth(1)
+            .and_then(|s| s.split("\n## ").next())
+            .unwrap();
+        for (os, list, layout) in [
+            ("linux", &p.parity.linux, &p.agent.linux),
+            ("macos", &p.parity.macos, &p.agent.macos),
+            ("windows", &p.parity.windows, &p.agent.windows),
+        ] {
+            let mut profile_text: Vec<String> = list
+                .files
+                .iter()
+                .chain(&list.per_user)
+                .map(|f| format!("{} {}", f.path, f.names.as_deref().unwrap_or_default()))
+                .collect();
+            profile_text.extend(layout.other_logs.iter().cloned());
+            profile_text.extend([layout.version_file.clone(), layout.proxy_config.clone()]);
+            for c in &list.commands {
+                profile_text.push(format!("{} {}", c.program[0], c.args.join(" ")));
+            }
+            if let Some(j) = &list.journal {
+                profile_text.push(j.program[0].clone());
+            }
+            let profile_text = profile_text.join("\n");
+            for item in list.files.iter().chain(&list.per_user) {
+                let last = item.path.rsplit(['/', '\\']).next().unwrap();
+                let stem = last.split('*').max_by_key(|s| s.len()).unwrap();
+                assert!(
+                    section.contains(stem),
+                    "{os}: {} is not in the doc",
+                    item.path
+                );
+                assert!(
+                    p.parity.sources.iter().any(|s| s.name == item.source),
+                    "{os}: {} has an unknown source",
+                    item.path
+                );
+            }
+            for c in &list.commands {
+                assert!(
+                    p.parity.sources.iter().any(|s| s.name == c.source),
+                    "{os}: {}",
+                    c.name
+                );
+                assert!(
+                    c.program
+                        .iter()
+                        .all(|p| p.starts_with('/') || p.starts_with("C:\\")),
+                    "{os}: {} must name absolute paths",
+                    c.name
+                );
+            }
+            let named: &[&str] = match os {
+                "linux" => &[
+                    "/var/log/jc",
+                    "jumpcloud",
+                    "jcagentInstall.log",
+                    "version.txt",
+                    "managedUsers.json",
+                    "packageUpgradeBackup.json",
+                    "policyConf.json",
+                    "policies",
+                    "jcagent-proxy.conf",
+                    "syslog",
+                    "auth.log",
+                    "messages",
+                    "secure",
+                    "apt/term.log",
+                    "apt/history.log",
+                    "dpkg.log",
+                    "hostnamectl",
+                    "jcosqueryi --line select * from users",
+                    "last",
+                    "iptables -L",
+                    "list-units --type=service --all",
+                    "ps",
+                    "JumpCloud Password Manager/logs",
+                    "data/daemon/log",
+                    "JumpCloud-Remote-Assist/logs",
+                    "journalctl",
+                ],
+                "macos" => &[
+                    "/var/log/jc*.log*",
+                    "jumpcloud",
+                    "jumpcloud-loginwindow",
+                    "com.jumpcloud.Nudge.json",
+                    "managedUsers.json",
+                    "install.log*",
+                    "DiagnosticReports/Certificate*",
+                    "com.apple.SoftwareUpdate.plist",
+                    "SoftwareUpdateDDMStatePersistence.plist",
+                    "profiles show -o stdout",
+                    "softwareupdate --list",
+                    "launchctl print system",
+                    "mdmclient QueryDeviceInformation",
+                    "fdesetup list",
+                    "diskutil apfs list",
+                    "Library/Logs/JumpCloud Password Manager",
+                    "JumpCloud Password Manager/data/daemon/log",
+                    "Library/Logs/JumpCloud-Remote-Assist",
+                    "Library/Logs/JumpCloud",
+                    "/var/root/Library/Logs/JumpCloud-Remote-Assist",
+                    "'jumpcloud'",
+                    "JCLoginPlugin",
+                    "DurtService",
+                    "JumpCloudGo",
+                    "appstored",
+                    "SoftwareUpdateMacController",
+                ],
+                _ => &[
+                    "jcagent_updater.log",
+                    "jcExecUpgradeScript.log",
+                    "jcUninstallUpgrade.log",
+                    "jcUpdate.log",
+                    "jcUpgradeScript.log",
+                    "jc_raasvc.log",
+                    "JumpCloud_AD_Integration.log",
+                    "JCCredentialProvider\\provider.log",
+                    "CredentialProvider\\provider*.json",
+                    "CredentialProvider\\provider*.log",
+                    "DependencyLoader\\loader.log",
+                    "Tray\\*\\tray*.log",
+                    "TrayApp",
+                    "jumpcloudtray.log",
+                    "lockoutCache.json",
+                    "managedUsers.json",
+                    "version.txt",
+                    "JumpCloud\\policyConf.json",
+                    "jcagent-proxy.conf",
+                    "JumpCloud-Remote-Assist\\logs\\*.log",
+                    "JumpCloud_AD_Import_Grpc*.log",
+                    "jcadimportagent.config.json",
+                    "JumpCloud_AD_Sync.log",
+                    "AD Sync\\config.json",
+                    "jc-user-agent.log",
+                    "jcupdate.log",
+                    "jc-native-messaging-host*.log",
+                    "logs-live.log",
+                    "daemon\\log\\*.log",
+                    "Windows NT\\CurrentVersion",
+                    "Credential Providers",
+                    "LogonUI",
+                    "chocolatey\\logs",
+                    "Application",
+                    "System",
+                    "net.exe user",
+                    "localgroup",
+                ],
+            };
+            for name in named {
+                assert!(
+                    profile_text.contains(name),
+                    "{os}: {name} is not in the profile"
+                );
+            }
+        }
     }
 
     #[test]

@@ -19,7 +19,7 @@ pub use api::{
 pub use case::{CaseForm, CaseRecord, Contact, RecordingWindow, SeverityInfo};
 pub use findings::{Check, Evidence, FINDINGS_SCHEMA, Findings, KnownSignature, Signature, Status};
 pub use level::{LevelError, Severity, Tier};
-pub use manifest::{Entry, Manifest, RecordedLog, Recording, Skipped};
+pub use manifest::{CommandRun, Entry, Manifest, RecordedLog, Recording, Skipped};
 pub use system::{AgentFacts, Collection, SystemFacts};
 
 /// `schema` of case.json.

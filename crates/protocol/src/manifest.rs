@@ -28,6 +28,28 @@ pub struct Manifest {
     /// `jcdiag record`: the window and what each log gave.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub recording: Option<Recording>,
+    /// Each command and OS log query of the parity list: run or not, and what it gave.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub commands: Vec<CommandRun>,
+}
+
+/// One command (or OS log query) of the parity list.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CommandRun {
+    /// The profile's name for it (`hostnamectl`, `journal`, `sc-queryex`).
+    pub name: String,
+    /// The source it belongs to (`commands`, `os-logs`, `users`).
+    pub source: String,
+    /// Program and arguments as run (empty when no program was found).
+    pub command: Vec<String>,
+    /// `ok`, `failed`, `timed out`, `not found`, `not run`, `turned off`.
+    pub status: String,
+    /// Why, for anything but `ok`: `timed out after 10 s`, `exit code 1: …`.
+    pub reason: Option<String>,
+    pub exit_code: Option<i32>,
+    pub duration_ms: Option<u64>,
+    /// The bundle entry holding its output.
+    pub entry: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -5,12 +5,13 @@
 //! not found, or found and refused, is written down in the manifest: a bundle is allowed to be
 //! partial, never silently so.
 
+pub mod parity;
 pub mod summary;
 pub mod system;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, SystemTime};
+use std::time::{Duration, Instant, SystemTime};
 
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -66,6 +67,8 @@ pub struct Request<'a> {
     pub progress: &'a dyn Fn(&str),
     /// Network checks already run (`submit`), added to findings.json; `collect` has none.
     pub network_checks: Vec<jcdiag_protocol::Check>,
+    /// The parity list's switches and the collection's time budget.
+    pub parity: parity::Options,
 }
 
 /// Scrubbing, then (with `--obfuscate`) aliasing: what every text entry goes through.
@@ -125,6 +128,7 @@ pub struct Outcome {
 
 /// Builds the bundle. Fails only when no usable bundle can be written at all.
 pub fn collect(mut req: Request) -> Result<Outcome, BundleError> {
+    let started = Instant::now();
     let source = system::Source {
         os: req.os,
         sysroot: &req.sysroot,
@@ -177,6 +181,8 @@ pub fn collect(mut req: Request) -> Result<Outcome, BundleError> {
     }
     (req.progress)("agent configuration");
     let agent = add_agent_files(&req, &clean, &mut writer, &mut manifest)?;
+    (req.progress)("OS logs, other agent files and commands");
+    let os_logs = parity::add(&req, &clean, &mut writer, &mut manifest, started)?;
     (req.progress)("system facts");
 
     let layout = req.profile.layout(req.os);
@@ -219,7 +225,8 @@ pub fn collect(mut req: Request) -> Result<Outcome, BundleError> {
         &scan,
         std::mem::take(&mut req.network_checks),
     );
-    let summary = summary::render(req.form, &req.case, &system, main_log, &manifest);
+    let mut summary = summary::render(req.form, &req.case, &system, main_log, &manifest);
+    summary::add_os_logs(&mut summary, &os_logs);
     let summary = findings::with_summary(summary, &found);
     let findings_json = serde_json::to_value(&found).expect("findings serialise");
     add_text(
@@ -305,6 +312,7 @@ fn known_names(req: &Request, source: &system::Source, host: &str) -> KnownNames
     {
         users.push(runner.clone());
     }
+    users.extend(parity::managed_user_names(req, source));
     KnownNames {
         hosts: [Some(host.to_string()), sysinfo::System::host_name().ok()]
             .into_iter()
@@ -332,13 +340,33 @@ fn add_logs(
     for (path, reason) in search.excluded {
         manifest.skip(path, reason);
     }
-    let (opened, refused) = logs::open_newest_first(search.found, req.trust);
+    let (mut opened, refused) = logs::open_newest_first(search.found, req.trust);
+    let homes = crate::sources::per_user::homes(req.os, &req.sysroot, profile.accounts(req.os)).0;
     for (located, why) in refused {
+        // A log in a home folder (jc-user-agent.log) is its owner's: theirs or root's is read.
+        if let Refusal::NotOwnedByRoot(_) = why
+            && let Some(home) = homes
+                .iter()
+                .find(|h| is_below(&located.system_path, &h.system_path))
+        {
+            let reopened = crate::sources::per_user::open(&located.root, &located.parts)
+                .map_err(|why| why.to_string())
+                .and_then(|file| home.check_owner(&file).map(|()| file));
+            match reopened {
+                Ok(file) => opened.push((located, file)),
+                Err(why) => {
+                    warnings.push(format!("skipped {}: {why}", located.system_path));
+                    manifest.skip(&located.system_path, why);
+                }
+            }
+            continue;
+        }
         manifest.skip(&located.system_path, why.to_string());
         if why != Refusal::NotFound {
             warnings.push(format!("skipped {}: {why}", located.system_path));
         }
     }
+    opened.sort_by_key(|(_, file)| std::cmp::Reverse(file.modified));
     let since_local = req.since.map(|d| chrono::Local::now().naive_local() - d);
     let since_system = req.since.and_then(|d| SystemTime::now().checked_sub(d));
     let mut budget = req.caps.total;
@@ -715,6 +743,13 @@ fn add_entry(
 /// `logs/var/log/jcagent.log`, `logs/Windows/Temp/jcagent.log`: the system path below the root.
 fn entry_name(prefix: &str, system_path: &str, os: TargetOs) -> String {
     format!("{prefix}/{}", os.components(system_path).join("/"))
+}
+
+/// Whether a system path lies below a folder (`/home/ana/x` below `/home/ana`).
+fn is_below(path: &str, folder: &str) -> bool {
+    path.len() > folder.len()
+        && path[..folder.len()].eq_ignore_ascii_case(folder)
+        && path[folder.len()..].starts_with(['/', '\\'])
 }
 
 fn file_name(system_path: &str) -> &str {

@@ -173,6 +173,27 @@ pub fn render(
     page
 }
 
+/// The "OS logs" section: agent errors from the journal or event logs, the service state and
+/// other readings of commands, and what support should know (Full Disk Access, sources off).
+pub fn add_os_logs(page: &mut String, os_logs: &super::parity::Highlights) {
+    let mut body = String::new();
+    for reading in &os_logs.readings {
+        let _ = writeln!(body, "{reading}");
+    }
+    if os_logs.errors.is_empty() {
+        let _ = writeln!(body, "(no agent error lines in the OS logs collected)");
+    } else {
+        let _ = writeln!(body, "Agent errors in the OS logs (newest last):");
+        for line in &os_logs.errors {
+            let _ = writeln!(body, "  {line}");
+        }
+    }
+    for note in &os_logs.notes {
+        let _ = writeln!(body, "NOTE: {note}");
+    }
+    section(page, "OS logs", &body);
+}
+
 /// A section listing paths one per line, with their count; long lists are cut, and say so.
 fn path_list(page: &mut String, title: &str, paths: &[String]) {
     if paths.is_empty() {

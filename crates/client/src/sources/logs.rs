@@ -113,7 +113,7 @@ pub fn find_files(
     search
 }
 
-fn never_collect(
+pub fn never_collect(
     profile: &Profile,
     layout: &AgentLayout,
     system_path: &str,
@@ -135,7 +135,7 @@ fn never_collect(
 }
 
 /// The path as written on the target OS, from its components.
-fn system_path(os: TargetOs, parts: &[String]) -> String {
+pub fn system_path(os: TargetOs, parts: &[String]) -> String {
     match os {
         TargetOs::Windows => format!("C:\\{}", parts.join("\\")),
         _ => format!("/{}", parts.join("/")),
