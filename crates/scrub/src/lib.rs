@@ -2,6 +2,7 @@
 //! specification) and replacing names and addresses with stable aliases ([`obfuscate`]).
 
 pub mod obfuscate;
+pub mod provider;
 mod scrub;
 
 pub use scrub::*;

@@ -120,6 +120,8 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use memchr::memmem;
 use regex::bytes::{CaptureLocations, Regex, RegexBuilder};
 
+use crate::provider::ProviderRules;
+
 // ---------------------------------------------------------------------------------------------
 // Public API
 // ---------------------------------------------------------------------------------------------
@@ -219,6 +221,9 @@ pub enum ScrubError {
         #[source]
         source: regex::Error,
     },
+    /// The vendored provider rules cannot be used, or `disabled_rules` names no rule.
+    #[error(transparent)]
+    Provider(#[from] crate::provider::ProviderError),
     /// One of the scrubber's literal automatons could not be built.
     #[error("could not build the scrubber's literal search: {0}")]
     Automaton(#[from] aho_corasick::BuildError),
@@ -233,7 +238,16 @@ pub struct Scrubber {
     /// What wakes which rule.
     wakes: WakeTables,
     pem: PemFinder,
+    /// Provider credential rules ([`crate::provider`]).
+    providers: ProviderRules,
     kinds: Kinds,
+}
+
+/// Choices beyond the key words, for [`Scrubber::with_options`].
+#[derive(Debug, Clone, Default)]
+pub struct ScrubOptions {
+    /// Provider rules to leave out, by id (`np.slack.2`) or kind (`slack-bot-token`).
+    pub disabled_rules: Vec<String>,
 }
 
 impl std::fmt::Debug for Scrubber {
@@ -255,6 +269,15 @@ impl Scrubber {
     /// `public_keys`: exact keys (case-insensitive) that look secret but are not and must be
     /// kept, e.g. "systemkey".
     pub fn new(secret_key_words: &[String], public_keys: &[String]) -> Result<Self, ScrubError> {
+        Self::with_options(secret_key_words, public_keys, &ScrubOptions::default())
+    }
+
+    /// [`Scrubber::new`], with provider rules turned off by `options`.
+    pub fn with_options(
+        secret_key_words: &[String],
+        public_keys: &[String],
+        options: &ScrubOptions,
+    ) -> Result<Self, ScrubError> {
         let mut kinds = Kinds::default();
         let keys = KeyWords::new(secret_key_words, public_keys, &mut kinds)?;
         let rules = RULES
@@ -264,11 +287,13 @@ impl Scrubber {
             .collect::<Result<Vec<_>, _>>()?;
         let wakes = WakeTables::new(&keys.spellings)?;
         let pem = PemFinder::new(&mut kinds)?;
+        let providers = ProviderRules::new(&options.disabled_rules, &mut |k| kinds.intern(k))?;
         Ok(Scrubber {
             rules,
             keys,
             wakes,
             pem,
+            providers,
             kinds,
         })
     }
@@ -732,7 +757,7 @@ const METADATA_WORDS: &[&str] = &[
 // Compiled rules and kinds
 // ---------------------------------------------------------------------------------------------
 
-type KindId = u16;
+pub(crate) type KindId = u16;
 
 /// Interned kind names and their placeholders.
 #[derive(Default)]
@@ -843,6 +868,10 @@ impl Placed {
     }
 }
 
+/// Provider rules rank after the built-in ones when two find the same span, so the built-in
+/// kind (`password`, `jwt`) names it.
+const PROVIDER_PRIORITY: u16 = 100;
+
 /// Upper bound on rescan rounds in [`Scrubber::scrub_text`]; one is the norm.
 const MAX_ROUNDS: usize = 8;
 
@@ -920,6 +949,13 @@ impl KeyWords {
                 .map(|(_, kind)| kinds.intern(kind))
                 .collect(),
         })
+    }
+
+    /// Does `text` contain one of the public keys (`systemKey`), in any case?
+    fn names_public_key(&self, text: &[u8]) -> bool {
+        self.public_keys
+            .iter()
+            .any(|k| !k.is_empty() && text.windows(k.len()).any(|w| w.eq_ignore_ascii_case(k)))
     }
 
     /// Is `key` the name of a secret? Returns the kind to report, from the longest secret key
@@ -1257,6 +1293,7 @@ impl Scrubber {
     /// Collects the spans to redact from `ranges` of the input (sorted, disjoint, whole
     /// lines). Each line that something wakes runs the rules woken, once.
     fn find_spans(&self, input: &[u8], ranges: &[(usize, usize)], spans: &mut Vec<Span>) {
+        self.provider_spans(input, ranges, spans);
         let mut wakes = Wakes::default();
         for &(start, end) in ranges {
             self.wakes.wake_ups(input, start, end, &mut wakes);
@@ -1305,6 +1342,84 @@ impl Scrubber {
         }
         if let Some((start, end, rules)) = line {
             self.scan_line(input, start, end, rules, &mut locs, spans);
+        }
+    }
+
+    /// Collects the spans of the provider rules: each rule runs on the lines that hold one of
+    /// its literals. Every capture group of a match is a secret (the whole match if the rule
+    /// has none). A generic rule's match that names a public key (`systemKey`) is kept.
+    fn provider_spans(&self, input: &[u8], ranges: &[(usize, usize)], spans: &mut Vec<Span>) {
+        let mut hits = Vec::new();
+        for &(start, end) in ranges {
+            self.providers.wake_ups(input, start, end, &mut hits);
+        }
+        for (line_start, r) in hits {
+            let rule = &self.providers.rules[r as usize];
+            let (start, end) = if rule.multiline {
+                provider_window(input, line_start)
+            } else {
+                let end = memchr::memchr(b'\n', &input[line_start..])
+                    .map_or(input.len(), |i| line_start + i);
+                (line_start, end)
+            };
+            let window = &input[start..end];
+            self.provider_matches(rule, r, window, &|i| start + i, spans);
+            // Text inside XML (a plist `<string>`, an attribute) has its `<`, `>`, `"` and
+            // `&` escaped; the rules are written for the plain text.
+            if has_xml_entity(window) {
+                let (decoded, map) = xml_unescape(window);
+                if decoded.len() != window.len() {
+                    self.provider_matches(rule, r, &decoded, &|i| start + map[i], spans);
+                }
+            }
+            // A block indented in a YAML value or a log record: rules that span lines expect
+            // the next line to start at its first column.
+            if rule.multiline && has_indented_line(window) {
+                let (dedented, map) = dedent(window);
+                if dedented.len() != window.len() {
+                    self.provider_matches(rule, r, &dedented, &|i| start + map[i], spans);
+                }
+            }
+        }
+    }
+
+    /// The spans of one provider rule's matches in `window`; `to_input` maps an offset in
+    /// `window` to one in the input.
+    fn provider_matches(
+        &self,
+        rule: &crate::provider::ProviderRule,
+        index: u32,
+        window: &[u8],
+        to_input: &dyn Fn(usize) -> usize,
+        spans: &mut Vec<Span>,
+    ) {
+        // The lazy DFA says whether there is a match at all far faster than a search with
+        // captures; most woken lines hold none.
+        if !rule.re.is_match(window) {
+            return;
+        }
+        let mut locs = rule.re.capture_locations();
+        let mut at = 0;
+        while at <= window.len() {
+            let Some(m) = rule.re.captures_read_at(&mut locs, window, at) else {
+                break;
+            };
+            at = m.end().max(at + 1);
+            if rule.generic && self.keys.names_public_key(&window[m.start()..m.end()]) {
+                continue;
+            }
+            for (s, e) in crate::provider::secret_groups(rule.secret_groups, &locs) {
+                // Quotes and unbalanced brackets a rule takes along are syntax (`map[k:[v]]`).
+                let (s, e) = unwrap_value(window, s, e);
+                if s < e && !self.inside_placeholder(window, s, e) {
+                    spans.push(Span {
+                        start: to_input(s),
+                        end: to_input(e),
+                        kind: rule.kind,
+                        priority: PROVIDER_PRIORITY.saturating_add(index as u16),
+                    });
+                }
+            }
         }
     }
 
@@ -1814,6 +1929,98 @@ fn changed_lines(text: &[u8], placed: &[Placed]) -> Vec<(usize, usize)> {
         }
     }
     lines
+}
+
+/// The text a provider rule runs on for a literal on the line starting at `line_start`: a few
+/// lines before and after it (see [`crate::provider::WINDOW_LINES_BEFORE`]).
+fn provider_window(input: &[u8], line_start: usize) -> (usize, usize) {
+    use crate::provider::{WINDOW_BYTES, WINDOW_LINES_AFTER, WINDOW_LINES_BEFORE};
+    let floor = line_start.saturating_sub(WINDOW_BYTES);
+    let mut start = line_start;
+    for _ in 0..WINDOW_LINES_BEFORE {
+        if start <= floor {
+            break;
+        }
+        start = memchr::memrchr(b'\n', &input[floor..start - 1]).map_or(floor, |i| floor + i + 1);
+    }
+    let ceiling = input.len().min(line_start + WINDOW_BYTES);
+    let mut end = line_start;
+    for _ in 0..=WINDOW_LINES_AFTER {
+        match memchr::memchr(b'\n', &input[end..ceiling]) {
+            Some(i) => end += i + 1,
+            None => {
+                end = ceiling;
+                break;
+            }
+        }
+    }
+    (start, end)
+}
+
+/// Does a line after the first start with a blank?
+fn has_indented_line(text: &[u8]) -> bool {
+    memchr::memchr_iter(b'\n', text).any(|i| matches!(text.get(i + 1), Some(b' ' | b'\t')))
+}
+
+/// Does `text` hold one of the entities [`xml_unescape`] decodes?
+fn has_xml_entity(text: &[u8]) -> bool {
+    memchr::memchr_iter(b'&', text).any(|i| {
+        let rest = &text[i..];
+        [&b"&lt;"[..], b"&gt;", b"&amp;", b"&quot;", b"&apos;"]
+            .iter()
+            .any(|e| rest.starts_with(e))
+    })
+}
+
+/// `text` without the blanks at the start of each line after the first, and for each kept
+/// offset (and the end) the offset in `text` it came from.
+fn dedent(text: &[u8]) -> (Vec<u8>, Vec<usize>) {
+    let mut out = Vec::with_capacity(text.len());
+    let mut map = Vec::with_capacity(text.len() + 1);
+    let mut line_start = false;
+    for (i, &b) in text.iter().enumerate() {
+        if line_start && matches!(b, b' ' | b'\t') {
+            continue;
+        }
+        line_start = b == b'\n';
+        out.push(b);
+        map.push(i);
+    }
+    map.push(text.len());
+    (out, map)
+}
+
+/// `text` with the XML entities `&lt;` `&gt;` `&amp;` `&quot;` `&apos;` replaced by their
+/// characters, and for each decoded offset (and the end) the offset in `text` it came from.
+fn xml_unescape(text: &[u8]) -> (Vec<u8>, Vec<usize>) {
+    const ENTITIES: &[(&[u8], u8)] = &[
+        (b"&lt;", b'<'),
+        (b"&gt;", b'>'),
+        (b"&amp;", b'&'),
+        (b"&quot;", b'"'),
+        (b"&apos;", b'\''),
+    ];
+    let mut out = Vec::with_capacity(text.len());
+    let mut map = Vec::with_capacity(text.len() + 1);
+    let mut i = 0;
+    while i < text.len() {
+        let entity = (text[i] == b'&')
+            .then(|| ENTITIES.iter().find(|(e, _)| text[i..].starts_with(e)))
+            .flatten();
+        map.push(i);
+        match entity {
+            Some((e, c)) => {
+                out.push(*c);
+                i += e.len();
+            }
+            None => {
+                out.push(text[i]);
+                i += 1;
+            }
+        }
+    }
+    map.push(text.len());
+    (out, map)
 }
 
 /// `text` with each `%XX` replaced by its byte (a `%` not followed by two hex digits stays).
