@@ -608,11 +608,11 @@ pub trait Launch {
 
 impl Launch for std::process::Command {
     fn run(&mut self) -> std::io::Result<std::process::Output> {
-        retry_spurious(|| self.run())
+        retry_spurious(|| self.output())
     }
 
     fn start(&mut self) -> std::io::Result<std::process::Child> {
-        retry_spurious(|| self.start())
+        retry_spurious(|| self.spawn())
     }
 }
 
