@@ -466,6 +466,13 @@ macro_rules! inline_value {
     };
 }
 
+/// A connection-string value: braced (`{a;b}`, `}}` escapes `}`), quoted, or up to `;`.
+macro_rules! connection_value {
+    () => {
+        r#"\{(?:[^}]|\}\})*(?:\}|$)|"(?:[^"]|"")*(?:"|$)|'(?:[^']|'')*(?:'|$)|[^;"'{\s][^;"'\r\n]*"#
+    };
+}
+
 /// Key characters: `db.password`, `proxy-password`, `local_ldap_bind_pwd`.
 macro_rules! key {
     () => {
@@ -510,9 +517,10 @@ const RULES: &[RuleDef] = &[
         kind: KindOf::Fixed("header-secret"),
         wake: &[Wake::XHeader],
         key: KeyFilter::None,
-        // `X-Api-Key`, `X-Auth-Token`, `x-connect-key` (JumpCloud install scripts), ...
+        // `X-Api-Key`, `X-Auth-Token`, `x-connect-key` (JumpCloud install scripts),
+        // `X-JFrog-Art-Api` (Artifactory), ...
         pattern: concat!(
-            r#"(?i)(?:^|[^a-z0-9])x-[a-z0-9\-]*(?:key|token|secret|signature|auth|password|passwd|credential|session)[a-z0-9\-]*["']?[ \t]*:[ \t]*"#,
+            r#"(?i)(?:^|[^a-z0-9])x-[a-z0-9\-]*(?:key|token|secret|signature|auth|password|passwd|credential|session|art-api)[a-z0-9\-]*["']?[ \t]*:[ \t]*"#,
             header_value!()
         ),
     },
@@ -676,6 +684,72 @@ const RULES: &[RuleDef] = &[
             r#"[ \t]+(?P<v>"(?:[^"\\]|\\.)*(?:"|$)|'(?:[^'\\]|\\.)*(?:'|$)|[^\s\-"']\S*)"#
         ),
     },
+    RuleDef {
+        name: "connection-string",
+        kind: KindOf::Fixed("connection-string"),
+        wake: &[Wake::KeyIs(CONNECTION_STRING_KEYS)],
+        key: KeyFilter::None,
+        // Azure, ODBC and ADO.NET connection strings: `AccountName=a;AccountKey=k==;`,
+        // `Uid=u;Pwd={p;w}`, `User ID=u;Password=two words;`. The value runs to the next `;`
+        // (or is braced or quoted), but only where a `;` shows that this is a connection
+        // string: `password=x user=y` elsewhere stays with `key-value`. After the key-value
+        // rules, so that where both find the same span the kind stays `password`.
+        pattern: concat!(
+            r#"(?i)(?:;[ \t]*(?:AccountKey|SharedAccessKey|SharedSecretValue|Password|Pwd)[ \t]*=[ \t]*(?P<v>"#,
+            connection_value!(),
+            r#")|(?:^|[\s"'])(?:AccountKey|SharedAccessKey|SharedSecretValue|Password|Pwd)[ \t]*=[ \t]*(?P<v2>"#,
+            connection_value!(),
+            r#")[ \t]*;)"#
+        ),
+    },
+    RuleDef {
+        name: "xml-element",
+        kind: KindOf::FromKey,
+        wake: &[Wake::Literal(&["</"])],
+        key: KeyFilter::SecretKey,
+        // `<password>x</password>`, `<ns:Token type="a">x</ns:Token>` (attributes,
+        // `password="x"`, are `key-value`). plist `<key>` / `<string>` pairs are found by
+        // `PlistFinder`.
+        pattern: r#"<(?P<key>[A-Za-z_][A-Za-z0-9_.:\-]*)(?:[ \t][^<>]*)?>(?P<v>[^<]+)</"#,
+    },
+    RuleDef {
+        name: "prose-secret",
+        kind: KindOf::FromKey,
+        wake: &[Wake::Literal(&[
+            "password",
+            "Password",
+            "PASSWORD",
+            "passwd",
+            "passphrase",
+            "Passphrase",
+            "credential",
+            "Credential",
+            "CREDENTIAL",
+            "secret",
+            "Secret",
+            "SECRET",
+            "token",
+            "Token",
+            "TOKEN",
+        ])],
+        key: KeyFilter::SecretKey,
+        // A quoted value after a secret word in prose: "with credentials 'x'", "the password
+        // is \"x\"", "token set to `x`". Unquoted prose ("password policy updated") is kept.
+        pattern: concat!(
+            r#"(?i)\b(?P<key>password|passwd|passphrase|credentials?|secret|token)[ \t]+"#,
+            r#"(?:(?:is|was|are|were|of|to|set[ \t]+to|changed[ \t]+to|reset[ \t]+to)[ \t]+)?"#,
+            r#"(?P<v>'[^'\r\n]+'|"[^"\r\n]+"|`[^`\r\n]+`)"#
+        ),
+    },
+];
+
+/// Keys of a connection string that hold its secret (exact, case-insensitive).
+const CONNECTION_STRING_KEYS: &[&str] = &[
+    "accountkey",
+    "sharedaccesskey",
+    "sharedsecretvalue",
+    "password",
+    "pwd",
 ];
 
 /// Query parameters that hold secrets although their name has no secret key word.
@@ -688,9 +762,10 @@ const QUERY_SECRET_NAMES: &[&str] = &[
     "code",
 ];
 
-// At most 31 rules: bit 31 of a wake mask is the PEM block finder.
-const _: () = assert!(RULES.len() < 31);
+// At most 30 rules: bit 31 of a wake mask is the PEM block finder, bit 30 the plist finder.
+const _: () = assert!(RULES.len() < 30);
 const PEM_BIT: u32 = 1 << 31;
+const PLIST_BIT: u32 = 1 << 30;
 
 /// PEM private-key markers, checked where a `-----BEGIN` literal was found. Certificates
 /// and public keys do not match.
@@ -717,6 +792,9 @@ const WORD_TABLE: &[(&str, Option<&str>, &str)] = &[
     ("systemtoken",         Some("system_token"), "system-token"),
     ("certuuid",            Some("cert_uuid"),    "certuuid"),
     ("local_ldap_bind_pwd", None,                 "ldap-bind-password"),
+    ("psk",                 None,                 "psk"),
+    ("presharedkey",        Some("pre_shared_key"), "psk"),
+    ("passphrase",          None,                 "passphrase"),
 ];
 
 /// Kinds decided by the whole secret key (letters and digits only, lowercased) rather than
@@ -1070,6 +1148,7 @@ impl WakeTables {
             }
         }
         *literal_masks.entry(b"-----BEGIN".to_vec()).or_insert(0) |= PEM_BIT;
+        *literal_masks.entry(b"<key>".to_vec()).or_insert(0) |= PLIST_BIT;
         let closed: Vec<(Vec<u8>, u32)> = literal_masks
             .keys()
             .map(|p| {
@@ -1224,7 +1303,7 @@ impl Wakes {
     /// since each `-----BEGIN` needs its own look.
     fn push(&mut self, input: &[u8], at: usize, mask: u32) {
         if let Some(&(last, last_mask)) = self.list.last()
-            && mask & PEM_BIT == 0
+            && mask & (PEM_BIT | PLIST_BIT) == 0
             && last <= at
             && last_mask & mask == mask
         {
@@ -1325,6 +1404,17 @@ impl Scrubber {
                     pem_until = end;
                 }
             }
+            if mask & PLIST_BIT != 0 {
+                mask &= !PLIST_BIT;
+                if let Some((start, end, kind)) = self.plist_value(input, at) {
+                    spans.push(Span {
+                        start,
+                        end,
+                        kind,
+                        priority: 0,
+                    });
+                }
+            }
             if mask == 0 {
                 continue;
             }
@@ -1421,6 +1511,37 @@ impl Scrubber {
                 }
             }
         }
+    }
+
+    /// The value of a plist entry whose `<key>` (at `input[at]`) names a secret: the text of
+    /// the `<string>` or `<data>` element that follows it, across lines
+    /// (`<key>PreSharedKey</key>\n<string>x</string>`), as macOS Wi-Fi and MDM profiles
+    /// hold them.
+    fn plist_value(&self, input: &[u8], at: usize) -> Option<(usize, usize, KindId)> {
+        const KEY_LIMIT: usize = 200;
+        const GAP_LIMIT: usize = 1024;
+        let name_start = at + b"<key>".len();
+        let rest = &input[name_start..input.len().min(name_start + KEY_LIMIT)];
+        let name_len = memmem::find(rest, b"</key>")?;
+        let kind = self.keys.classify(&rest[..name_len])?;
+        let mut p = name_start + name_len + b"</key>".len();
+        let gap_end = input.len().min(p + GAP_LIMIT);
+        while p < gap_end && input[p].is_ascii_whitespace() {
+            p += 1;
+        }
+        let after = &input[p..];
+        let (open, close): (&[u8], &[u8]) = if after.starts_with(b"<string>") {
+            (b"<string>", b"</string>")
+        } else if after.starts_with(b"<data>") {
+            (b"<data>", b"</data>")
+        } else {
+            return None;
+        };
+        let start = p + open.len();
+        // An element with no end runs to the end of the input: a cut-off secret is still one.
+        let end = memmem::find(&input[start..], close).map_or(input.len(), |i| start + i);
+        let (s, e) = trim_blank(input, start, end);
+        (s < e && !self.inside_placeholder(input, s, e)).then_some((s, e, kind))
     }
 
     /// Runs the rules in `rules` (a bit mask over [`RULES`]) on `input[start..end]`.
@@ -1931,6 +2052,17 @@ fn changed_lines(text: &[u8], placed: &[Placed]) -> Vec<(usize, usize)> {
     lines
 }
 
+/// `hay[s..e]` without blanks and line breaks at either end.
+fn trim_blank(hay: &[u8], mut s: usize, mut e: usize) -> (usize, usize) {
+    while s < e && hay[s].is_ascii_whitespace() {
+        s += 1;
+    }
+    while e > s && hay[e - 1].is_ascii_whitespace() {
+        e -= 1;
+    }
+    (s, e)
+}
+
 /// The text a provider rule runs on for a literal on the line starting at `line_start`: a few
 /// lines before and after it (see [`crate::provider::WINDOW_LINES_BEFORE`]).
 fn provider_window(input: &[u8], line_start: usize) -> (usize, usize) {
@@ -2207,6 +2339,29 @@ mod tests {
         ("percent-encoded blanks", b"%22password%22%20%3A%20%22s3cr3t%22", b"%22password%22%20%3A%20%22[REDACTED:password]%22"),
         ("percent-encoded padding kept in value", b"token%3DYWJjZA%3D%3D&next=1", b"token%3D[REDACTED:token]&next=1"),
         ("pem escaped in json", b"{\"k\":\"-----BEGIN PRIVATE KEY-----\\nMIIE\\n-----END PRIVATE KEY-----\\n\"}", b"{\"k\":\"[REDACTED:private-key]\\n\"}"),
+        // connection strings
+        ("azure storage", b"conn=DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=6jqh42QQjWWB+oI8ed6ZA/wB5a699==;EndpointSuffix=core.windows.net", b"conn=DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=[REDACTED:connection-string];EndpointSuffix=core.windows.net"),
+        ("service bus", b"Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=root;SharedAccessKey=S8ii67l3Gd1Ba69az78iP9U=", b"Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=root;SharedAccessKey=[REDACTED:access-key]"),
+        ("odbc braced pwd", b"Driver={ODBC Driver 18};Server=db;Uid=sa;Pwd={p;a}}ss w};Encrypt=yes", b"Driver={ODBC Driver 18};Server=db;Uid=sa;Pwd=[REDACTED:connection-string]};Encrypt=yes"),
+        ("ado password with blanks", b"Server=db;User ID=app;Password=two words here;Database=x", b"Server=db;User ID=app;Password=[REDACTED:connection-string];Database=x"),
+        ("ado password first", b"\"Password=pa ss;User ID=app\"", b"\"Password=[REDACTED:connection-string];User ID=app\""),
+        ("sas url sig", b"SharedAccessSignature=sv=2020-08-04&ss=b&sig=Zm9vYmFy%3D&se=2030", b"SharedAccessSignature=sv=2020-08-04&ss=b&sig=[REDACTED:query-secret]&se=2030"),
+        // plist and XML
+        ("plist psk", b"<dict>\n\t<key>PreSharedKey</key>\n\t<string>hunter2 wifi</string>\n</dict>", b"<dict>\n\t<key>PreSharedKey</key>\n\t<string>[REDACTED:psk]</string>\n</dict>"),
+        ("plist password one line", b"<key>Password</key><string>s3cr3t</string><key>SSID_STR</key><string>home</string>", b"<key>Password</key><string>[REDACTED:password]</string><key>SSID_STR</key><string>home</string>"),
+        ("plist data", b"<key>UserPassword</key>\n<data>\n  aGVsbG8=\n  d29ybGQ=\n</data>", b"<key>UserPassword</key>\n<data>\n  [REDACTED:password]\n</data>"),
+        ("plist passphrase", b"<key>Passphrase</key> <string>a b c</string>", b"<key>Passphrase</key> <string>[REDACTED:passphrase]</string>"),
+        ("xml element", b"<config><password>x y</password><user>bob</user></config>", b"<config><password>[REDACTED:password]</password><user>bob</user></config>"),
+        ("xml element with attributes", b"<ns:AuthToken type=\"a\">abc</ns:AuthToken>", b"<ns:AuthToken type=\"a\">[REDACTED:token]</ns:AuthToken>"),
+        ("xml attribute", b"<add name=\"db\" password=\"p w\"/>", b"<add name=\"db\" password=\"[REDACTED:password]\"/>"),
+        ("wpa psk", b"network={\n\tssid=\"home\"\n\tpsk=\"hunter2 wifi\"\n}", b"network={\n\tssid=\"home\"\n\tpsk=\"[REDACTED:psk]\"\n}"),
+        // prose
+        ("prose credentials", b"logged in with credentials 'p@ss w0rd' as admin", b"logged in with credentials '[REDACTED:credential]' as admin"),
+        ("prose password is", b"The password is \"Winter2024!\" for now", b"The password is \"[REDACTED:password]\" for now"),
+        ("prose token set to", b"token set to `abc123def`", b"token set to [REDACTED:token]"),
+        // provider rules (vendored): only the secret part goes
+        ("sendgrid", b"mail via 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 ok", b"mail via [REDACTED:sendgrid-api-key] ok"),
+        ("jfrog header", b"-H \"X-JFrog-Art-Api: AKCp8igrDNFerC357m4422e4tmu7xB983QLPxJhKFcSMfoux2RFvp8rc4jC8t9ncdmYCMFD8W\"", b"-H \"X-JFrog-Art-Api: [REDACTED:header-secret]\""),
     ];
 
     /// Look-alikes: every one of these must come out unchanged.
@@ -2254,6 +2409,12 @@ mod tests {
         b"auth_method%3Dldap&token_ttl%3D3600",
         b"%22token%22%3Anull",
         b"redirect=%2Fhome%3Fpage%3D2",
+        b"<key>SSID_STR</key>\n<string>home</string>",
+        b"<key>PasswordPolicy</key><string>strict</string>",
+        b"<user>bob</user>",
+        b"Server=db;Database=x;Trusted_Connection=yes",
+        b"token refresh failed: 'expired'",
+        b"password policy \"strict\" applied",
     ];
 
     #[test]

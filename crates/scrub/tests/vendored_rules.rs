@@ -24,6 +24,21 @@ fn in_use() -> Vec<VendoredRule> {
         .collect()
 }
 
+/// `text` without its `[REDACTED:kind]` placeholders, whose kinds may spell a secret that is
+/// also a word (`password`).
+fn without_placeholders(text: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(i) = memchr::memmem::find(rest, b"[REDACTED:") {
+        out.extend_from_slice(&rest[..i]);
+        rest = &rest[i..];
+        let close = memchr::memchr(b']', rest).map_or(rest.len(), |j| j + 1);
+        rest = &rest[close..];
+    }
+    out.extend_from_slice(rest);
+    out
+}
+
 fn xml_escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -138,7 +153,7 @@ fn every_positive_example_is_scrubbed_wherever_it_is_planted() {
                     // often as before.
                     let count = |hay: &[u8]| memchr::memmem::find_iter(hay, &secret).count();
                     let planted = if escaped { xml_escape(ex) } else { ex.clone() };
-                    if count(&out) >= count(planted.as_bytes()) {
+                    if count(&without_placeholders(&out)) >= count(planted.as_bytes()) {
                         leaks.push(format!(
                             "{} in {form}: {:?} survives in {:?}",
                             rule.id,
