@@ -64,6 +64,10 @@ pub struct Config {
     /// Words that mark a key as secret, added to the profile's list.
     #[serde(default)]
     pub secret_key_words: Vec<String>,
+    /// Provider rules of the scrubber to turn off, by id (`np.slack.2`) or by the kind the
+    /// manifest counts them under (`slack-bot-token`).
+    #[serde(default)]
+    pub disabled_secret_rules: Vec<String>,
 }
 
 /// `10MiB`, as the flags take it.

@@ -16,6 +16,7 @@ mod installer;
 mod isolation;
 mod obfuscate;
 mod planted;
+mod provider_secrets;
 mod record;
 mod submit;
 mod tus_interop;

@@ -741,6 +741,33 @@ const RULES: &[RuleDef] = &[
             r#"(?P<v>'[^'\r\n]+'|"[^"\r\n]+"|`[^`\r\n]+`)"#
         ),
     },
+    RuleDef {
+        name: "discord-bot-token",
+        kind: KindOf::Fixed("discord-bot-token"),
+        wake: &[Wake::Literal(&["discord", "Discord", "DISCORD"])],
+        key: KeyFilter::None,
+        // Not in the vendored rule set. The first part is the bot's id in base64 (`M`, `N` or
+        // `O` first); the token has no literal of its own, so the word wakes the rule.
+        pattern: r"\b[MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}\b",
+    },
+    RuleDef {
+        name: "telegram-bot-token",
+        kind: KindOf::Fixed("telegram-bot-token"),
+        wake: &[Wake::Literal(&[":AA"])],
+        key: KeyFilter::None,
+        // The vendored rule wants a word boundary before the token, so it misses the Bot
+        // API's own URL form, `https://api.telegram.org/bot<token>/getMe`.
+        pattern: r"(?:\b|bot)(?P<v>[0-9]{6,12}:AA[A-Za-z0-9_\-]{32,33})(?:[^A-Za-z0-9_\-]|$)",
+    },
+    RuleDef {
+        name: "twilio-sid",
+        kind: KindOf::Fixed("twilio-sid"),
+        wake: &[Wake::Literal(&["twilio", "Twilio", "TWILIO"])],
+        key: KeyFilter::None,
+        // Account and API key SIDs next to their secrets in Twilio snippets: the vendored
+        // rule takes the secret; this takes the SIDs, which detect-secrets reports as keys.
+        pattern: r"\b(?:AC|SK)[0-9a-f]{32}\b",
+    },
 ];
 
 /// Keys of a connection string that hold its secret (exact, case-insensitive).
@@ -2361,6 +2388,9 @@ mod tests {
         ("prose token set to", b"token set to `abc123def`", b"token set to [REDACTED:token]"),
         // provider rules (vendored): only the secret part goes
         ("sendgrid", b"mail via 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 ok", b"mail via [REDACTED:sendgrid-api-key] ok"),
+        ("discord", b"discord bot started, token MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs ok", b"discord bot started, token [REDACTED:discord-bot-token] ok"),
+        ("telegram url", b"GET https://api.telegram.org/bot1102015430:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1/getMe", b"GET https://api.telegram.org/bot[REDACTED:telegram-bot-token]/getMe"),
+        ("twilio sid", b"twilio sid='AC712594f590c0d8ace55c04858f7398f9'", b"twilio sid='[REDACTED:twilio-sid]'"),
         ("jfrog header", b"-H \"X-JFrog-Art-Api: AKCp8igrDNFerC357m4422e4tmu7xB983QLPxJhKFcSMfoux2RFvp8rc4jC8t9ncdmYCMFD8W\"", b"-H \"X-JFrog-Art-Api: [REDACTED:header-secret]\""),
     ];
 
