@@ -439,6 +439,7 @@ impl ProviderRules {
                         // Hundreds of literals with common first letters: no prefilter helps,
                         // and a DFA walks each byte fastest.
                         .kind(Some(aho_corasick::AhoCorasickKind::DFA))
+                        .start_kind(aho_corasick::StartKind::Unanchored)
                         .build(patterns)
                 })
                 .transpose()

@@ -34,6 +34,11 @@
 //! 2. **Rules.** A woken line runs the rules that woke, each once. A rule is a regex whose
 //!    group `v` is the secret value. Rules with a `key` group also need that key to name a
 //!    secret (see `KeyWords::classify`).
+//! 3. **Provider rules** ([`crate::provider`]) run on the lines that hold their literals, found
+//!    by one more Aho-Corasick pass (ASCII case-insensitive). Rules that span lines run on a
+//!    few lines around the hit, also with XML entities decoded and indentation removed.
+//!    **plist values**: a `<key>` naming a secret wakes `Scrubber::plist_value`, which takes
+//!    the `<string>` or `<data>` after it, across lines.
 //! 3. **PEM private keys** span several lines. They are found from their `-----BEGIN`
 //!    wake-up (see `PemFinder::block`).
 //! 4. **Merging.** All spans found are sorted and merged. Spans that overlap or touch become
@@ -73,6 +78,10 @@
 //! | `aws-access-key-id` | `AKIA` / `ASIA` + 16 upper-case letters or digits |
 //! | `github-token` | `ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`, `github_pat_` tokens |
 //! | `slack-token` | `xox[abprs]-...` tokens, Slack webhook paths |
+//! | `psk`, `passphrase` | keys with `psk`, `presharedkey`, `passphrase` (Wi-Fi, plist `<key>PreSharedKey</key>`) |
+//! | `connection-string` | `AccountKey=`, `SharedAccessKey=`, `SharedSecretValue=`, `Password=`, `Pwd=` in a `;`-separated connection string (braced or quoted values whole) |
+//! | `discord-bot-token`, `telegram-bot-token`, `twilio-sid` | bot tokens near the word `discord`, `<id>:AA…` (also in `/bot<token>/` URLs), Twilio `AC…`/`SK…` SIDs near the word `twilio` |
+//! | *provider rule* | a vendored Nosey Parker rule ([`crate::provider`]): its name as a slug, `sendgrid-api-key` |
 //! | *word* | a caller's secret key word that is not in `WORD_TABLE`: the word, with `_` and `.` as `-` |
 //!
 //! # Which keys are secret
