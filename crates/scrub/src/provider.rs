@@ -69,7 +69,7 @@ pub(crate) const WINDOW_LINES_BEFORE: usize = 3;
 pub(crate) const WINDOW_LINES_AFTER: usize = 6;
 pub(crate) const WINDOW_BYTES: usize = 2048;
 
-/// The secret parts of one match: the groups of [`SECRET_GROUPS`], else the last group that
+/// The secret parts of one match: the groups of `SECRET_GROUPS`, else the last group that
 /// took part, else the whole match.
 pub(crate) fn secret_groups(
     groups: &[usize],
@@ -142,7 +142,7 @@ impl VendoredRule {
         self.id.eq_ignore_ascii_case(name) || self.kind().eq_ignore_ascii_case(name)
     }
 
-    /// Its row of [`SECRET_GROUPS`], or none.
+    /// Its row of `SECRET_GROUPS`, or none.
     pub fn secret_groups(&self) -> &'static [usize] {
         SECRET_GROUPS
             .iter()
@@ -151,7 +151,7 @@ impl VendoredRule {
     }
 
     /// What this rule takes out of `text` (compiled as `re`): the secret groups of each match
-    /// (see [`secret_groups`]).
+    /// (see `secret_groups`).
     pub fn secrets_in(&self, re: &Regex, text: &[u8]) -> Vec<Vec<u8>> {
         let mut out = Vec::new();
         let mut locs = re.capture_locations();
@@ -185,13 +185,13 @@ impl VendoredRule {
     }
 
     /// Literals (lower-case) one of which every match contains, or `None` if there is no such
-    /// set of literals of at least [`MIN_LITERAL_LEN`] bytes: the first of
+    /// set of literals of at least `MIN_LITERAL_LEN` bytes: the first of
     /// [`VendoredRule::literal_groups`].
     pub fn literals(&self) -> Option<Vec<Vec<u8>>> {
         self.literal_groups().into_iter().next()
     }
 
-    /// Up to [`MAX_GROUPS`] sets of literals (lower-case), best first: every match contains
+    /// Up to `MAX_GROUPS` sets of literals (lower-case), best first: every match contains
     /// a literal of each set. Taken from the prefixes or suffixes of the whole regex or of
     /// parts that every match must go through (`aws` and `session` in `aws.?session`).
     pub fn literal_groups(&self) -> Vec<Vec<Vec<u8>>> {
@@ -326,7 +326,7 @@ pub(crate) struct ProviderRule {
     pub(crate) re: Regex,
     pub(crate) kind: u16,
     pub(crate) generic: bool,
-    /// From [`SECRET_GROUPS`]; empty: the last group.
+    /// From `SECRET_GROUPS`; empty: the last group.
     pub(crate) secret_groups: &'static [usize],
     /// One of its examples has a match across lines: it runs on the lines around a hit
     /// rather than on the hit's line only.
