@@ -779,6 +779,10 @@ const RULES: &[RuleDef] = &[
     },
 ];
 
+/// Rules that only match a quoted value: a line without a quote character skips them. Their
+/// wake-up words are common in logs ("token refresh succeeded").
+const QUOTED_ONLY: &[&str] = &["prose-secret"];
+
 /// Keys of a connection string that hold its secret (exact, case-insensitive).
 const CONNECTION_STRING_KEYS: &[&str] = &[
     "accountkey",
@@ -904,6 +908,8 @@ struct Rule {
     basic: KindId,
     /// Rank when two rules find the same span (lower wins); PEM blocks are 0.
     priority: u16,
+    /// On [`QUOTED_ONLY`].
+    needs_quote: bool,
 }
 
 impl Rule {
@@ -944,6 +950,7 @@ impl Rule {
             bearer: kinds.intern("bearer"),
             basic: kinds.intern("basic-auth"),
             priority: index as u16 + 1,
+            needs_quote: QUOTED_ONLY.contains(&def.name),
             re,
         })
     }
@@ -1617,6 +1624,9 @@ impl Scrubber {
         line: &[u8],
         spans: &mut Vec<Span>,
     ) {
+        if rule.needs_quote && memchr::memchr3(b'"', b'\'', b'`', line).is_none() {
+            return;
+        }
         let keyed = rule.def.key != KeyFilter::None;
         let mut at = 0;
         while at <= line.len() {
