@@ -7,15 +7,20 @@
 //! match is replaced group by group by `[REDACTED:<kind>]`, where the kind is the rule's name as
 //! a slug (`Slack Bot Token` is `slack-bot-token`). The rest of the match stays.
 //!
-//! Prefilter: the literals every match must start (or else end) with are extracted from each
-//! regex, lower-cased, and searched for in one ASCII-case-insensitive Aho-Corasick pass. Only a
-//! line holding one of a rule's literals runs that rule, once per line. Most log lines hold
-//! none, so the rule set costs one extra pass over the text.
+//! Prefilter: sets of literals that every match contains (up to six sets, from the
+//! prefixes and suffixes of the regex and of the parts every match goes through) and the bytes
+//! other than letters that every match contains (the `"` of `password = "..."`) are extracted
+//! from each regex. The text is lower-cased a chunk at a time and searched for the literals of
+//! each rule's first set in one pass (`crate::grams`, a hashed three-byte filter: faster than an
+//! automaton with hundreds of literals). A hit wakes the rule on its line if the line (a rule
+//! that spans lines: the window of lines it runs on) also holds a literal of each other set
+//! and every required byte. A woken rule runs once per line. Most log lines wake nothing, and
+//! most that mention `password`, `token` or `user` lack the rest of what a match needs.
 //!
 //! Rules on [`EXCLUDED`] are not used; each row says why. A test checks that every vendored
 //! rule compiles, has a usable literal and passes its own examples, or is on that list.
 
-use aho_corasick::{AhoCorasick, MatchKind};
+use crate::grams::GramFinder;
 use regex::bytes::{Regex, RegexBuilder};
 use regex_syntax::hir::literal::{ExtractKind, Extractor};
 
@@ -38,19 +43,34 @@ pub enum ProviderError {
         "no secret rule is named {0:?} (give a provider rule's id, such as np.slack.2, or its kind, such as slack-bot-token)"
     )]
     UnknownRule(String),
-    #[error("could not build the provider rules' literal search: {0}")]
-    Automaton(#[from] aho_corasick::BuildError),
 }
 
 /// The vendored rule file.
 const VENDORED: &str = include_str!("../rules/noseyparker.json");
 
-/// Vendored rules that are not used, with the reason.
-pub const EXCLUDED: &[(&str, &str)] = &[(
-    "np.salesforce.1",
-    "no literal of 3 or more bytes to prefilter by (only `00` and `!`), so it would run on \
-     nearly every log line",
-)];
+/// Vendored rules that are not used, with the reason. A reason that starts with
+/// [`COVERED`] names the jcdiag rule that takes out what the vendored rule would: the tests
+/// check the vendored rule's positive examples against the scrubber all the same.
+pub const EXCLUDED: &[(&str, &str)] = &[
+    (
+        "np.salesforce.1",
+        "no literal of 3 or more bytes to prefilter by (only `00` and `!`), so it would run on \
+         nearly every log line",
+    ),
+    (
+        "np.generic.4",
+        "covered by jcdiag's key rules (`password = v`, `user=a password=b`, \
+         `AUTO_SESSION_PASSWORD=v`); it would run on several lines around every `user` in a log",
+    ),
+];
+
+/// How the reason of an [`EXCLUDED`] rule starts when jcdiag's own rules cover it.
+pub const COVERED: &str = "covered by jcdiag's";
+
+/// Is this vendored rule excluded because jcdiag's own rules take out what it would?
+pub fn covered(id: &str) -> bool {
+    excluded(id).is_some_and(|why| why.starts_with(COVERED))
+}
 
 /// Which capture groups hold the secret, for rules where it is not the last group that took
 /// part in the match (user, password, host in a connection URL). Other groups name a user, a
@@ -226,6 +246,71 @@ impl VendoredRule {
     }
 }
 
+impl VendoredRule {
+    /// The bytes other than ASCII letters that every match of this rule contains, in no
+    /// particular order.
+    pub fn required_bytes(&self) -> Vec<u8> {
+        let Ok(hir) = regex_syntax::ParserBuilder::new()
+            .unicode(false)
+            .utf8(false)
+            .build()
+            .parse(&self.pattern)
+        else {
+            return Vec::new();
+        };
+        let set = required_byte_set(&hir);
+        (0..=255u8)
+            .filter(|&b| !b.is_ascii_alphabetic() && set[b as usize / 64] & (1 << (b % 64)) != 0)
+            .collect()
+    }
+}
+
+/// The bytes every match of `hir` contains, as a bit set.
+fn required_byte_set(hir: &regex_syntax::hir::Hir) -> [u64; 4] {
+    use regex_syntax::hir::{Class, HirKind};
+    let mut set = [0u64; 4];
+    let mut add = |b: u8| set[b as usize / 64] |= 1 << (b % 64);
+    match hir.kind() {
+        HirKind::Literal(lit) => lit.0.iter().for_each(|&b| add(b)),
+        HirKind::Class(Class::Bytes(c)) => {
+            if let [r] = c.ranges()
+                && r.start() == r.end()
+            {
+                add(r.start());
+            }
+        }
+        HirKind::Class(Class::Unicode(c)) => {
+            if let [r] = c.ranges()
+                && r.start() == r.end()
+                && r.start().is_ascii()
+            {
+                add(r.start() as u8);
+            }
+        }
+        HirKind::Repetition(rep) if rep.min >= 1 => set = required_byte_set(&rep.sub),
+        HirKind::Capture(c) => set = required_byte_set(&c.sub),
+        HirKind::Concat(subs) => {
+            for sub in subs {
+                let s = required_byte_set(sub);
+                for (a, b) in set.iter_mut().zip(s) {
+                    *a |= b;
+                }
+            }
+        }
+        HirKind::Alternation(subs) => {
+            set = [u64::MAX; 4];
+            for sub in subs {
+                let s = required_byte_set(sub);
+                for (a, b) in set.iter_mut().zip(s) {
+                    *a &= b;
+                }
+            }
+        }
+        _ => {}
+    }
+    set
+}
+
 /// How many literals the extractor may expand to: `(?i)password` alone is 256 case forms.
 const LIMIT_TOTAL: usize = 4096;
 
@@ -234,7 +319,7 @@ const LIMIT_TOTAL: usize = 4096;
 const MIN_EXTRA_LITERAL_LEN: usize = 2;
 
 /// A rule runs on a line only if a literal of each of its (up to) so many groups is there.
-const MAX_GROUPS: usize = 3;
+const MAX_GROUPS: usize = 6;
 
 /// Appends to `out` every set of literals (lower-case, each at least [`MIN_LITERAL_LEN`]
 /// bytes) one of which every match of `hir` contains.
@@ -331,20 +416,57 @@ pub(crate) struct ProviderRule {
     /// One of its examples has a match across lines: it runs on the lines around a hit
     /// rather than on the hit's line only.
     pub(crate) multiline: bool,
-    /// One bit per literal group after the first: a woken line must hold a literal of each.
-    needs: u8,
+    /// The literal groups after the first (lower-case): a woken line must hold a literal of
+    /// each. Groups of more than [`MAX_LITERALS`] literals (`000` ... `999`) are left out:
+    /// they would cost more to look for than the regex does.
+    extra: Vec<Vec<memchr::memmem::Finder<'static>>>,
+    /// Bytes other than letters that every match contains (the `"` of `password = "..."`):
+    /// a rule that runs on one line runs only if the line holds them all. Most lines that
+    /// mention `password` or `token` have no quote or `.` after it.
+    bytes: Vec<u8>,
+}
+
+impl ProviderRule {
+    /// Can this rule, which spans lines, match in `window` (a few lines around a woken
+    /// line; `lower` is it in lower case)? No if a literal group or a required byte is
+    /// missing from it. A window with XML
+    /// entities or indented lines is always tried: decoding and dedenting it (as
+    /// `Scrubber::provider_spans` does) can make what is missing.
+    fn may_match(&self, window: &[u8], lower: &[u8], plain: bool) -> bool {
+        if !plain && (has_xml_entity(window) || has_indented_line(window)) {
+            return true;
+        }
+        if !self
+            .bytes
+            .iter()
+            .all(|&b| memchr::memchr(b, window).is_some())
+        {
+            return false;
+        }
+        if self.extra.is_empty() {
+            return true;
+        }
+        self.extra
+            .iter()
+            .all(|group| group.iter().any(|f| f.find(lower).is_some()))
+    }
+}
+
+/// A lower-cased stretch of the input: `lower` is `input[start..]` in lower case.
+struct Chunk<'a> {
+    start: usize,
+    lower: &'a [u8],
+    /// `lower` has no XML entity and no indented line (see `ProviderRule::may_match`).
+    plain: bool,
 }
 
 /// The rules in use and their prefilter.
 pub(crate) struct ProviderRules {
     pub(crate) rules: Vec<ProviderRule>,
     /// The literals of each rule's first group; literal `i` wakes the rules `first_rules[i]`.
-    finder: Option<AhoCorasick>,
+    finder: GramFinder,
     first_rules: Vec<Vec<u32>>,
-    /// The literals of the other groups, looked for in woken lines only; literal `i` belongs
-    /// to the groups `extra_rules[i]` (rule, bit of the group).
-    extra_finder: Option<AhoCorasick>,
-    extra_rules: Vec<Vec<(u32, u8)>>,
+    max_literal_len: usize,
 }
 
 impl ProviderRules {
@@ -365,7 +487,6 @@ impl ProviderRules {
         let mut rules = Vec::new();
         // The first literal group of each rule, and the others.
         let (mut first, mut first_rules) = (Vec::new(), Vec::<Vec<(u32, u8)>>::new());
-        let (mut extra, mut extra_rules) = (Vec::new(), Vec::<Vec<(u32, u8)>>::new());
         for rule in &vendored.rules {
             if excluded(&rule.id).is_some() || disabled.iter().any(|d| rule.is_named(d)) {
                 continue;
@@ -378,35 +499,35 @@ impl ProviderRules {
                 re.find_iter(ex.as_bytes())
                     .any(|m| memchr::memchr(b'\n', m.as_bytes()).is_some())
             });
-            let mut groups = rule.literal_groups();
+            let groups = rule.literal_groups();
             if groups.is_empty() {
                 return Err(ProviderError::NoLiteral(rule.id.clone()));
             }
-            // The literals of a rule that spans lines may sit on different lines.
-            if multiline {
-                groups.truncate(1);
-            }
             let r = rules.len() as u32;
-            for (g, group) in groups.iter().enumerate() {
-                let (patterns, owners) = if g == 0 {
-                    (&mut first, &mut first_rules)
-                } else {
-                    (&mut extra, &mut extra_rules)
+            for l in &groups[0] {
+                let i = match first.iter().position(|p| p == l) {
+                    Some(i) => i,
+                    None => {
+                        first.push(l.clone());
+                        first_rules.push(Vec::new());
+                        first.len() - 1
+                    }
                 };
-                for l in group {
-                    let i = match patterns.iter().position(|p| p == l) {
-                        Some(i) => i,
-                        None => {
-                            patterns.push(l.clone());
-                            owners.push(Vec::new());
-                            patterns.len() - 1
-                        }
-                    };
-                    owners[i].push((r, 1u8 << g));
-                }
+                first_rules[i].push((r, 1u8));
             }
+            let extra = groups[1..]
+                .iter()
+                .filter(|g| g.len() <= MAX_LITERALS)
+                .map(|g| {
+                    g.iter()
+                        .map(|l| memchr::memmem::Finder::new(l).into_owned())
+                        .collect()
+                })
+                .collect();
+            let bytes = rule.required_bytes();
             rules.push(ProviderRule {
-                needs: ((1u8 << groups.len()) - 1) & !1,
+                bytes,
+                extra,
                 kind: intern(&rule.kind()),
                 generic: rule.is_generic(),
                 re,
@@ -414,42 +535,21 @@ impl ProviderRules {
                 multiline,
             });
         }
-        // Only the longest literal at a position is reported: it wakes the rules of the
-        // literals that are its prefixes too.
-        let first_rules: Vec<Vec<u32>> = first
-            .iter()
-            .map(|p| {
-                let mut rs: Vec<u32> = first
-                    .iter()
-                    .zip(&first_rules)
-                    .filter(|(q, _)| p.starts_with(q))
-                    .flat_map(|(_, owners)| owners.iter().map(|(r, _)| *r))
-                    .collect();
+        // Every literal at a position is reported, so each wakes its own rules.
+        let first_rules: Vec<Vec<u32>> = first_rules
+            .into_iter()
+            .map(|owners| {
+                let mut rs: Vec<u32> = owners.into_iter().map(|(r, _)| r).collect();
                 rs.sort_unstable();
                 rs.dedup();
                 rs
             })
             .collect();
-        let build = |patterns: &[Vec<u8>], kind: MatchKind| {
-            (!patterns.is_empty())
-                .then(|| {
-                    AhoCorasick::builder()
-                        .ascii_case_insensitive(true)
-                        .match_kind(kind)
-                        // Hundreds of literals with common first letters: no prefilter helps,
-                        // and a DFA walks each byte fastest.
-                        .kind(Some(aho_corasick::AhoCorasickKind::DFA))
-                        .start_kind(aho_corasick::StartKind::Unanchored)
-                        .build(patterns)
-                })
-                .transpose()
-        };
         Ok(ProviderRules {
             rules,
-            finder: build(&first, MatchKind::Standard)?,
+            max_literal_len: first.iter().map(Vec::len).max().unwrap_or(0),
+            finder: GramFinder::new(first),
             first_rules,
-            extra_finder: build(&extra, MatchKind::Standard)?,
-            extra_rules,
         })
     }
 
@@ -462,65 +562,200 @@ impl ProviderRules {
         end: usize,
         out: &mut Vec<(usize, u32)>,
     ) {
-        let Some(finder) = &self.finder else { return };
+        // The text is searched lower-cased, a chunk at a time; chunks overlap by a literal's
+        // length so that a literal across their border is found in the first.
+        const CHUNK: usize = 64 << 10;
+        let mut lower = Vec::with_capacity(CHUNK + self.max_literal_len);
+        let mut line_lower = Vec::new();
+        let mut window_scratch = Vec::new();
         // The line of the last hit and the rules it woke.
         let mut line: Option<(usize, usize)> = None;
         let mut woken: Vec<u32> = Vec::new();
-        let hay = aho_corasick::Input::new(&input[..end]).range(start..end);
-        for m in finder.find_overlapping_iter(hay) {
-            let hit = m.start();
-            match line {
-                Some((s, e)) if s <= hit && hit <= e => {}
-                _ => {
-                    if let Some((s, e)) = line {
-                        self.confirm(input, s, e, &mut woken, out);
+        let mut cs = start;
+        while cs < end {
+            let ce = end.min(cs + CHUNK);
+            let reach = end.min(ce + self.max_literal_len);
+            lower.clear();
+            lower.extend(input[cs..reach].iter().map(u8::to_ascii_lowercase));
+            let chunk = Chunk {
+                start: cs,
+                lower: &lower,
+                plain: !has_xml_entity(&lower)
+                    && memchr::memmem::find(&lower, b"\n ").is_none()
+                    && memchr::memmem::find(&lower, b"\n\t").is_none(),
+            };
+            self.finder.find_all(&lower, 0, lower.len(), |at, literal| {
+                let hit = cs + at;
+                if hit >= ce {
+                    return;
+                }
+                match line {
+                    Some((s, e)) if s <= hit && hit <= e => {}
+                    _ => {
+                        if let Some((s, e)) = line {
+                            self.confirm(
+                                &chunk,
+                                input,
+                                s,
+                                e,
+                                &mut woken,
+                                &mut line_lower,
+                                &mut window_scratch,
+                                out,
+                            );
+                        }
+                        let s = memchr::memrchr(b'\n', &input[..hit]).map_or(0, |i| i + 1);
+                        let e =
+                            memchr::memchr(b'\n', &input[hit..]).map_or(input.len(), |i| hit + i);
+                        line = Some((s, e));
                     }
-                    let s = memchr::memrchr(b'\n', &input[..hit]).map_or(0, |i| i + 1);
-                    let e = memchr::memchr(b'\n', &input[hit..]).map_or(input.len(), |i| hit + i);
-                    line = Some((s, e));
                 }
-            }
-            for &r in &self.first_rules[m.pattern().as_usize()] {
-                if !woken.contains(&r) {
-                    woken.push(r);
+                for &r in &self.first_rules[literal] {
+                    if !woken.contains(&r) {
+                        woken.push(r);
+                    }
                 }
+            });
+            // A line that goes on in the next chunk is confirmed from there.
+            if let Some((s, e)) = line
+                && (e < ce || ce == end)
+            {
+                self.confirm(
+                    &chunk,
+                    input,
+                    s,
+                    e,
+                    &mut woken,
+                    &mut line_lower,
+                    &mut window_scratch,
+                    out,
+                );
+                line = None;
             }
+            cs = ce;
         }
         if let Some((s, e)) = line {
-            self.confirm(input, s, e, &mut woken, out);
+            let chunk = Chunk {
+                start: 0,
+                lower: &[],
+                plain: false,
+            };
+            self.confirm(
+                &chunk,
+                input,
+                s,
+                e,
+                &mut woken,
+                &mut line_lower,
+                &mut window_scratch,
+                out,
+            );
         }
     }
 
     /// Passes on the rules `woken` on the line `input[s..e]` whose other literal groups are
     /// there too.
+    #[allow(clippy::too_many_arguments)]
     fn confirm(
         &self,
+        chunk: &Chunk<'_>,
         input: &[u8],
         s: usize,
         e: usize,
         woken: &mut Vec<u32>,
+        line_lower: &mut Vec<u8>,
+        window_scratch: &mut Vec<u8>,
         out: &mut Vec<(usize, u32)>,
     ) {
-        let mut found: Vec<(u32, u8)> = Vec::new();
-        if let Some(extra) = &self.extra_finder
-            && woken.iter().any(|&r| self.rules[r as usize].needs != 0)
-        {
-            for m in extra.find_overlapping_iter(&input[s..e]) {
-                for &(r, bit) in &self.extra_rules[m.pattern().as_usize()] {
-                    match found.iter_mut().find(|(fr, _)| *fr == r) {
-                        Some((_, bits)) => *bits |= bit,
-                        None => found.push((r, bit)),
-                    }
-                }
-            }
+        // The line in lower case: from the chunk if it is there, else made once for all the
+        // rules that need it.
+        let in_chunk = s >= chunk.start && e - chunk.start <= chunk.lower.len();
+        if !in_chunk {
+            line_lower.clear();
+            line_lower.extend(input[s..e].iter().map(u8::to_ascii_lowercase));
         }
+        let lower = if in_chunk {
+            &chunk.lower[s - chunk.start..e - chunk.start]
+        } else {
+            &line_lower[..]
+        };
+        // A rule running on XML-decoded text may find a `"` spelled `&quot;`.
+        let entities = has_xml_entity(lower);
         for &r in woken.iter() {
-            let needs = self.rules[r as usize].needs;
-            let has = found.iter().find(|(fr, _)| *fr == r).map_or(0, |(_, b)| *b);
-            if has & needs == needs {
+            let rule = &self.rules[r as usize];
+            // The literals of a rule that spans lines may sit on other lines: its window is
+            // checked instead (`ProviderRule::may_match`).
+            if rule.multiline {
+                let (ws, we) = provider_window(input, s);
+                let in_chunk = ws >= chunk.start && we - chunk.start <= chunk.lower.len();
+                let window_lower = if in_chunk {
+                    &chunk.lower[ws - chunk.start..we - chunk.start]
+                } else {
+                    window_scratch.clear();
+                    window_scratch.extend(input[ws..we].iter().map(u8::to_ascii_lowercase));
+                    &window_scratch[..]
+                };
+                if rule.may_match(&input[ws..we], window_lower, in_chunk && chunk.plain) {
+                    out.push((s, r));
+                }
+                continue;
+            }
+            if !entities
+                && !rule
+                    .bytes
+                    .iter()
+                    .all(|&b| memchr::memchr(b, lower).is_some())
+            {
+                continue;
+            }
+            let extra = &rule.extra;
+            if extra
+                .iter()
+                .all(|group| group.iter().any(|f| f.find(lower).is_some()))
+            {
                 out.push((s, r));
             }
         }
         woken.clear();
     }
+}
+
+/// The text a provider rule runs on for a literal on the line starting at `line_start`: a few
+/// lines before and after it (see [`WINDOW_LINES_BEFORE`]).
+pub(crate) fn provider_window(input: &[u8], line_start: usize) -> (usize, usize) {
+    let floor = line_start.saturating_sub(WINDOW_BYTES);
+    let mut start = line_start;
+    for _ in 0..WINDOW_LINES_BEFORE {
+        if start <= floor {
+            break;
+        }
+        start = memchr::memrchr(b'\n', &input[floor..start - 1]).map_or(floor, |i| floor + i + 1);
+    }
+    let ceiling = input.len().min(line_start + WINDOW_BYTES);
+    let mut end = line_start;
+    for _ in 0..=WINDOW_LINES_AFTER {
+        match memchr::memchr(b'\n', &input[end..ceiling]) {
+            Some(i) => end += i + 1,
+            None => {
+                end = ceiling;
+                break;
+            }
+        }
+    }
+    (start, end)
+}
+
+/// Does a line after the first start with a blank?
+pub(crate) fn has_indented_line(text: &[u8]) -> bool {
+    memchr::memchr_iter(b'\n', text).any(|i| matches!(text.get(i + 1), Some(b' ' | b'\t')))
+}
+
+/// Does `text` hold one of the XML entities the scrubber decodes for provider rules?
+pub(crate) fn has_xml_entity(text: &[u8]) -> bool {
+    memchr::memchr_iter(b'&', text).any(|i| {
+        let rest = &text[i..];
+        [&b"&lt;"[..], b"&gt;", b"&amp;", b"&quot;", b"&apos;"]
+            .iter()
+            .any(|e| rest.starts_with(e))
+    })
 }

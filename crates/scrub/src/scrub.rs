@@ -34,8 +34,9 @@
 //! 2. **Rules.** A woken line runs the rules that woke, each once. A rule is a regex whose
 //!    group `v` is the secret value. Rules with a `key` group also need that key to name a
 //!    secret (see `KeyWords::classify`).
-//! 3. **Provider rules** ([`crate::provider`]) run on the lines that hold their literals, found
-//!    by one more Aho-Corasick pass (ASCII case-insensitive). Rules that span lines run on a
+//! 3. **Provider rules** ([`crate::provider`]) run on the lines that hold their literals (and
+//!    the other literals and bytes a match needs), found by one more pass over the text,
+//!    lower-cased a chunk at a time. Rules that span lines run on a
 //!    few lines around the hit, also with XML entities decoded and indentation removed.
 //!    **plist values**: a `<key>` naming a secret wakes `Scrubber::plist_value`, which takes
 //!    the `<string>` or `<data>` after it, across lines.
@@ -129,7 +130,7 @@ use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use memchr::memmem;
 use regex::bytes::{CaptureLocations, Regex, RegexBuilder};
 
-use crate::provider::ProviderRules;
+use crate::provider::{ProviderRules, has_indented_line, has_xml_entity, provider_window};
 
 // ---------------------------------------------------------------------------------------------
 // Public API
@@ -1486,6 +1487,7 @@ impl Scrubber {
         for &(start, end) in ranges {
             self.providers.wake_ups(input, start, end, &mut hits);
         }
+
         for (line_start, r) in hits {
             let rule = &self.providers.rules[r as usize];
             let (start, end) = if rule.multiline {
@@ -2107,47 +2109,6 @@ fn trim_blank(hay: &[u8], mut s: usize, mut e: usize) -> (usize, usize) {
         e -= 1;
     }
     (s, e)
-}
-
-/// The text a provider rule runs on for a literal on the line starting at `line_start`: a few
-/// lines before and after it (see [`crate::provider::WINDOW_LINES_BEFORE`]).
-fn provider_window(input: &[u8], line_start: usize) -> (usize, usize) {
-    use crate::provider::{WINDOW_BYTES, WINDOW_LINES_AFTER, WINDOW_LINES_BEFORE};
-    let floor = line_start.saturating_sub(WINDOW_BYTES);
-    let mut start = line_start;
-    for _ in 0..WINDOW_LINES_BEFORE {
-        if start <= floor {
-            break;
-        }
-        start = memchr::memrchr(b'\n', &input[floor..start - 1]).map_or(floor, |i| floor + i + 1);
-    }
-    let ceiling = input.len().min(line_start + WINDOW_BYTES);
-    let mut end = line_start;
-    for _ in 0..=WINDOW_LINES_AFTER {
-        match memchr::memchr(b'\n', &input[end..ceiling]) {
-            Some(i) => end += i + 1,
-            None => {
-                end = ceiling;
-                break;
-            }
-        }
-    }
-    (start, end)
-}
-
-/// Does a line after the first start with a blank?
-fn has_indented_line(text: &[u8]) -> bool {
-    memchr::memchr_iter(b'\n', text).any(|i| matches!(text.get(i + 1), Some(b' ' | b'\t')))
-}
-
-/// Does `text` hold one of the entities [`xml_unescape`] decodes?
-fn has_xml_entity(text: &[u8]) -> bool {
-    memchr::memchr_iter(b'&', text).any(|i| {
-        let rest = &text[i..];
-        [&b"&lt;"[..], b"&gt;", b"&amp;", b"&quot;", b"&apos;"]
-            .iter()
-            .any(|e| rest.starts_with(e))
-    })
 }
 
 /// `text` without the blanks at the start of each line after the first, and for each kept
