@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The test suite, with what it needs from outside cargo: the official tus server and client
-# (npm) for the interop tests, and aiosmtpd (PyPI), the real SMTP server of the email tests.
-# aiosmtpd goes into a virtual environment under target/ (ignored by git): Debian's system
+# (npm) for the interop tests, aiosmtpd (PyPI), the real SMTP server of the email tests, and
+# Yelp's detect-secrets (PyPI), which checks that a bundle holds no provider credential.
+# Both go into a virtual environment under target/ (ignored by git): Debian's system
 # Python refuses `pip install` (externally-managed-environment), and PIP_REQUIRE_VIRTUALENV=1
 # refuses it everywhere.
 set -euo pipefail
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 npm ci --prefix tests/interop --no-audit --no-fund
 
 venv=target/test-venv
-if ! "$venv/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
+if ! "$venv/bin/python" -c 'import aiosmtpd, detect_secrets' 2>/dev/null; then
     # Debian and Ubuntu ship venv's pip bootstrap (ensurepip) in a separate package.
     if ! python3 -c 'import ensurepip, venv' 2>/dev/null; then
         echo "scripts/test.sh: python3 cannot make a virtual environment (no ensurepip/venv)." >&2
@@ -19,9 +20,10 @@ if ! "$venv/bin/python" -c 'import aiosmtpd' 2>/dev/null; then
     fi
     # --clear: a folder left half-made by an interrupted run is made again.
     python3 -m venv --clear "$venv"
-    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check aiosmtpd
+    "$venv/bin/python" -m pip install --quiet --disable-pip-version-check aiosmtpd detect-secrets
 fi
-# The email tests run this Python (aiosmtpd, and the `email` package that reads the drafts).
+# The email tests run this Python (aiosmtpd, and the `email` package that reads the drafts), and
+# so does the detect-secrets test.
 JCDIAG_TEST_PYTHON="$PWD/$venv/bin/python"
 export JCDIAG_TEST_PYTHON
 

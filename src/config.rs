@@ -70,6 +70,10 @@ pub struct Config {
     /// Sources or items of the parity list left out.
     #[serde(default)]
     pub skip_sources: Vec<String>,
+    /// Provider rules of the scrubber to turn off, by id (`np.slack.2`) or by the kind the
+    /// manifest counts them under (`slack-bot-token`).
+    #[serde(default)]
+    pub disabled_secret_rules: Vec<String>,
 }
 
 /// `10MiB`, as the flags take it.

@@ -157,8 +157,19 @@ pub(crate) fn build_bundle(
         }
     }
 
-    let scrubber = collect::scrubber(profile, &config.secret_key_words)
-        .map_err(|e| CommandError::Internal(format!("the secret rules cannot be built: {e}")))?;
+    let scrubber = collect::scrubber_with(
+        profile,
+        &config.secret_key_words,
+        &config.disabled_secret_rules,
+    )
+    .map_err(|e| match e {
+        jcdiag_scrub::ScrubError::Provider(
+            unknown @ jcdiag_scrub::provider::ProviderError::UnknownRule(_),
+        ) => CommandError::Usage(format!(
+            "disabled_secret_rules in the config file: {unknown}"
+        )),
+        e => CommandError::Internal(format!("the secret rules cannot be built: {e}")),
+    })?;
 
     let now = chrono::Utc::now();
     let interactive = std::io::stdin().is_terminal() && !global.silent;

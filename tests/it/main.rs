@@ -19,6 +19,7 @@ mod isolation;
 mod obfuscate;
 mod parity;
 mod planted;
+mod provider_secrets;
 mod record;
 mod submit;
 mod tus_interop;

@@ -113,7 +113,12 @@ fn main() {
         .and_then(|a| a.parse().ok())
         .unwrap_or(100);
     let secrets = &jcdiag_profile::Profile::builtin().secrets;
+    let built = Instant::now();
     let scrubber = Scrubber::new(&secrets.key_words, &secrets.public_keys).expect("rules compile");
+    eprintln!(
+        "rules built in {:.0} ms",
+        built.elapsed().as_secs_f64() * 1e3
+    );
     let (text, planted) = generate(mb << 20);
     if let Ok(path) = std::env::var("SCRUB_BENCH_DUMP") {
         std::fs::write(path, &text).expect("dump");

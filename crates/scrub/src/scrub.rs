@@ -34,6 +34,12 @@
 //! 2. **Rules.** A woken line runs the rules that woke, each once. A rule is a regex whose
 //!    group `v` is the secret value. Rules with a `key` group also need that key to name a
 //!    secret (see `KeyWords::classify`).
+//! 3. **Provider rules** ([`crate::provider`]) run on the lines that hold their literals (and
+//!    the other literals and bytes a match needs), found by one more pass over the text,
+//!    lower-cased a chunk at a time. Rules that span lines run on a
+//!    few lines around the hit, also with XML entities decoded and indentation removed.
+//!    **plist values**: a `<key>` naming a secret wakes `Scrubber::plist_value`, which takes
+//!    the `<string>` or `<data>` after it, across lines.
 //! 3. **PEM private keys** span several lines. They are found from their `-----BEGIN`
 //!    wake-up (see `PemFinder::block`).
 //! 4. **Merging.** All spans found are sorted and merged. Spans that overlap or touch become
@@ -73,6 +79,10 @@
 //! | `aws-access-key-id` | `AKIA` / `ASIA` + 16 upper-case letters or digits |
 //! | `github-token` | `ghp_`, `gho_`, `ghu_`, `ghs_`, `ghr_`, `github_pat_` tokens |
 //! | `slack-token` | `xox[abprs]-...` tokens, Slack webhook paths |
+//! | `psk`, `passphrase` | keys with `psk`, `presharedkey`, `passphrase` (Wi-Fi, plist `<key>PreSharedKey</key>`) |
+//! | `connection-string` | `AccountKey=`, `SharedAccessKey=`, `SharedSecretValue=`, `Password=`, `Pwd=` in a `;`-separated connection string (braced or quoted values whole) |
+//! | `discord-bot-token`, `telegram-bot-token`, `twilio-sid` | bot tokens near the word `discord`, `<id>:AA…` (also in `/bot<token>/` URLs), Twilio `AC…`/`SK…` SIDs near the word `twilio` |
+//! | *provider rule* | a vendored Nosey Parker rule ([`crate::provider`]): its name as a slug, `sendgrid-api-key` |
 //! | *word* | a caller's secret key word that is not in `WORD_TABLE`: the word, with `_` and `.` as `-` |
 //!
 //! # Which keys are secret
@@ -119,6 +129,8 @@ use std::collections::BTreeMap;
 use aho_corasick::{AhoCorasick, AhoCorasickKind, MatchKind};
 use memchr::memmem;
 use regex::bytes::{CaptureLocations, Regex, RegexBuilder};
+
+use crate::provider::{ProviderRules, has_indented_line, has_xml_entity, provider_window};
 
 // ---------------------------------------------------------------------------------------------
 // Public API
@@ -219,6 +231,9 @@ pub enum ScrubError {
         #[source]
         source: regex::Error,
     },
+    /// The vendored provider rules cannot be used, or `disabled_rules` names no rule.
+    #[error(transparent)]
+    Provider(#[from] crate::provider::ProviderError),
     /// One of the scrubber's literal automatons could not be built.
     #[error("could not build the scrubber's literal search: {0}")]
     Automaton(#[from] aho_corasick::BuildError),
@@ -233,7 +248,16 @@ pub struct Scrubber {
     /// What wakes which rule.
     wakes: WakeTables,
     pem: PemFinder,
+    /// Provider credential rules ([`crate::provider`]).
+    providers: ProviderRules,
     kinds: Kinds,
+}
+
+/// Choices beyond the key words, for [`Scrubber::with_options`].
+#[derive(Debug, Clone, Default)]
+pub struct ScrubOptions {
+    /// Provider rules to leave out, by id (`np.slack.2`) or kind (`slack-bot-token`).
+    pub disabled_rules: Vec<String>,
 }
 
 impl std::fmt::Debug for Scrubber {
@@ -255,6 +279,15 @@ impl Scrubber {
     /// `public_keys`: exact keys (case-insensitive) that look secret but are not and must be
     /// kept, e.g. "systemkey".
     pub fn new(secret_key_words: &[String], public_keys: &[String]) -> Result<Self, ScrubError> {
+        Self::with_options(secret_key_words, public_keys, &ScrubOptions::default())
+    }
+
+    /// [`Scrubber::new`], with provider rules turned off by `options`.
+    pub fn with_options(
+        secret_key_words: &[String],
+        public_keys: &[String],
+        options: &ScrubOptions,
+    ) -> Result<Self, ScrubError> {
         let mut kinds = Kinds::default();
         let keys = KeyWords::new(secret_key_words, public_keys, &mut kinds)?;
         let rules = RULES
@@ -264,11 +297,13 @@ impl Scrubber {
             .collect::<Result<Vec<_>, _>>()?;
         let wakes = WakeTables::new(&keys.spellings)?;
         let pem = PemFinder::new(&mut kinds)?;
+        let providers = ProviderRules::new(&options.disabled_rules, &mut |k| kinds.intern(k))?;
         Ok(Scrubber {
             rules,
             keys,
             wakes,
             pem,
+            providers,
             kinds,
         })
     }
@@ -441,6 +476,13 @@ macro_rules! inline_value {
     };
 }
 
+/// A connection-string value: braced (`{a;b}`, `}}` escapes `}`), quoted, or up to `;`.
+macro_rules! connection_value {
+    () => {
+        r#"\{(?:[^}]|\}\})*(?:\}|$)|"(?:[^"]|"")*(?:"|$)|'(?:[^']|'')*(?:'|$)|[^;"'{\s][^;"'\r\n]*"#
+    };
+}
+
 /// Key characters: `db.password`, `proxy-password`, `local_ldap_bind_pwd`.
 macro_rules! key {
     () => {
@@ -485,9 +527,10 @@ const RULES: &[RuleDef] = &[
         kind: KindOf::Fixed("header-secret"),
         wake: &[Wake::XHeader],
         key: KeyFilter::None,
-        // `X-Api-Key`, `X-Auth-Token`, `x-connect-key` (JumpCloud install scripts), ...
+        // `X-Api-Key`, `X-Auth-Token`, `x-connect-key` (JumpCloud install scripts),
+        // `X-JFrog-Art-Api` (Artifactory), ...
         pattern: concat!(
-            r#"(?i)(?:^|[^a-z0-9])x-[a-z0-9\-]*(?:key|token|secret|signature|auth|password|passwd|credential|session)[a-z0-9\-]*["']?[ \t]*:[ \t]*"#,
+            r#"(?i)(?:^|[^a-z0-9])x-[a-z0-9\-]*(?:key|token|secret|signature|auth|password|passwd|credential|session|art-api)[a-z0-9\-]*["']?[ \t]*:[ \t]*"#,
             header_value!()
         ),
     },
@@ -651,6 +694,103 @@ const RULES: &[RuleDef] = &[
             r#"[ \t]+(?P<v>"(?:[^"\\]|\\.)*(?:"|$)|'(?:[^'\\]|\\.)*(?:'|$)|[^\s\-"']\S*)"#
         ),
     },
+    RuleDef {
+        name: "connection-string",
+        kind: KindOf::Fixed("connection-string"),
+        wake: &[Wake::KeyIs(CONNECTION_STRING_KEYS)],
+        key: KeyFilter::None,
+        // Azure, ODBC and ADO.NET connection strings: `AccountName=a;AccountKey=k==;`,
+        // `Uid=u;Pwd={p;w}`, `User ID=u;Password=two words;`. The value runs to the next `;`
+        // (or is braced or quoted), but only where a `;` shows that this is a connection
+        // string: `password=x user=y` elsewhere stays with `key-value`. After the key-value
+        // rules, so that where both find the same span the kind stays `password`.
+        pattern: concat!(
+            r#"(?i)(?:;[ \t]*(?:AccountKey|SharedAccessKey|SharedSecretValue|Password|Pwd)[ \t]*=[ \t]*(?P<v>"#,
+            connection_value!(),
+            r#")|(?:^|[\s"'])(?:AccountKey|SharedAccessKey|SharedSecretValue|Password|Pwd)[ \t]*=[ \t]*(?P<v2>"#,
+            connection_value!(),
+            r#")[ \t]*;)"#
+        ),
+    },
+    RuleDef {
+        name: "xml-element",
+        kind: KindOf::FromKey,
+        wake: &[Wake::Literal(&["</"])],
+        key: KeyFilter::SecretKey,
+        // `<password>x</password>`, `<ns:Token type="a">x</ns:Token>` (attributes,
+        // `password="x"`, are `key-value`). plist `<key>` / `<string>` pairs are found by
+        // `PlistFinder`.
+        pattern: r#"<(?P<key>[A-Za-z_][A-Za-z0-9_.:\-]*)(?:[ \t][^<>]*)?>(?P<v>[^<]+)</"#,
+    },
+    RuleDef {
+        name: "prose-secret",
+        kind: KindOf::FromKey,
+        wake: &[Wake::Literal(&[
+            "password",
+            "Password",
+            "PASSWORD",
+            "passwd",
+            "passphrase",
+            "Passphrase",
+            "credential",
+            "Credential",
+            "CREDENTIAL",
+            "secret",
+            "Secret",
+            "SECRET",
+            "token",
+            "Token",
+            "TOKEN",
+        ])],
+        key: KeyFilter::SecretKey,
+        // A quoted value after a secret word in prose: "with credentials 'x'", "the password
+        // is \"x\"", "token set to `x`". Unquoted prose ("password policy updated") is kept.
+        pattern: concat!(
+            r#"(?i)\b(?P<key>password|passwd|passphrase|credentials?|secret|token)[ \t]+"#,
+            r#"(?:(?:is|was|are|were|of|to|set[ \t]+to|changed[ \t]+to|reset[ \t]+to)[ \t]+)?"#,
+            r#"(?P<v>'[^'\r\n]+'|"[^"\r\n]+"|`[^`\r\n]+`)"#
+        ),
+    },
+    RuleDef {
+        name: "discord-bot-token",
+        kind: KindOf::Fixed("discord-bot-token"),
+        wake: &[Wake::Literal(&["discord", "Discord", "DISCORD"])],
+        key: KeyFilter::None,
+        // Not in the vendored rule set. The first part is the bot's id in base64 (`M`, `N` or
+        // `O` first); the token has no literal of its own, so the word wakes the rule.
+        pattern: r"\b[MNO][A-Za-z0-9_\-]{23,27}\.[A-Za-z0-9_\-]{6}\.[A-Za-z0-9_\-]{27,38}\b",
+    },
+    RuleDef {
+        name: "telegram-bot-token",
+        kind: KindOf::Fixed("telegram-bot-token"),
+        wake: &[Wake::Literal(&[":AA"])],
+        key: KeyFilter::None,
+        // The vendored rule wants a word boundary before the token, so it misses the Bot
+        // API's own URL form, `https://api.telegram.org/bot<token>/getMe`.
+        pattern: r"(?:\b|bot)(?P<v>[0-9]{6,12}:AA[A-Za-z0-9_\-]{32,33})(?:[^A-Za-z0-9_\-]|$)",
+    },
+    RuleDef {
+        name: "twilio-sid",
+        kind: KindOf::Fixed("twilio-sid"),
+        wake: &[Wake::Literal(&["twilio", "Twilio", "TWILIO"])],
+        key: KeyFilter::None,
+        // Account and API key SIDs next to their secrets in Twilio snippets: the vendored
+        // rule takes the secret; this takes the SIDs, which detect-secrets reports as keys.
+        pattern: r"\b(?:AC|SK)[0-9a-f]{32}\b",
+    },
+];
+
+/// Rules that only match a quoted value: a line without a quote character skips them. Their
+/// wake-up words are common in logs ("token refresh succeeded").
+const QUOTED_ONLY: &[&str] = &["prose-secret"];
+
+/// Keys of a connection string that hold its secret (exact, case-insensitive).
+const CONNECTION_STRING_KEYS: &[&str] = &[
+    "accountkey",
+    "sharedaccesskey",
+    "sharedsecretvalue",
+    "password",
+    "pwd",
 ];
 
 /// Query parameters that hold secrets although their name has no secret key word.
@@ -663,9 +803,10 @@ const QUERY_SECRET_NAMES: &[&str] = &[
     "code",
 ];
 
-// At most 31 rules: bit 31 of a wake mask is the PEM block finder.
-const _: () = assert!(RULES.len() < 31);
+// At most 30 rules: bit 31 of a wake mask is the PEM block finder, bit 30 the plist finder.
+const _: () = assert!(RULES.len() < 30);
 const PEM_BIT: u32 = 1 << 31;
+const PLIST_BIT: u32 = 1 << 30;
 
 /// PEM private-key markers, checked where a `-----BEGIN` literal was found. Certificates
 /// and public keys do not match.
@@ -692,6 +833,9 @@ const WORD_TABLE: &[(&str, Option<&str>, &str)] = &[
     ("systemtoken",         Some("system_token"), "system-token"),
     ("certuuid",            Some("cert_uuid"),    "certuuid"),
     ("local_ldap_bind_pwd", None,                 "ldap-bind-password"),
+    ("psk",                 None,                 "psk"),
+    ("presharedkey",        Some("pre_shared_key"), "psk"),
+    ("passphrase",          None,                 "passphrase"),
 ];
 
 /// Kinds decided by the whole secret key (letters and digits only, lowercased) rather than
@@ -732,7 +876,7 @@ const METADATA_WORDS: &[&str] = &[
 // Compiled rules and kinds
 // ---------------------------------------------------------------------------------------------
 
-type KindId = u16;
+pub(crate) type KindId = u16;
 
 /// Interned kind names and their placeholders.
 #[derive(Default)]
@@ -765,6 +909,8 @@ struct Rule {
     basic: KindId,
     /// Rank when two rules find the same span (lower wins); PEM blocks are 0.
     priority: u16,
+    /// On [`QUOTED_ONLY`].
+    needs_quote: bool,
 }
 
 impl Rule {
@@ -805,6 +951,7 @@ impl Rule {
             bearer: kinds.intern("bearer"),
             basic: kinds.intern("basic-auth"),
             priority: index as u16 + 1,
+            needs_quote: QUOTED_ONLY.contains(&def.name),
             re,
         })
     }
@@ -842,6 +989,10 @@ impl Placed {
         }
     }
 }
+
+/// Provider rules rank after the built-in ones when two find the same span, so the built-in
+/// kind (`password`, `jwt`) names it.
+const PROVIDER_PRIORITY: u16 = 100;
 
 /// Upper bound on rescan rounds in [`Scrubber::scrub_text`]; one is the norm.
 const MAX_ROUNDS: usize = 8;
@@ -920,6 +1071,13 @@ impl KeyWords {
                 .map(|(_, kind)| kinds.intern(kind))
                 .collect(),
         })
+    }
+
+    /// Does `text` contain one of the public keys (`systemKey`), in any case?
+    fn names_public_key(&self, text: &[u8]) -> bool {
+        self.public_keys
+            .iter()
+            .any(|k| !k.is_empty() && text.windows(k.len()).any(|w| w.eq_ignore_ascii_case(k)))
     }
 
     /// Is `key` the name of a secret? Returns the kind to report, from the longest secret key
@@ -1034,6 +1192,7 @@ impl WakeTables {
             }
         }
         *literal_masks.entry(b"-----BEGIN".to_vec()).or_insert(0) |= PEM_BIT;
+        *literal_masks.entry(b"<key>".to_vec()).or_insert(0) |= PLIST_BIT;
         let closed: Vec<(Vec<u8>, u32)> = literal_masks
             .keys()
             .map(|p| {
@@ -1188,7 +1347,7 @@ impl Wakes {
     /// since each `-----BEGIN` needs its own look.
     fn push(&mut self, input: &[u8], at: usize, mask: u32) {
         if let Some(&(last, last_mask)) = self.list.last()
-            && mask & PEM_BIT == 0
+            && mask & (PEM_BIT | PLIST_BIT) == 0
             && last <= at
             && last_mask & mask == mask
         {
@@ -1257,6 +1416,7 @@ impl Scrubber {
     /// Collects the spans to redact from `ranges` of the input (sorted, disjoint, whole
     /// lines). Each line that something wakes runs the rules woken, once.
     fn find_spans(&self, input: &[u8], ranges: &[(usize, usize)], spans: &mut Vec<Span>) {
+        self.provider_spans(input, ranges, spans);
         let mut wakes = Wakes::default();
         for &(start, end) in ranges {
             self.wakes.wake_ups(input, start, end, &mut wakes);
@@ -1288,6 +1448,17 @@ impl Scrubber {
                     pem_until = end;
                 }
             }
+            if mask & PLIST_BIT != 0 {
+                mask &= !PLIST_BIT;
+                if let Some((start, end, kind)) = self.plist_value(input, at) {
+                    spans.push(Span {
+                        start,
+                        end,
+                        kind,
+                        priority: 0,
+                    });
+                }
+            }
             if mask == 0 {
                 continue;
             }
@@ -1306,6 +1477,116 @@ impl Scrubber {
         if let Some((start, end, rules)) = line {
             self.scan_line(input, start, end, rules, &mut locs, spans);
         }
+    }
+
+    /// Collects the spans of the provider rules: each rule runs on the lines that hold one of
+    /// its literals. Every capture group of a match is a secret (the whole match if the rule
+    /// has none). A generic rule's match that names a public key (`systemKey`) is kept.
+    fn provider_spans(&self, input: &[u8], ranges: &[(usize, usize)], spans: &mut Vec<Span>) {
+        let mut hits = Vec::new();
+        for &(start, end) in ranges {
+            self.providers.wake_ups(input, start, end, &mut hits);
+        }
+
+        for (line_start, r) in hits {
+            let rule = &self.providers.rules[r as usize];
+            let (start, end) = if rule.multiline {
+                provider_window(input, line_start)
+            } else {
+                let end = memchr::memchr(b'\n', &input[line_start..])
+                    .map_or(input.len(), |i| line_start + i);
+                (line_start, end)
+            };
+            let window = &input[start..end];
+            self.provider_matches(rule, r, window, &|i| start + i, spans);
+            // Text inside XML (a plist `<string>`, an attribute) has its `<`, `>`, `"` and
+            // `&` escaped; the rules are written for the plain text.
+            if has_xml_entity(window) {
+                let (decoded, map) = xml_unescape(window);
+                if decoded.len() != window.len() {
+                    self.provider_matches(rule, r, &decoded, &|i| start + map[i], spans);
+                }
+            }
+            // A block indented in a YAML value or a log record: rules that span lines expect
+            // the next line to start at its first column.
+            if rule.multiline && has_indented_line(window) {
+                let (dedented, map) = dedent(window);
+                if dedented.len() != window.len() {
+                    self.provider_matches(rule, r, &dedented, &|i| start + map[i], spans);
+                }
+            }
+        }
+    }
+
+    /// The spans of one provider rule's matches in `window`; `to_input` maps an offset in
+    /// `window` to one in the input.
+    fn provider_matches(
+        &self,
+        rule: &crate::provider::ProviderRule,
+        index: u32,
+        window: &[u8],
+        to_input: &dyn Fn(usize) -> usize,
+        spans: &mut Vec<Span>,
+    ) {
+        // The lazy DFA says whether there is a match at all far faster than a search with
+        // captures; most woken lines hold none.
+        if !rule.re.is_match(window) {
+            return;
+        }
+        let mut locs = rule.re.capture_locations();
+        let mut at = 0;
+        while at <= window.len() {
+            let Some(m) = rule.re.captures_read_at(&mut locs, window, at) else {
+                break;
+            };
+            at = m.end().max(at + 1);
+            if rule.generic && self.keys.names_public_key(&window[m.start()..m.end()]) {
+                continue;
+            }
+            for (s, e) in crate::provider::secret_groups(rule.secret_groups, &locs) {
+                // Quotes and unbalanced brackets a rule takes along are syntax (`map[k:[v]]`).
+                let (s, e) = unwrap_value(window, s, e);
+                if s < e && !self.inside_placeholder(window, s, e) {
+                    spans.push(Span {
+                        start: to_input(s),
+                        end: to_input(e),
+                        kind: rule.kind,
+                        priority: PROVIDER_PRIORITY.saturating_add(index as u16),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The value of a plist entry whose `<key>` (at `input[at]`) names a secret: the text of
+    /// the `<string>` or `<data>` element that follows it, across lines
+    /// (`<key>PreSharedKey</key>\n<string>x</string>`), as macOS Wi-Fi and MDM profiles
+    /// hold them.
+    fn plist_value(&self, input: &[u8], at: usize) -> Option<(usize, usize, KindId)> {
+        const KEY_LIMIT: usize = 200;
+        const GAP_LIMIT: usize = 1024;
+        let name_start = at + b"<key>".len();
+        let rest = &input[name_start..input.len().min(name_start + KEY_LIMIT)];
+        let name_len = memmem::find(rest, b"</key>")?;
+        let kind = self.keys.classify(&rest[..name_len])?;
+        let mut p = name_start + name_len + b"</key>".len();
+        let gap_end = input.len().min(p + GAP_LIMIT);
+        while p < gap_end && input[p].is_ascii_whitespace() {
+            p += 1;
+        }
+        let after = &input[p..];
+        let (open, close): (&[u8], &[u8]) = if after.starts_with(b"<string>") {
+            (b"<string>", b"</string>")
+        } else if after.starts_with(b"<data>") {
+            (b"<data>", b"</data>")
+        } else {
+            return None;
+        };
+        let start = p + open.len();
+        // An element with no end runs to the end of the input: a cut-off secret is still one.
+        let end = memmem::find(&input[start..], close).map_or(input.len(), |i| start + i);
+        let (s, e) = trim_blank(input, start, end);
+        (s < e && !self.inside_placeholder(input, s, e)).then_some((s, e, kind))
     }
 
     /// Runs the rules in `rules` (a bit mask over [`RULES`]) on `input[start..end]`.
@@ -1345,6 +1626,9 @@ impl Scrubber {
         line: &[u8],
         spans: &mut Vec<Span>,
     ) {
+        if rule.needs_quote && memchr::memchr3(b'"', b'\'', b'`', line).is_none() {
+            return;
+        }
         let keyed = rule.def.key != KeyFilter::None;
         let mut at = 0;
         while at <= line.len() {
@@ -1816,6 +2100,68 @@ fn changed_lines(text: &[u8], placed: &[Placed]) -> Vec<(usize, usize)> {
     lines
 }
 
+/// `hay[s..e]` without blanks and line breaks at either end.
+fn trim_blank(hay: &[u8], mut s: usize, mut e: usize) -> (usize, usize) {
+    while s < e && hay[s].is_ascii_whitespace() {
+        s += 1;
+    }
+    while e > s && hay[e - 1].is_ascii_whitespace() {
+        e -= 1;
+    }
+    (s, e)
+}
+
+/// `text` without the blanks at the start of each line after the first, and for each kept
+/// offset (and the end) the offset in `text` it came from.
+fn dedent(text: &[u8]) -> (Vec<u8>, Vec<usize>) {
+    let mut out = Vec::with_capacity(text.len());
+    let mut map = Vec::with_capacity(text.len() + 1);
+    let mut line_start = false;
+    for (i, &b) in text.iter().enumerate() {
+        if line_start && matches!(b, b' ' | b'\t') {
+            continue;
+        }
+        line_start = b == b'\n';
+        out.push(b);
+        map.push(i);
+    }
+    map.push(text.len());
+    (out, map)
+}
+
+/// `text` with the XML entities `&lt;` `&gt;` `&amp;` `&quot;` `&apos;` replaced by their
+/// characters, and for each decoded offset (and the end) the offset in `text` it came from.
+fn xml_unescape(text: &[u8]) -> (Vec<u8>, Vec<usize>) {
+    const ENTITIES: &[(&[u8], u8)] = &[
+        (b"&lt;", b'<'),
+        (b"&gt;", b'>'),
+        (b"&amp;", b'&'),
+        (b"&quot;", b'"'),
+        (b"&apos;", b'\''),
+    ];
+    let mut out = Vec::with_capacity(text.len());
+    let mut map = Vec::with_capacity(text.len() + 1);
+    let mut i = 0;
+    while i < text.len() {
+        let entity = (text[i] == b'&')
+            .then(|| ENTITIES.iter().find(|(e, _)| text[i..].starts_with(e)))
+            .flatten();
+        map.push(i);
+        match entity {
+            Some((e, c)) => {
+                out.push(*c);
+                i += e.len();
+            }
+            None => {
+                out.push(text[i]);
+                i += 1;
+            }
+        }
+    }
+    map.push(text.len());
+    (out, map)
+}
+
 /// `text` with each `%XX` replaced by its byte (a `%` not followed by two hex digits stays).
 fn percent_decode(text: &[u8]) -> Vec<u8> {
     let hex = |b: u8| (b as char).to_digit(16);
@@ -2000,6 +2346,32 @@ mod tests {
         ("percent-encoded blanks", b"%22password%22%20%3A%20%22s3cr3t%22", b"%22password%22%20%3A%20%22[REDACTED:password]%22"),
         ("percent-encoded padding kept in value", b"token%3DYWJjZA%3D%3D&next=1", b"token%3D[REDACTED:token]&next=1"),
         ("pem escaped in json", b"{\"k\":\"-----BEGIN PRIVATE KEY-----\\nMIIE\\n-----END PRIVATE KEY-----\\n\"}", b"{\"k\":\"[REDACTED:private-key]\\n\"}"),
+        // connection strings
+        ("azure storage", b"conn=DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=6jqh42QQjWWB+oI8ed6ZA/wB5a699==;EndpointSuffix=core.windows.net", b"conn=DefaultEndpointsProtocol=https;AccountName=acme;AccountKey=[REDACTED:connection-string];EndpointSuffix=core.windows.net"),
+        ("service bus", b"Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=root;SharedAccessKey=S8ii67l3Gd1Ba69az78iP9U=", b"Endpoint=sb://x.servicebus.windows.net/;SharedAccessKeyName=root;SharedAccessKey=[REDACTED:access-key]"),
+        ("odbc braced pwd", b"Driver={ODBC Driver 18};Server=db;Uid=sa;Pwd={p;a}}ss w};Encrypt=yes", b"Driver={ODBC Driver 18};Server=db;Uid=sa;Pwd=[REDACTED:connection-string]};Encrypt=yes"),
+        ("ado password with blanks", b"Server=db;User ID=app;Password=two words here;Database=x", b"Server=db;User ID=app;Password=[REDACTED:connection-string];Database=x"),
+        ("ado password first", b"\"Password=pa ss;User ID=app\"", b"\"Password=[REDACTED:connection-string];User ID=app\""),
+        ("sas url sig", b"SharedAccessSignature=sv=2020-08-04&ss=b&sig=Zm9vYmFy%3D&se=2030", b"SharedAccessSignature=sv=2020-08-04&ss=b&sig=[REDACTED:query-secret]&se=2030"),
+        // plist and XML
+        ("plist psk", b"<dict>\n\t<key>PreSharedKey</key>\n\t<string>hunter2 wifi</string>\n</dict>", b"<dict>\n\t<key>PreSharedKey</key>\n\t<string>[REDACTED:psk]</string>\n</dict>"),
+        ("plist password one line", b"<key>Password</key><string>s3cr3t</string><key>SSID_STR</key><string>home</string>", b"<key>Password</key><string>[REDACTED:password]</string><key>SSID_STR</key><string>home</string>"),
+        ("plist data", b"<key>UserPassword</key>\n<data>\n  aGVsbG8=\n  d29ybGQ=\n</data>", b"<key>UserPassword</key>\n<data>\n  [REDACTED:password]\n</data>"),
+        ("plist passphrase", b"<key>Passphrase</key> <string>a b c</string>", b"<key>Passphrase</key> <string>[REDACTED:passphrase]</string>"),
+        ("xml element", b"<config><password>x y</password><user>bob</user></config>", b"<config><password>[REDACTED:password]</password><user>bob</user></config>"),
+        ("xml element with attributes", b"<ns:AuthToken type=\"a\">abc</ns:AuthToken>", b"<ns:AuthToken type=\"a\">[REDACTED:token]</ns:AuthToken>"),
+        ("xml attribute", b"<add name=\"db\" password=\"p w\"/>", b"<add name=\"db\" password=\"[REDACTED:password]\"/>"),
+        ("wpa psk", b"network={\n\tssid=\"home\"\n\tpsk=\"hunter2 wifi\"\n}", b"network={\n\tssid=\"home\"\n\tpsk=\"[REDACTED:psk]\"\n}"),
+        // prose
+        ("prose credentials", b"logged in with credentials 'p@ss w0rd' as admin", b"logged in with credentials '[REDACTED:credential]' as admin"),
+        ("prose password is", b"The password is \"Winter2024!\" for now", b"The password is \"[REDACTED:password]\" for now"),
+        ("prose token set to", b"token set to `abc123def`", b"token set to [REDACTED:token]"),
+        // provider rules (vendored): only the secret part goes
+        ("sendgrid", b"mail via 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 ok", b"mail via [REDACTED:sendgrid-api-key] ok"),
+        ("discord", b"discord bot started, token MTk4NjIyNDgzNDcxOTI1MjQ4.Cl2FMQ.ZnCjm1XVW7vRze4b7Cq4se7kKWs ok", b"discord bot started, token [REDACTED:discord-bot-token] ok"),
+        ("telegram url", b"GET https://api.telegram.org/bot1102015430:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw1/getMe", b"GET https://api.telegram.org/bot[REDACTED:telegram-bot-token]/getMe"),
+        ("twilio sid", b"twilio sid='AC712594f590c0d8ace55c04858f7398f9'", b"twilio sid='[REDACTED:twilio-sid]'"),
+        ("jfrog header", b"-H \"X-JFrog-Art-Api: AKCp8igrDNFerC357m4422e4tmu7xB983QLPxJhKFcSMfoux2RFvp8rc4jC8t9ncdmYCMFD8W\"", b"-H \"X-JFrog-Art-Api: [REDACTED:header-secret]\""),
     ];
 
     /// Look-alikes: every one of these must come out unchanged.
@@ -2047,6 +2419,12 @@ mod tests {
         b"auth_method%3Dldap&token_ttl%3D3600",
         b"%22token%22%3Anull",
         b"redirect=%2Fhome%3Fpage%3D2",
+        b"<key>SSID_STR</key>\n<string>home</string>",
+        b"<key>PasswordPolicy</key><string>strict</string>",
+        b"<user>bob</user>",
+        b"Server=db;Database=x;Trusted_Connection=yes",
+        b"token refresh failed: 'expired'",
+        b"password policy \"strict\" applied",
     ];
 
     #[test]

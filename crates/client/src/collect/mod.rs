@@ -848,9 +848,22 @@ pub fn scrubber(
     profile: &Profile,
     extra_key_words: &[String],
 ) -> Result<Scrubber, jcdiag_scrub::ScrubError> {
+    scrubber_with(profile, extra_key_words, &[])
+}
+
+/// [`scrubber`], with the provider rules a site turns off in its config file
+/// (`disabled_secret_rules`, by id or kind).
+pub fn scrubber_with(
+    profile: &Profile,
+    extra_key_words: &[String],
+    disabled_rules: &[String],
+) -> Result<Scrubber, jcdiag_scrub::ScrubError> {
     let mut key_words = profile.secrets.key_words.clone();
     key_words.extend(extra_key_words.iter().map(|w| w.to_lowercase()));
-    Scrubber::new(&key_words, &profile.secrets.public_keys)
+    let options = jcdiag_scrub::ScrubOptions {
+        disabled_rules: disabled_rules.to_vec(),
+    };
+    Scrubber::with_options(&key_words, &profile.secrets.public_keys, &options)
 }
 
 #[cfg(test)]
