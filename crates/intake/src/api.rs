@@ -64,7 +64,7 @@ impl FromRequestParts<AppState> for Principal {
             .map(str::to_owned);
         let now = Utc::now();
         let failure = match state
-            .blocking(move |state| Ok(tokens::authenticate(&state.store, header.as_deref(), now)?))
+            .blocking(move |state| Ok(tokens::authenticate(&*state.store, header.as_deref(), now)?))
             .await?
         {
             Ok(principal) => return Ok(principal),

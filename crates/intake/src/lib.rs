@@ -9,7 +9,8 @@
 //! - [`tus`]: resumable bundle uploads, and what happens when the last byte arrives.
 //! - [`inspect`]: the zip checks every bundle passes before it is kept.
 //! - [`sla`]: the intake's own response targets (the org's tier, not the client's claim).
-//! - [`store`]: the SQLite schema and every query; [`files`]: the data folder's layout.
+//! - [`store`]: the SQLite schema and every query; [`files`]: the data folder's layout;
+//!   [`backend`]: the metadata and object traits they implement.
 //! - [`releases`]: `serve --releases DIR`, the installers and the binaries they fetch.
 //! - [`tokens`]: upload tokens and their scopes; [`tls`]: certificate loading.
 //! - [`cli`]: the `jcdiag-intake` commands (`serve`, `token create`, `case list|show`);
@@ -19,6 +20,7 @@
 //! The wire contract is `openapi/intake-v1.json`, also served at `/v1/openapi.json`.
 
 pub mod api;
+pub mod backend;
 pub mod cli;
 pub mod console;
 pub mod error;

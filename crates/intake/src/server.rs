@@ -24,6 +24,7 @@ use tokio_rustls::TlsAcceptor;
 
 use super::Config;
 use super::api;
+use super::backend::LocalObjects;
 use super::error::ApiError;
 use super::files::DataDir;
 use super::releases;
@@ -94,8 +95,9 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<RunningServe
     let state = tokio::task::spawn_blocking(move || -> Result<AppState, ServeError> {
         let path = config.data_dir.clone();
         let dir = DataDir::create(&path).map_err(|source| ServeError::DataDir { path, source })?;
-        let store = Store::open(&dir.database())?;
-        let state = AppState::new(store, dir, config);
+        let store = Arc::new(Store::open(&dir.database())?);
+        let objects = Arc::new(LocalObjects::new(dir.clone()));
+        let state = AppState::new(store, objects, dir, config);
         tus::recover(&state).map_err(|e| ServeError::Recovery(e.message))?;
         Ok(state)
     })

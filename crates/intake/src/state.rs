@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, header};
 
 use super::Config;
+use super::backend::{Metadata, Objects};
 use super::error::ApiError;
 use super::files::DataDir;
 use super::ids::UploadId;
-use super::store::Store;
 
 /// Limits that keep one token, org or address from filling the disk or holding the server
 /// (`serve --max-…` flags; docs/SPEC.md, "Limits"). The defaults leave room for 100
@@ -69,7 +69,11 @@ impl Default for Guards {
 pub struct AppState(Arc<Shared>);
 
 pub struct Shared {
-    pub store: Store,
+    /// Cases, tokens, uploads and receipts: SQLite or PostgreSQL.
+    pub store: Arc<dyn Metadata>,
+    /// The bytes of uploads and bundles: the data folder or an object store.
+    pub objects: Arc<dyn Objects>,
+    /// The local data folder (chunks in flight; the console reads bundles from it).
     pub dir: DataDir,
     pub config: Config,
     /// Uploads with a PATCH commit, a completion check or a deletion in progress. A second
@@ -108,9 +112,15 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, dir: DataDir, config: Config) -> Self {
+    pub fn new(
+        store: Arc<dyn Metadata>,
+        objects: Arc<dyn Objects>,
+        dir: DataDir,
+        config: Config,
+    ) -> Self {
         AppState(Arc::new(Shared {
             store,
+            objects,
             dir,
             config,
             busy: Mutex::new(HashSet::new()),

@@ -16,8 +16,6 @@
 //! 4. `GET /v1/uploads/{id}/receipt` repeats the receipt for a client that lost the
 //!    final PATCH's answer.
 
-use std::fs;
-use std::io::{self, Seek, SeekFrom};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -36,7 +34,7 @@ use tokio::io::AsyncWriteExt;
 
 use super::api::authorize_case;
 use super::error::{ApiError, checksum_mismatch_status};
-use super::files::{self, remove_if_exists, sha256_file, sync_dir};
+use super::files::{self, remove_if_exists, sha256_file};
 use super::ids::{CaseId, UploadId, is_sha256_hex, new_receipt_id, random_hex};
 use super::inspect;
 use super::state::{AppState, Claim, Guards, base_url};
@@ -231,11 +229,20 @@ async fn create(
             }
             let guards = &state.config.guards;
             let length = record.length;
-            state
-                .store
-                .insert_upload_checked(&record, now, |case, org| {
-                    within_quotas(guards, case_id, length, case, org)
-                })?
+            let mut refusal = None;
+            let admitted = state.store.insert_upload(&record, now, &mut |case, org| {
+                match within_quotas(guards, case_id, length, case, org) {
+                    Ok(()) => true,
+                    Err(error) => {
+                        refusal = Some(error);
+                        false
+                    }
+                }
+            })?;
+            match refusal {
+                Some(error) if !admitted => Err(error),
+                _ => Ok(()),
+            }
         })
         .await?;
     tracing::info!(%case_id, upload_id = %upload_id, length, "upload created");
@@ -343,7 +350,7 @@ async fn purge(state: &AppState, upload: &UploadRecord, claim: Claim) -> Result<
     state
         .blocking(move |state| {
             let _claim = claim;
-            remove_if_exists(&state.dir.part(&id)).map_err(ApiError::internal)?;
+            state.objects.remove_part(&id).map_err(ApiError::internal)?;
             Ok(state.store.delete_upload(&id)?)
         })
         .await
@@ -486,8 +493,8 @@ async fn patch(
     // Receive the body into its own file first, hashing as it streams.
     let chunk = ChunkFile(
         state
-            .dir
-            .chunk(&upload.id, &random_hex(8).map_err(ApiError::internal)?),
+            .objects
+            .chunk_path(&upload.id, &random_hex(8).map_err(ApiError::internal)?),
     );
     let mut file = tokio::fs::OpenOptions::from(files::private_options())
         .write(true)
@@ -566,10 +573,10 @@ async fn patch(
                 if current.offset != offset || current.is_complete() {
                     return Err(offset_mismatch(current.offset));
                 }
-                append(&state.dir.part(&id), &chunk.0, offset).map_err(ApiError::internal)?;
-                if offset == 0 {
-                    sync_dir(&state.dir.uploads()).map_err(ApiError::internal)?;
-                }
+                state
+                    .objects
+                    .append(&id, &chunk.0, offset)
+                    .map_err(ApiError::internal)?;
                 if !state.store.advance_offset(&id, offset, new_offset)? {
                     return Err(offset_mismatch(offset));
                 }
@@ -650,26 +657,15 @@ impl Pace {
     }
 }
 
-/// Appends `chunk` to `part` at `offset` and makes it durable. Anything past `offset` in
-/// `part` (left by a crash before the offset was committed) is cut off first.
-fn append(part: &std::path::Path, chunk: &std::path::Path, offset: u64) -> io::Result<()> {
-    let mut out = files::private_options()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(part)?;
-    out.set_len(offset)?;
-    out.seek(SeekFrom::Start(offset))?;
-    io::copy(&mut fs::File::open(chunk)?, &mut out)?;
-    out.sync_all()
-}
-
 /// Checks a fully received upload and either accepts it (bundle moved into place,
 /// receipt recorded) or deletes it. Runs under the upload's claim.
 async fn finish(state: &AppState, upload: UploadRecord, claim: Claim) -> Result<Receipt, ApiError> {
     let checked = state
         .blocking(move |state| {
-            let part = state.dir.part(&upload.id);
+            let part = state
+                .objects
+                .assembled(&upload.id)
+                .map_err(ApiError::internal)?;
             let actual = sha256_file(&part).map_err(ApiError::internal)?;
             if actual != upload.sha256 {
                 return Ok(Err((upload, claim, whole_file_mismatch(&actual))));
@@ -712,21 +708,10 @@ fn whole_file_mismatch(actual: &str) -> ApiError {
 /// Moves a checked bundle into `bundles/<case>/<sha256>.zip` durably, then records it.
 /// Also used at start-up, so it tolerates a bundle that was already moved.
 fn accept(state: &AppState, upload: &UploadRecord) -> Result<Receipt, ApiError> {
-    let part = state.dir.part(&upload.id);
-    let folder = state.dir.case_bundles(upload.case_id);
-    let target = state.dir.bundle(upload.case_id, &upload.sha256);
-    let moved = (|| -> io::Result<()> {
-        if !folder.exists() {
-            files::create_private_dir_all(&folder)?;
-            sync_dir(&state.dir.bundles())?;
-        }
-        if part.exists() {
-            fs::rename(&part, &target)?;
-        }
-        sync_dir(&folder)?;
-        sync_dir(&state.dir.uploads())
-    })();
-    moved.map_err(ApiError::internal)?;
+    state
+        .objects
+        .keep(&upload.id, upload.case_id, &upload.sha256)
+        .map_err(ApiError::internal)?;
 
     let receipt = Receipt {
         receipt_id: new_receipt_id().map_err(ApiError::internal)?,
@@ -801,35 +786,35 @@ pub fn recover(state: &AppState) -> Result<(), ApiError> {
         let Some(upload) = state.store.upload(&id)? else {
             continue;
         };
-        let part = state.dir.part(&id);
-        let target = state.dir.bundle(upload.case_id, &upload.sha256);
-        let verdict = if part.exists() {
+        let objects = &state.objects;
+        let verdict = if objects.has_part(&id).map_err(ApiError::internal)? {
+            let part = objects.assembled(&id).map_err(ApiError::internal)?;
             let whole = sha256_file(&part).map_err(ApiError::internal)? == upload.sha256;
             whole && inspect::inspect(&part, &state.config.limits).is_ok()
         } else {
-            target.exists() // moved before the stop, not yet recorded
+            // Moved before the stop, not yet recorded.
+            objects
+                .has_bundle(upload.case_id, &upload.sha256)
+                .map_err(ApiError::internal)?
         };
         if verdict {
             accept(state, &upload)?;
         } else {
-            remove_if_exists(&part).map_err(ApiError::internal)?;
+            objects.remove_part(&id).map_err(ApiError::internal)?;
             state.store.delete_upload(&id)?;
         }
     }
-    for entry in fs::read_dir(state.dir.uploads()).map_err(ApiError::internal)? {
-        let path = entry.map_err(ApiError::internal)?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let owner = name.strip_suffix(".part").and_then(UploadId::parse);
-        let keep = match owner {
-            Some(id) => state.store.upload(&id)?.is_some_and(|u| !u.is_complete()),
+    for stray in state.objects.strays().map_err(ApiError::internal)? {
+        let keep = match &stray.owner {
+            Some(id) => state.store.upload(id)?.is_some_and(|u| !u.is_complete()),
             None => false,
         };
         if !keep {
-            tracing::info!("removing leftover {}", path.display());
-            remove_if_exists(&path).map_err(ApiError::internal)?;
+            tracing::info!("removing leftover {}", stray.name);
+            state
+                .objects
+                .remove_stray(&stray)
+                .map_err(ApiError::internal)?;
         }
     }
     Ok(())

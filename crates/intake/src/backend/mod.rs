@@ -1,0 +1,436 @@
+//! Where the intake keeps its state, behind two traits so one binary can run on one machine
+//! (SQLite + the data folder: the default) or as several replicas sharing a database.
+//!
+//! - [`Metadata`]: cases, tokens, uploads (offsets), receipts, idempotency keys, quotas and
+//!   the console's tables. [`crate::store::Store`] (SQLite) and
+//!   [`postgres::Postgres`] implement it.
+//! - [`Objects`]: the bytes of unfinished uploads and of accepted bundles. [`LocalObjects`]
+//!   (the data folder) implements it.
+//!
+//! Both are synchronous: handlers call them on `spawn_blocking` threads
+//! (`AppState::blocking`), as they always called the SQLite store.
+
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+use chrono::{DateTime, Utc};
+
+use crate::files::{self, DataDir, remove_if_exists, sync_dir};
+use crate::ids::{CaseId, UploadId};
+use crate::store::console::{
+    BundleFacts, CaseEvent, CaseStatus, CaseWork, FleetSignature, FleetVersion, QueueFilter,
+    QueueRow, SessionRecord, StaffLogin,
+};
+use crate::store::{
+    CaseHandle, CaseRecord, DeclaredBundle, NewCase, Receipt, Store, StoreError, TokenRecord,
+    UploadRecord, Usage,
+};
+use jcdiag_profile::sla::Tier;
+
+pub mod postgres;
+
+/// Everything but the bytes. Every method is one transaction: implementations must keep
+/// "check then write" sequences (idempotency keys, offsets, quotas, case numbers) atomic
+/// across every process sharing the database.
+pub trait Metadata: Send + Sync {
+    // ----- tokens and orgs -----
+    fn insert_token(
+        &self,
+        hash: &str,
+        record: &TokenRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError>;
+    fn set_org_tier(&self, org: &str, tier: Tier, now: DateTime<Utc>) -> Result<(), StoreError>;
+    fn org_tier(&self, org: &str) -> Result<Option<Tier>, StoreError>;
+
+    // ----- cases -----
+    fn create_case(
+        &self,
+        idempotency_key: &str,
+        case: &NewCase,
+        bundle: &DeclaredBundle,
+        now: DateTime<Utc>,
+    ) -> Result<CaseHandle, StoreError>;
+    fn add_attachment(
+        &self,
+        org: &str,
+        idempotency_key: &str,
+        case_id: CaseId,
+        bundle: &DeclaredBundle,
+    ) -> Result<CaseHandle, StoreError>;
+    fn case_org(&self, case_id: CaseId) -> Result<Option<String>, StoreError>;
+    fn pending_bundles(&self, case_id: CaseId) -> Result<Vec<DeclaredBundle>, StoreError>;
+    fn add_escalation(
+        &self,
+        case_id: CaseId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    fn case(&self, case_id: CaseId) -> Result<Option<CaseRecord>, StoreError>;
+    fn cases(&self) -> Result<Vec<CaseRecord>, StoreError>;
+
+    // ----- uploads -----
+    fn upload(&self, id: &UploadId) -> Result<Option<UploadRecord>, StoreError>;
+    /// Records `upload` if `admit` accepts the case's and the org's usage, read in the same
+    /// transaction; false (nothing written) if it refused.
+    fn insert_upload(
+        &self,
+        upload: &UploadRecord,
+        now: DateTime<Utc>,
+        admit: &mut dyn FnMut(&Usage, &Usage) -> bool,
+    ) -> Result<bool, StoreError>;
+    fn advance_offset(&self, id: &UploadId, from: u64, to: u64) -> Result<bool, StoreError>;
+    fn complete_upload(&self, upload: &UploadRecord, receipt: &Receipt) -> Result<(), StoreError>;
+    fn delete_upload(&self, id: &UploadId) -> Result<(), StoreError>;
+    fn expired_uploads(&self, now: DateTime<Utc>) -> Result<Vec<UploadId>, StoreError>;
+    fn unfinished_full_uploads(&self) -> Result<Vec<UploadId>, StoreError>;
+
+    // ----- the support console (store/console.rs) -----
+    fn staff_login(&self, email: &str) -> Result<Option<StaffLogin>, StoreError>;
+    fn staff_login_failed(
+        &self,
+        email: &str,
+        lock_until: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError>;
+    fn insert_session(
+        &self,
+        hash: &str,
+        email: &str,
+        csrf: &str,
+        expires: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    fn session(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<SessionRecord>, StoreError>;
+    fn delete_session(&self, hash: &str) -> Result<(), StoreError>;
+    fn case_work(&self, case_id: CaseId) -> Result<CaseWork, StoreError>;
+    fn set_case_status(
+        &self,
+        case_id: CaseId,
+        status: CaseStatus,
+        staff: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    fn record_first_response(
+        &self,
+        case_id: CaseId,
+        staff: &str,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    fn add_case_event(
+        &self,
+        case_id: CaseId,
+        kind: &str,
+        staff: &str,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError>;
+    fn case_events(&self, case_id: CaseId) -> Result<Vec<CaseEvent>, StoreError>;
+    fn queue(
+        &self,
+        filter: &QueueFilter,
+        now: DateTime<Utc>,
+        limit: u64,
+        offset: u64,
+    ) -> Result<(Vec<QueueRow>, u64), StoreError>;
+    fn case_orgs(&self) -> Result<Vec<String>, StoreError>;
+    fn bundles_without_facts(&self) -> Result<Vec<(CaseId, String)>, StoreError>;
+    fn put_bundle_facts(
+        &self,
+        case_id: CaseId,
+        sha256: &str,
+        facts: &BundleFacts,
+    ) -> Result<(), StoreError>;
+    fn fleet_signatures(&self, limit: u64) -> Result<Vec<FleetSignature>, StoreError>;
+    fn fleet_versions(&self) -> Result<Vec<FleetVersion>, StoreError>;
+}
+
+/// SQLite: every method is the store's own.
+impl Metadata for Store {
+    fn insert_token(
+        &self,
+        hash: &str,
+        record: &TokenRecord,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Store::insert_token(self, hash, record, now)
+    }
+    fn token(&self, hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        Store::token(self, hash)
+    }
+    fn set_org_tier(&self, org: &str, tier: Tier, now: DateTime<Utc>) -> Result<(), StoreError> {
+        Store::set_org_tier(self, org, tier, now)
+    }
+    fn org_tier(&self, org: &str) -> Result<Option<Tier>, StoreError> {
+        Store::org_tier(self, org)
+    }
+    fn create_case(
+        &self,
+        idempotency_key: &str,
+        case: &NewCase,
+        bundle: &DeclaredBundle,
+        now: DateTime<Utc>,
+    ) -> Result<CaseHandle, StoreError> {
+        Store::create_case(self, idempotency_key, case, bundle, now)
+    }
+    fn add_attachment(
+        &self,
+        org: &str,
+        idempotency_key: &str,
+        case_id: CaseId,
+        bundle: &DeclaredBundle,
+    ) -> Result<CaseHandle, StoreError> {
+        Store::add_attachment(self, org, idempotency_key, case_id, bundle)
+    }
+    fn case_org(&self, case_id: CaseId) -> Result<Option<String>, StoreError> {
+        Store::case_org(self, case_id)
+    }
+    fn pending_bundles(&self, case_id: CaseId) -> Result<Vec<DeclaredBundle>, StoreError> {
+        Store::pending_bundles(self, case_id)
+    }
+    fn add_escalation(
+        &self,
+        case_id: CaseId,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Store::add_escalation(self, case_id, reason, now)
+    }
+    fn case(&self, case_id: CaseId) -> Result<Option<CaseRecord>, StoreError> {
+        Store::case(self, case_id)
+    }
+    fn cases(&self) -> Result<Vec<CaseRecord>, StoreError> {
+        Store::cases(self)
+    }
+    fn upload(&self, id: &UploadId) -> Result<Option<UploadRecord>, StoreError> {
+        Store::upload(self, id)
+    }
+    fn insert_upload(
+        &self,
+        upload: &UploadRecord,
+        now: DateTime<Utc>,
+        admit: &mut dyn FnMut(&Usage, &Usage) -> bool,
+    ) -> Result<bool, StoreError> {
+        let admitted = Store::insert_upload_checked(self, upload, now, |case, org| {
+            if admit(case, org) { Ok(()) } else { Err(()) }
+        })?;
+        Ok(admitted.is_ok())
+    }
+    fn advance_offset(&self, id: &UploadId, from: u64, to: u64) -> Result<bool, StoreError> {
+        Store::advance_offset(self, id, from, to)
+    }
+    fn complete_upload(&self, upload: &UploadRecord, receipt: &Receipt) -> Result<(), StoreError> {
+        Store::complete_upload(self, upload, receipt)
+    }
+    fn delete_upload(&self, id: &UploadId) -> Result<(), StoreError> {
+        Store::delete_upload(self, id)
+    }
+    fn expired_uploads(&self, now: DateTime<Utc>) -> Result<Vec<UploadId>, StoreError> {
+        Store::expired_uploads(self, now)
+    }
+    fn unfinished_full_uploads(&self) -> Result<Vec<UploadId>, StoreError> {
+        Store::unfinished_full_uploads(self)
+    }
+    fn staff_login(&self, email: &str) -> Result<Option<StaffLogin>, StoreError> {
+        Store::staff_login(self, email)
+    }
+    fn staff_login_failed(
+        &self,
+        email: &str,
+        lock_until: Option<DateTime<Utc>>,
+    ) -> Result<(), StoreError> {
+        Store::staff_login_failed(self, email, lock_until)
+    }
+    fn insert_session(
+        &self,
+        hash: &str,
+        email: &str,
+        csrf: &str,
+        expires: DateTime<Utc>,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Store::insert_session(self, hash, email, csrf, expires, now)
+    }
+    fn session(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<SessionRecord>, StoreError> {
+        Store::session(self, hash, now)
+    }
+    fn delete_session(&self, hash: &str) -> Result<(), StoreError> {
+        Store::delete_session(self, hash)
+    }
+    fn case_work(&self, case_id: CaseId) -> Result<CaseWork, StoreError> {
+        Store::case_work(self, case_id)
+    }
+    fn set_case_status(
+        &self,
+        case_id: CaseId,
+        status: CaseStatus,
+        staff: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Store::set_case_status(self, case_id, status, staff, now)
+    }
+    fn record_first_response(
+        &self,
+        case_id: CaseId,
+        staff: &str,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Store::record_first_response(self, case_id, staff, text, now)
+    }
+    fn add_case_event(
+        &self,
+        case_id: CaseId,
+        kind: &str,
+        staff: &str,
+        text: &str,
+        now: DateTime<Utc>,
+    ) -> Result<(), StoreError> {
+        Store::add_case_event(self, case_id, kind, staff, text, now)
+    }
+    fn case_events(&self, case_id: CaseId) -> Result<Vec<CaseEvent>, StoreError> {
+        Store::case_events(self, case_id)
+    }
+    fn queue(
+        &self,
+        filter: &QueueFilter,
+        now: DateTime<Utc>,
+        limit: u64,
+        offset: u64,
+    ) -> Result<(Vec<QueueRow>, u64), StoreError> {
+        Store::queue(self, filter, now, limit, offset)
+    }
+    fn case_orgs(&self) -> Result<Vec<String>, StoreError> {
+        Store::case_orgs(self)
+    }
+    fn bundles_without_facts(&self) -> Result<Vec<(CaseId, String)>, StoreError> {
+        Store::bundles_without_facts(self)
+    }
+    fn put_bundle_facts(
+        &self,
+        case_id: CaseId,
+        sha256: &str,
+        facts: &BundleFacts,
+    ) -> Result<(), StoreError> {
+        Store::put_bundle_facts(self, case_id, sha256, facts)
+    }
+    fn fleet_signatures(&self, limit: u64) -> Result<Vec<FleetSignature>, StoreError> {
+        Store::fleet_signatures(self, limit)
+    }
+    fn fleet_versions(&self) -> Result<Vec<FleetVersion>, StoreError> {
+        Store::fleet_versions(self)
+    }
+}
+
+/// A file in the uploads area that may belong to no upload (see [`Objects::strays`]).
+#[derive(Debug, Clone)]
+pub struct Stray {
+    pub name: String,
+    /// The upload whose bytes it holds, if its name says so.
+    pub owner: Option<UploadId>,
+}
+
+/// The bytes: unfinished uploads (their committed prefix) and accepted bundles.
+///
+/// A PATCH body is always received into a local chunk file first ([`Objects::chunk_path`]);
+/// only a body that arrived whole is handed to [`Objects::append`].
+pub trait Objects: Send + Sync {
+    /// A fresh local file name for one PATCH body; the nonce lets two PATCHes race safely.
+    fn chunk_path(&self, id: &UploadId, nonce: &str) -> PathBuf;
+    /// Appends the whole `chunk` to the upload's bytes at `offset`, durably, cutting off
+    /// anything past `offset` first (left by a crash before the offset was committed).
+    fn append(&self, id: &UploadId, chunk: &Path, offset: u64) -> io::Result<()>;
+    /// A local, seekable file with every byte of the upload, for hashing and zip checks.
+    fn assembled(&self, id: &UploadId) -> io::Result<PathBuf>;
+    fn has_part(&self, id: &UploadId) -> io::Result<bool>;
+    fn remove_part(&self, id: &UploadId) -> io::Result<()>;
+    /// Makes the upload's bytes the case's bundle `sha256`, durably. Tolerates a bundle
+    /// already kept (start-up recovery repeats it).
+    fn keep(&self, id: &UploadId, case: CaseId, sha256: &str) -> io::Result<()>;
+    fn has_bundle(&self, case: CaseId, sha256: &str) -> io::Result<bool>;
+    /// Everything in the uploads area, for start-up clean-up.
+    fn strays(&self) -> io::Result<Vec<Stray>>;
+    fn remove_stray(&self, stray: &Stray) -> io::Result<()>;
+}
+
+/// The data folder's `uploads/` and `bundles/` (files.rs has the layout).
+pub struct LocalObjects {
+    dir: DataDir,
+}
+
+impl LocalObjects {
+    pub fn new(dir: DataDir) -> Self {
+        LocalObjects { dir }
+    }
+}
+
+impl Objects for LocalObjects {
+    fn chunk_path(&self, id: &UploadId, nonce: &str) -> PathBuf {
+        self.dir.chunk(id, nonce)
+    }
+
+    fn append(&self, id: &UploadId, chunk: &Path, offset: u64) -> io::Result<()> {
+        let part = self.dir.part(id);
+        let mut out = files::private_options()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&part)?;
+        out.set_len(offset)?;
+        io::Seek::seek(&mut out, io::SeekFrom::Start(offset))?;
+        io::copy(&mut fs::File::open(chunk)?, &mut out)?;
+        out.sync_all()?;
+        if offset == 0 {
+            // The part file is new: make its name durable too.
+            sync_dir(&self.dir.uploads())?;
+        }
+        Ok(())
+    }
+
+    fn assembled(&self, id: &UploadId) -> io::Result<PathBuf> {
+        Ok(self.dir.part(id))
+    }
+
+    fn has_part(&self, id: &UploadId) -> io::Result<bool> {
+        Ok(self.dir.part(id).exists())
+    }
+
+    fn remove_part(&self, id: &UploadId) -> io::Result<()> {
+        remove_if_exists(&self.dir.part(id))
+    }
+
+    fn keep(&self, id: &UploadId, case: CaseId, sha256: &str) -> io::Result<()> {
+        let part = self.dir.part(id);
+        let folder = self.dir.case_bundles(case);
+        if !folder.exists() {
+            files::create_private_dir_all(&folder)?;
+            sync_dir(&self.dir.bundles())?;
+        }
+        if part.exists() {
+            fs::rename(&part, self.dir.bundle(case, sha256))?;
+        }
+        sync_dir(&folder)?;
+        sync_dir(&self.dir.uploads())
+    }
+
+    fn has_bundle(&self, case: CaseId, sha256: &str) -> io::Result<bool> {
+        Ok(self.dir.bundle(case, sha256).exists())
+    }
+
+    fn strays(&self) -> io::Result<Vec<Stray>> {
+        let mut found = Vec::new();
+        for entry in fs::read_dir(self.dir.uploads())? {
+            let name = entry?.file_name().to_string_lossy().into_owned();
+            let owner = name.strip_suffix(".part").and_then(UploadId::parse);
+            found.push(Stray { name, owner });
+        }
+        Ok(found)
+    }
+
+    fn remove_stray(&self, stray: &Stray) -> io::Result<()> {
+        // Names come from read_dir of uploads/ itself: a plain file name, never a path.
+        remove_if_exists(&self.dir.uploads().join(&stray.name))
+    }
+}
