@@ -26,3 +26,13 @@ JCDIAG_TEST_PYTHON="$PWD/$venv/bin/python"
 export JCDIAG_TEST_PYTHON
 
 cargo test "$@"
+
+# The intake suite again, with its metadata in PostgreSQL: one server per test binary, started
+# by the tests as the `postgres` user (crates/testkit/src/postgres.rs).
+if (($# == 0)); then
+    if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+        JCDIAG_TEST_METADATA=postgres cargo test -p jcdiag-intake --test it
+    else
+        echo "scripts/test.sh: PostgreSQL is not installed (apt-get install postgresql): the intake suite did not run on it" >&2
+    fi
+fi

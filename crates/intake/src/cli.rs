@@ -72,6 +72,11 @@ pub struct ServeArgs {
     /// Largest bundle accepted: bytes, or with a unit (KiB, MiB, GiB, KB, MB, GB).
     #[arg(long, env = "JCDIAG_INTAKE_MAX_BUNDLE", value_name = "SIZE", default_value = "512MiB", value_parser = jcdiag_fs::size::parse_size)]
     pub max_bundle: u64,
+    /// Keep cases, tokens and uploads in PostgreSQL (`postgres://USER@HOST:PORT/DB`, no
+    /// password: it is read from JCDIAG_INTAKE_DATABASE_PASSWORD or PGPASSWORD) instead of
+    /// DIR/intake.sqlite, so several replicas can share them.
+    #[arg(long, env = "JCDIAG_INTAKE_DATABASE", value_name = "URL")]
+    pub database: Option<String>,
     /// Serve `/install.sh`, `/install.ps1` and `/dl/<version>/<target>/jcdiag[.exe]` (with the
     /// `.sha256` made at release time beside each binary) from this folder.
     #[arg(long, env = "JCDIAG_INTAKE_RELEASES", value_name = "DIR")]
@@ -366,6 +371,9 @@ fn serve(data: &Path, args: ServeArgs) -> Result<(), CliError> {
     let mut config = Config::new(data);
     config.max_bundle = args.max_bundle;
     config.guards = args.guards();
+    config.database = args
+        .database
+        .map(super::backend::postgres::Database::from_env);
     if let Some(dir) = &args.releases
         && !dir.is_dir()
     {

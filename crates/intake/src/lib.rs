@@ -72,6 +72,8 @@ pub struct Config {
     pub holidays: std::collections::BTreeSet<chrono::NaiveDate>,
     /// Quotas, rates, timeouts and connection limits.
     pub guards: state::Guards,
+    /// `--database postgres://…`: the metadata in PostgreSQL; `None`: `data_dir/intake.sqlite`.
+    pub database: Option<backend::postgres::Database>,
 }
 
 impl Config {
@@ -87,6 +89,7 @@ impl Config {
             public_url: None,
             holidays: Default::default(),
             guards: state::Guards::default(),
+            database: None,
         }
     }
 }

@@ -24,7 +24,8 @@ use tokio_rustls::TlsAcceptor;
 
 use super::Config;
 use super::api;
-use super::backend::LocalObjects;
+use super::backend::postgres::Postgres;
+use super::backend::{LocalObjects, Metadata};
 use super::error::ApiError;
 use super::files::DataDir;
 use super::releases;
@@ -95,7 +96,10 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<RunningServe
     let state = tokio::task::spawn_blocking(move || -> Result<AppState, ServeError> {
         let path = config.data_dir.clone();
         let dir = DataDir::create(&path).map_err(|source| ServeError::DataDir { path, source })?;
-        let store = Arc::new(Store::open(&dir.database())?);
+        let store: Arc<dyn Metadata> = match &config.database {
+            Some(url) => Arc::new(Postgres::connect(url)?),
+            None => Arc::new(Store::open(&dir.database())?),
+        };
         let objects = Arc::new(LocalObjects::new(dir.clone()));
         let state = AppState::new(store, objects, dir, config);
         tus::recover(&state).map_err(|e| ServeError::Recovery(e.message))?;

@@ -15,6 +15,8 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
+use jcdiag_intake::backend::Metadata;
+use jcdiag_intake::backend::postgres::{Database, Postgres};
 use jcdiag_intake::store::Store;
 use jcdiag_intake::{Config, RunningServer, serve, tls, tokens};
 use reqwest::Method;
@@ -23,6 +25,7 @@ use rustls_pki_types::CertificateDer;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+pub mod postgres;
 pub mod webdriver;
 
 pub const ORG: &str = "acme";
@@ -106,6 +109,9 @@ pub struct Intake {
     pub url: String,
     server: Option<RunningServer>,
     tweak: Box<dyn Fn(&mut Config) + Send + Sync>,
+    /// The PostgreSQL database the metadata is kept in (`JCDIAG_TEST_METADATA=postgres`,
+    /// see [`postgres`]); `None`: SQLite in the data folder.
+    pub database: Option<Database>,
 }
 
 impl Intake {
@@ -135,6 +141,7 @@ impl Intake {
             url: String::new(),
             server: None,
             tweak: Box::new(tweak),
+            database: postgres::requested().then(|| postgres::server().database()),
             _tmp: tmp,
         };
         intake.launch(listener).await;
@@ -147,6 +154,7 @@ impl Intake {
             Some(tls::load_server_config(&self.certs.cert_pem, &self.certs.key_pem).unwrap());
         // As `serve` does without --public-url: the installers name the listen address.
         config.public_url = Some(format!("https://{}", self.addr));
+        config.database = self.database.clone();
         (self.tweak)(&mut config);
         let server = serve(config, listener).await.unwrap();
         self.url = server.url();
@@ -191,8 +199,19 @@ impl Intake {
         self.http = self.certs.http_client();
     }
 
-    pub fn store(&self) -> Store {
-        Store::open(&self.data_dir.join("intake.sqlite")).unwrap()
+    /// Runs `work` on the server's metadata, opened the way the server opened it, on a
+    /// thread of its own (the PostgreSQL client may not block an async test's thread).
+    pub fn with_store<T: Send>(&self, work: impl FnOnce(&dyn Metadata) -> T + Send) -> T {
+        postgres::off_runtime(|| work(&*self.store()))
+    }
+
+    /// The server's metadata, opened the way the server opened it. On PostgreSQL, use it
+    /// off the async runtime only: see [`Intake::with_store`].
+    pub fn store(&self) -> Box<dyn Metadata> {
+        match &self.database {
+            Some(database) => Box::new(Postgres::connect(database).unwrap()),
+            None => Box::new(Store::open(&self.data_dir.join("intake.sqlite")).unwrap()),
+        }
     }
 
     /// A fresh token for `org`, scoped to `case` if given. An org without a tier on record
@@ -200,29 +219,26 @@ impl Intake {
     /// so the intake computes targets for its cases.
     pub fn token(&self, org: &str, case: Option<&str>) -> String {
         let case = case.map(|c| c.parse().unwrap());
-        let store = self.store();
-        if store.org_tier(org).unwrap().is_none() {
-            store
-                .set_org_tier(org, "premium".parse().unwrap(), Utc::now())
-                .unwrap();
-        }
-        tokens::issue(&store, org, case, None, Utc::now())
-            .unwrap()
-            .token
+        self.with_store(|store| {
+            if store.org_tier(org).unwrap().is_none() {
+                store
+                    .set_org_tier(org, "premium".parse().unwrap(), Utc::now())
+                    .unwrap();
+            }
+            tokens::issue(store, org, case, None, Utc::now())
+                .unwrap()
+                .token
+        })
     }
 
     /// A token that expired an hour ago.
     pub fn expired_token(&self, org: &str) -> String {
         let issued_at = Utc::now() - chrono::Duration::hours(2);
-        tokens::issue(
-            &self.store(),
-            org,
-            None,
-            Some(Duration::from_secs(3600)),
-            issued_at,
-        )
-        .unwrap()
-        .token
+        self.with_store(|store| {
+            tokens::issue(store, org, None, Some(Duration::from_secs(3600)), issued_at)
+                .unwrap()
+                .token
+        })
     }
 
     /// Every file under `uploads/` and `bundles/` (folders themselves are not listed).

@@ -43,6 +43,33 @@ const POOL_SIZE: usize = 8;
 /// The environment variables the password is read from, first found wins.
 pub const PASSWORD_ENV: [&str; 2] = ["JCDIAG_INTAKE_DATABASE_PASSWORD", "PGPASSWORD"];
 
+/// Where the database is: the URL (`--database`) and the password from the environment.
+#[derive(Clone)]
+pub struct Database {
+    pub url: String,
+    pub password: Option<String>,
+}
+
+impl Database {
+    /// `url`, with the password from [`PASSWORD_ENV`] if one is set.
+    pub fn from_env(url: String) -> Self {
+        let password = PASSWORD_ENV
+            .iter()
+            .find_map(|name| std::env::var(name).ok());
+        Database { url, password }
+    }
+}
+
+/// Never prints the password.
+impl std::fmt::Debug for Database {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Database")
+            .field("url", &self.url)
+            .field("password", &self.password.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
 pub struct Postgres {
     config: postgres::Config,
     idle: Mutex<Pool>,
@@ -86,8 +113,9 @@ impl Drop for Lease<'_> {
 impl Postgres {
     /// Connects to `url` (no password in it), brings the schema up to date and keeps the
     /// connection for the pool.
-    pub fn connect(url: &str) -> Result<Self, StoreError> {
-        let mut config: postgres::Config = url
+    pub fn connect(database: &Database) -> Result<Self, StoreError> {
+        let mut config: postgres::Config = database
+            .url
             .parse()
             .map_err(|e| StoreError::Config(format!("the database URL: {e}")))?;
         if config.get_password().is_some() {
@@ -96,10 +124,7 @@ impl Postgres {
                 PASSWORD_ENV[0]
             )));
         }
-        if let Some(password) = PASSWORD_ENV
-            .iter()
-            .find_map(|name| std::env::var(name).ok())
-        {
+        if let Some(password) = &database.password {
             config.password(password);
         }
         let store = Postgres {
@@ -144,6 +169,20 @@ impl Postgres {
                 };
             }
             pool = self.returned.wait(pool).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+}
+
+/// A `postgres::Client` blocks on its own runtime when dropped, which tokio forbids on an
+/// async worker, where the last `AppState` may well be dropped at shutdown: the idle
+/// connections are closed on a thread of their own.
+impl Drop for Postgres {
+    fn drop(&mut self) {
+        let clients = std::mem::take(&mut self.lock().clients);
+        if !clients.is_empty() {
+            let _ = std::thread::Builder::new()
+                .name("postgres-close".into())
+                .spawn(move || drop(clients));
         }
     }
 }
@@ -748,5 +787,28 @@ impl Metadata for Postgres {
     }
     fn fleet_versions(&self) -> Result<Vec<FleetVersion>, StoreError> {
         Err(unsupported())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_url_with_a_password_is_refused_before_connecting() {
+        let database = Database {
+            url: "postgres://intake:hunter2@127.0.0.1:1/intake".into(),
+            password: None,
+        };
+        let error = Postgres::connect(&database).err().unwrap().to_string();
+        assert!(error.contains("carries a password"), "{error}");
+        assert!(error.contains(PASSWORD_ENV[0]), "{error}");
+        assert!(!error.contains("hunter2"), "{error}");
+        // Nor does the configuration's debug form show a password.
+        let database = Database {
+            url: "postgres://intake@127.0.0.1:1/intake".into(),
+            password: Some("hunter2".into()),
+        };
+        assert!(!format!("{database:?}").contains("hunter2"));
     }
 }
