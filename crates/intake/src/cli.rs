@@ -36,7 +36,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the endpoint.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage upload tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -77,6 +77,15 @@ pub struct ServeArgs {
     /// DIR/intake.sqlite, so several replicas can share them.
     #[arg(long, env = "JCDIAG_INTAKE_DATABASE", value_name = "URL")]
     pub database: Option<String>,
+    /// Keep uploads in progress and accepted bundles in this folder (one every replica
+    /// mounts) instead of the data folder; needs --database.
+    #[arg(
+        long,
+        env = "JCDIAG_INTAKE_OBJECTS",
+        value_name = "DIR",
+        requires = "database"
+    )]
+    pub objects: Option<PathBuf>,
     /// Serve `/install.sh`, `/install.ps1` and `/dl/<version>/<target>/jcdiag[.exe]` (with the
     /// `.sha256` made at release time beside each binary) from this folder.
     #[arg(long, env = "JCDIAG_INTAKE_RELEASES", value_name = "DIR")]
@@ -253,7 +262,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
     let data = cli.data.ok_or(CliError::NoDataDir)?;
     let mut out = io::stdout().lock();
     match cli.command {
-        Command::Serve(args) => serve(&data, args),
+        Command::Serve(args) => serve(&data, *args),
         Command::Staff(command) => Ok(super::staff::run(&data, command)?),
         Command::Token(TokenCommand::Create {
             org,

@@ -74,6 +74,9 @@ pub struct Config {
     pub guards: state::Guards,
     /// `--database postgres://…`: the metadata in PostgreSQL; `None`: `data_dir/intake.sqlite`.
     pub database: Option<backend::postgres::Database>,
+    /// `--objects DIR`: uploads' parts and bundles in a folder every replica mounts;
+    /// `None`: in `data_dir`.
+    pub objects: Option<PathBuf>,
 }
 
 impl Config {
@@ -90,6 +93,7 @@ impl Config {
             holidays: Default::default(),
             guards: state::Guards::default(),
             database: None,
+            objects: None,
         }
     }
 }

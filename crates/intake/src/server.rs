@@ -100,7 +100,16 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<RunningServe
             Some(url) => Arc::new(Postgres::connect(url)?),
             None => Arc::new(Store::open(&dir.database())?),
         };
-        let objects = Arc::new(LocalObjects::new(dir.clone()));
+        let objects = Arc::new(match &config.objects {
+            Some(shared) => {
+                let shared = DataDir::create(shared).map_err(|source| ServeError::DataDir {
+                    path: shared.clone(),
+                    source,
+                })?;
+                LocalObjects::shared(shared, dir.clone())
+            }
+            None => LocalObjects::new(dir.clone()),
+        });
         let state = AppState::new(store, objects, dir, config);
         tus::recover(&state).map_err(|e| ServeError::Recovery(e.message))?;
         Ok(state)

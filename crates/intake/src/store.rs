@@ -41,6 +41,8 @@ pub enum StoreError {
     Config(String),
     #[error("{0} is not available yet")]
     Unsupported(&'static str),
+    #[error("cannot store an upload's bytes: {0}")]
+    Objects(std::io::Error),
     #[error("the intake database holds a value it cannot read back: {0}")]
     Corrupt(String),
     #[error("the database was written by a newer jcdiag-intake (schema {0}); upgrade this binary")]

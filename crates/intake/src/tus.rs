@@ -33,6 +33,7 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use super::api::authorize_case;
+use super::backend::ChunkCommit;
 use super::error::{ApiError, checksum_mismatch_status};
 use super::files::{self, remove_if_exists, sha256_file};
 use super::ids::{CaseId, UploadId, is_sha256_hex, new_receipt_id, random_hex};
@@ -565,22 +566,18 @@ async fn patch(
         let id = upload.id.clone();
         state
             .blocking(move |state| {
-                // Re-check under the claim: a concurrent PATCH may have committed meanwhile.
-                let current = state
+                // Re-checked under the store's lock: a concurrent PATCH (here or on another
+                // replica) may have committed meanwhile.
+                let objects = &state.objects;
+                let mut write = || objects.append(&id, &chunk.0, offset);
+                match state
                     .store
-                    .upload(&id)?
-                    .ok_or_else(ApiError::upload_not_found)?;
-                if current.offset != offset || current.is_complete() {
-                    return Err(offset_mismatch(current.offset));
+                    .commit_chunk(&id, offset, new_offset, &mut write)?
+                {
+                    ChunkCommit::Committed => Ok(()),
+                    ChunkCommit::Moved(current) => Err(offset_mismatch(current)),
+                    ChunkCommit::Gone => Err(ApiError::upload_not_found()),
                 }
-                state
-                    .objects
-                    .append(&id, &chunk.0, offset)
-                    .map_err(ApiError::internal)?;
-                if !state.store.advance_offset(&id, offset, new_offset)? {
-                    return Err(offset_mismatch(offset));
-                }
-                Ok(())
             })
             .await?;
     }
@@ -721,6 +718,12 @@ fn accept(state: &AppState, upload: &UploadRecord) -> Result<Receipt, ApiError> 
         received_at: timestamp(Utc::now()),
     };
     state.store.complete_upload(upload, &receipt)?;
+    // Another replica may have finished the same upload first: the stored receipt is the one.
+    let receipt = state
+        .store
+        .upload(&upload.id)?
+        .and_then(|stored| stored.receipt)
+        .unwrap_or(receipt);
     tracing::info!(case_id = %upload.case_id, sha256 = %upload.sha256, receipt_id = %receipt.receipt_id, "bundle accepted");
     Ok(receipt)
 }

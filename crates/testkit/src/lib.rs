@@ -112,6 +112,8 @@ pub struct Intake {
     /// The PostgreSQL database the metadata is kept in (`JCDIAG_TEST_METADATA=postgres`,
     /// see [`postgres`]); `None`: SQLite in the data folder.
     pub database: Option<Database>,
+    /// The folder of parts and bundles shared by replicas (`--objects`), if any.
+    pub objects: Option<PathBuf>,
 }
 
 impl Intake {
@@ -142,6 +144,7 @@ impl Intake {
             server: None,
             tweak: Box::new(tweak),
             database: postgres::requested().then(|| postgres::server().database()),
+            objects: None,
             _tmp: tmp,
         };
         intake.launch(listener).await;
@@ -155,10 +158,58 @@ impl Intake {
         // As `serve` does without --public-url: the installers name the listen address.
         config.public_url = Some(format!("https://{}", self.addr));
         config.database = self.database.clone();
+        config.objects = self.objects.clone();
         (self.tweak)(&mut config);
         let server = serve(config, listener).await.unwrap();
         self.url = server.url();
         self.server = Some(server);
+    }
+
+    /// A first replica: metadata in a fresh PostgreSQL database, parts and bundles in a
+    /// folder (`--objects`) that [`Intake::another_replica`] shares. Needs PostgreSQL: check
+    /// [`postgres::unavailable`] first.
+    pub async fn start_replicated() -> Intake {
+        let mut intake = Intake::start_unlaunched("127.0.0.1:0".parse().unwrap(), |_| {}).await;
+        intake.database = Some(postgres::server().database());
+        intake.objects = Some(intake._tmp.path().join("objects"));
+        intake.launch_on_own_port().await;
+        intake
+    }
+
+    /// Another replica of `self`: the same database and objects folder, its own data
+    /// folder, certificate and port.
+    pub async fn another_replica(&self) -> Intake {
+        let mut intake = Intake::start_unlaunched("127.0.0.1:0".parse().unwrap(), |_| {}).await;
+        intake.database = self.database.clone();
+        intake.objects = self.objects.clone();
+        intake.launch_on_own_port().await;
+        intake
+    }
+
+    async fn start_unlaunched(
+        addr: SocketAddr,
+        tweak: impl Fn(&mut Config) + Send + Sync + 'static,
+    ) -> Intake {
+        let tmp = tempfile::tempdir().unwrap();
+        let certs = Certs::generate(tmp.path());
+        Intake {
+            data_dir: tmp.path().join("data"),
+            http: certs.http_client(),
+            certs,
+            addr,
+            url: String::new(),
+            server: None,
+            tweak: Box::new(tweak),
+            database: None,
+            objects: None,
+            _tmp: tmp,
+        }
+    }
+
+    async fn launch_on_own_port(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        self.addr = listener.local_addr().unwrap();
+        self.launch(listener).await;
     }
 
     /// `jcdiag-intake ARGS --json --data DIR`, the command support staff read cases with,

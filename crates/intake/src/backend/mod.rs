@@ -82,6 +82,19 @@ pub trait Metadata: Send + Sync {
         admit: &mut dyn FnMut(&Usage, &Usage) -> bool,
     ) -> Result<bool, StoreError>;
     fn advance_offset(&self, id: &UploadId, from: u64, to: u64) -> Result<bool, StoreError>;
+    /// Commits one PATCH: if the upload is still unfinished at offset `from`, runs `write`
+    /// (which appends the chunk to the upload's bytes) and moves the offset to `to`. No
+    /// other commit to the same upload, from this process or another replica, can run
+    /// between the check and the move.
+    fn commit_chunk(
+        &self,
+        id: &UploadId,
+        from: u64,
+        to: u64,
+        write: &mut dyn FnMut() -> io::Result<()>,
+    ) -> Result<ChunkCommit, StoreError>;
+    /// Records the receipt unless the upload already has one (another replica finished it
+    /// first: its receipt stands).
     fn complete_upload(&self, upload: &UploadRecord, receipt: &Receipt) -> Result<(), StoreError>;
     fn delete_upload(&self, id: &UploadId) -> Result<(), StoreError>;
     fn expired_uploads(&self, now: DateTime<Utc>) -> Result<Vec<UploadId>, StoreError>;
@@ -145,6 +158,16 @@ pub trait Metadata: Send + Sync {
     ) -> Result<(), StoreError>;
     fn fleet_signatures(&self, limit: u64) -> Result<Vec<FleetSignature>, StoreError>;
     fn fleet_versions(&self) -> Result<Vec<FleetVersion>, StoreError>;
+}
+
+/// What [`Metadata::commit_chunk`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChunkCommit {
+    Committed,
+    /// Nothing written: the upload is at this offset (or finished) now.
+    Moved(u64),
+    /// Nothing written: the upload no longer exists.
+    Gone,
 }
 
 /// SQLite: every method is the store's own.
@@ -220,6 +243,27 @@ impl Metadata for Store {
     }
     fn advance_offset(&self, id: &UploadId, from: u64, to: u64) -> Result<bool, StoreError> {
         Store::advance_offset(self, id, from, to)
+    }
+    fn commit_chunk(
+        &self,
+        id: &UploadId,
+        from: u64,
+        to: u64,
+        write: &mut dyn FnMut() -> io::Result<()>,
+    ) -> Result<ChunkCommit, StoreError> {
+        // One process owns a data folder, and its upload claims (`AppState::claim`) keep
+        // two commits to one upload apart; the conditional offset update is the backstop.
+        let Some(current) = Store::upload(self, id)? else {
+            return Ok(ChunkCommit::Gone);
+        };
+        if current.offset != from || current.is_complete() {
+            return Ok(ChunkCommit::Moved(current.offset));
+        }
+        write().map_err(StoreError::Objects)?;
+        if !Store::advance_offset(self, id, from, to)? {
+            return Ok(ChunkCommit::Moved(from));
+        }
+        Ok(ChunkCommit::Committed)
     }
     fn complete_upload(&self, upload: &UploadRecord, receipt: &Receipt) -> Result<(), StoreError> {
         Store::complete_upload(self, upload, receipt)
@@ -355,20 +399,40 @@ pub trait Objects: Send + Sync {
     fn remove_stray(&self, stray: &Stray) -> io::Result<()>;
 }
 
-/// The data folder's `uploads/` and `bundles/` (files.rs has the layout).
+/// A folder's `uploads/` and `bundles/` (files.rs has the layout): the data folder itself,
+/// or (`--objects DIR`) a folder every replica mounts.
 pub struct LocalObjects {
     dir: DataDir,
+    /// Where PATCH bodies are received: always this replica's own data folder, so one
+    /// replica's start-up clean-up never touches another's chunks in flight.
+    scratch: DataDir,
 }
 
 impl LocalObjects {
+    /// Everything in the data folder (one server).
     pub fn new(dir: DataDir) -> Self {
-        LocalObjects { dir }
+        LocalObjects {
+            scratch: dir.clone(),
+            dir,
+        }
+    }
+
+    /// Parts and bundles in `shared`, chunks in this replica's `scratch`.
+    pub fn shared(shared: DataDir, scratch: DataDir) -> Self {
+        LocalObjects {
+            dir: shared,
+            scratch,
+        }
+    }
+
+    fn is_shared(&self) -> bool {
+        self.dir.root() != self.scratch.root()
     }
 }
 
 impl Objects for LocalObjects {
     fn chunk_path(&self, id: &UploadId, nonce: &str) -> PathBuf {
-        self.dir.chunk(id, nonce)
+        self.scratch.chunk(id, nonce)
     }
 
     fn append(&self, id: &UploadId, chunk: &Path, offset: u64) -> io::Result<()> {
@@ -424,13 +488,29 @@ impl Objects for LocalObjects {
         for entry in fs::read_dir(self.dir.uploads())? {
             let name = entry?.file_name().to_string_lossy().into_owned();
             let owner = name.strip_suffix(".part").and_then(UploadId::parse);
-            found.push(Stray { name, owner });
+            // In a shared folder, only parts are ours to judge.
+            if owner.is_some() || !self.is_shared() {
+                found.push(Stray { name, owner });
+            }
+        }
+        if self.is_shared() {
+            // This replica's own chunks: none is in flight before it serves.
+            for entry in fs::read_dir(self.scratch.uploads())? {
+                let name = entry?.file_name().to_string_lossy().into_owned();
+                found.push(Stray {
+                    name: format!("scratch/{name}"),
+                    owner: None,
+                });
+            }
         }
         Ok(found)
     }
 
     fn remove_stray(&self, stray: &Stray) -> io::Result<()> {
-        // Names come from read_dir of uploads/ itself: a plain file name, never a path.
-        remove_if_exists(&self.dir.uploads().join(&stray.name))
+        // Names come from read_dir of an uploads/ folder: a plain file name, never a path.
+        match stray.name.strip_prefix("scratch/") {
+            Some(name) => remove_if_exists(&self.scratch.uploads().join(name)),
+            None => remove_if_exists(&self.dir.uploads().join(&stray.name)),
+        }
     }
 }

@@ -17,7 +17,7 @@ use std::sync::{Condvar, Mutex};
 use chrono::{DateTime, Utc};
 use postgres::{Client, NoTls, Transaction};
 
-use super::Metadata;
+use super::{ChunkCommit, Metadata};
 use crate::ids::{CaseId, UploadId};
 use crate::store::console::{
     BundleFacts, CaseEvent, CaseStatus, CaseWork, FleetSignature, FleetVersion, QueueFilter,
@@ -635,17 +635,48 @@ impl Metadata for Postgres {
         Ok(changed == 1)
     }
 
+    fn commit_chunk(
+        &self,
+        id: &UploadId,
+        from: u64,
+        to: u64,
+        write: &mut dyn FnMut() -> std::io::Result<()>,
+    ) -> Result<ChunkCommit, StoreError> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction()?;
+        // The row lock keeps every other replica's commit to this upload waiting until
+        // this one's bytes are written and its offset moved.
+        let Some(row) = tx.query_opt(
+            "SELECT \"offset\", receipt_id IS NOT NULL FROM uploads WHERE id = $1 FOR UPDATE",
+            &[&id.as_str()],
+        )?
+        else {
+            return Ok(ChunkCommit::Gone);
+        };
+        let (offset, complete) = (row.get::<_, i64>(0) as u64, row.get::<_, bool>(1));
+        if offset != from || complete {
+            return Ok(ChunkCommit::Moved(offset));
+        }
+        write().map_err(StoreError::Objects)?;
+        tx.execute(
+            "UPDATE uploads SET \"offset\" = $2 WHERE id = $1",
+            &[&id.as_str(), &(to as i64)],
+        )?;
+        tx.commit()?;
+        Ok(ChunkCommit::Committed)
+    }
+
     fn complete_upload(&self, upload: &UploadRecord, receipt: &Receipt) -> Result<(), StoreError> {
         let mut client = self.client()?;
         let mut tx = client.transaction()?;
-        tx.execute(
-            "UPDATE uploads SET receipt_id = $2, received_at = $3 WHERE id = $1",
-            &[
-                &upload.id.as_str(),
-                &receipt.receipt_id,
-                &receipt.received_at,
-            ],
+        let first = tx.execute(
+            "UPDATE uploads SET receipt_id = $2, received_at = $3 WHERE id = $1 AND receipt_id IS NULL",
+            &[&upload.id.as_str(), &receipt.receipt_id, &receipt.received_at],
         )?;
+        if first == 0 {
+            // Another replica finished this upload first; its receipt stands.
+            return Ok(());
+        }
         tx.execute(
             "INSERT INTO bundles (case_id, sha256, size, received_at) VALUES ($1, $2, $3, $4)
              ON CONFLICT DO NOTHING",

@@ -14,6 +14,7 @@ mod quotas;
 mod race;
 mod raw;
 mod rawzip;
+mod replicas;
 mod targets;
 mod terminal;
 mod upload;
