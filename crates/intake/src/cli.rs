@@ -78,14 +78,16 @@ pub struct ServeArgs {
     #[arg(long, env = "JCDIAG_INTAKE_DATABASE", value_name = "URL")]
     pub database: Option<String>,
     /// Keep uploads in progress and accepted bundles in this folder (one every replica
-    /// mounts) instead of the data folder; needs --database.
+    /// mounts) or S3-compatible bucket (`s3://BUCKET?endpoint=URL`, keys from
+    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) instead of the data folder; needs
+    /// --database.
     #[arg(
         long,
         env = "JCDIAG_INTAKE_OBJECTS",
-        value_name = "DIR",
+        value_name = "DIR|URL",
         requires = "database"
     )]
-    pub objects: Option<PathBuf>,
+    pub objects: Option<String>,
     /// Serve `/install.sh`, `/install.ps1` and `/dl/<version>/<target>/jcdiag[.exe]` (with the
     /// `.sha256` made at release time beside each binary) from this folder.
     #[arg(long, env = "JCDIAG_INTAKE_RELEASES", value_name = "DIR")]
@@ -230,6 +232,8 @@ pub enum CliError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Serve(#[from] ServeError),
+    #[error("--objects: {0}")]
+    Objects(String),
     #[error(transparent)]
     Token(#[from] TokenError),
     #[error(transparent)]

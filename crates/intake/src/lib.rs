@@ -74,9 +74,9 @@ pub struct Config {
     pub guards: state::Guards,
     /// `--database postgres://…`: the metadata in PostgreSQL; `None`: `data_dir/intake.sqlite`.
     pub database: Option<backend::postgres::Database>,
-    /// `--objects DIR`: uploads' parts and bundles in a folder every replica mounts;
-    /// `None`: in `data_dir`.
-    pub objects: Option<PathBuf>,
+    /// `--objects DIR|s3://…`: uploads' parts and bundles in a folder every replica mounts
+    /// or in an S3-compatible bucket; `None`: in `data_dir`.
+    pub objects: Option<backend::ObjectsConfig>,
 }
 
 impl Config {

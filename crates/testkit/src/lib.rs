@@ -15,8 +15,8 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
-use jcdiag_intake::backend::Metadata;
 use jcdiag_intake::backend::postgres::{Database, Postgres};
+use jcdiag_intake::backend::{Metadata, ObjectsConfig};
 use jcdiag_intake::store::Store;
 use jcdiag_intake::{Config, RunningServer, serve, tls, tokens};
 use reqwest::Method;
@@ -26,6 +26,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
 pub mod postgres;
+pub mod s3;
 pub mod webdriver;
 
 pub const ORG: &str = "acme";
@@ -112,8 +113,8 @@ pub struct Intake {
     /// The PostgreSQL database the metadata is kept in (`JCDIAG_TEST_METADATA=postgres`,
     /// see [`postgres`]); `None`: SQLite in the data folder.
     pub database: Option<Database>,
-    /// The folder of parts and bundles shared by replicas (`--objects`), if any.
-    pub objects: Option<PathBuf>,
+    /// Where replicas share parts and bundles (`--objects`), if they do.
+    pub objects: Option<ObjectsConfig>,
 }
 
 impl Intake {
@@ -143,8 +144,10 @@ impl Intake {
             url: String::new(),
             server: None,
             tweak: Box::new(tweak),
-            database: postgres::requested().then(|| postgres::server().database()),
-            objects: None,
+            // S3 needs the shared database too: an upload's offsets are there.
+            database: (postgres::requested() || s3::requested())
+                .then(|| postgres::server().database()),
+            objects: s3::requested().then(|| ObjectsConfig::S3(s3::server().bucket())),
             _tmp: tmp,
         };
         intake.launch(listener).await;
@@ -171,9 +174,54 @@ impl Intake {
     pub async fn start_replicated() -> Intake {
         let mut intake = Intake::start_unlaunched("127.0.0.1:0".parse().unwrap(), |_| {}).await;
         intake.database = Some(postgres::server().database());
-        intake.objects = Some(intake._tmp.path().join("objects"));
+        intake.objects = Some(ObjectsConfig::Folder(intake._tmp.path().join("objects")));
         intake.launch_on_own_port().await;
         intake
+    }
+
+    /// [`Intake::start_replicated`] with parts and bundles in an S3 bucket (s3s-fs): check
+    /// [`s3::unavailable`] too.
+    pub async fn start_replicated_s3() -> Intake {
+        let mut intake = Intake::start_unlaunched("127.0.0.1:0".parse().unwrap(), |_| {}).await;
+        intake.database = Some(postgres::server().database());
+        intake.objects = Some(ObjectsConfig::S3(s3::server().bucket()));
+        intake.launch_on_own_port().await;
+        intake
+    }
+
+    /// The bytes of an accepted bundle, wherever this server keeps them.
+    pub fn bundle_bytes(&self, case_id: &str, sha256: &str) -> Option<Vec<u8>> {
+        let key = format!("bundles/{case_id}/{sha256}.zip");
+        match &self.objects {
+            Some(ObjectsConfig::S3(config)) => s3::server().object(config, &key),
+            Some(ObjectsConfig::Folder(folder)) => std::fs::read(folder.join(key)).ok(),
+            None => std::fs::read(self.data_dir.join(key)).ok(),
+        }
+    }
+
+    /// Uploads in progress wherever this server keeps them (chunks, parts, tails).
+    pub fn upload_objects(&self) -> Vec<String> {
+        let mut found: Vec<String> = self
+            .files_in("uploads")
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        match &self.objects {
+            Some(ObjectsConfig::S3(config)) => {
+                found.extend(s3::server().objects(config, "uploads"))
+            }
+            Some(ObjectsConfig::Folder(folder)) => {
+                for entry in std::fs::read_dir(folder.join("uploads"))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
+                    found.push(entry.path().display().to_string());
+                }
+            }
+            None => {}
+        }
+        found
     }
 
     /// Another replica of `self`: the same database and objects folder, its own data
@@ -292,7 +340,9 @@ impl Intake {
         })
     }
 
-    /// Every file under `uploads/` and `bundles/` (folders themselves are not listed).
+    /// Every file under `uploads/` and `bundles/` (folders themselves are not listed). With
+    /// uploads in S3, the bucket's bundles, and one `uploads/<id>` per upload with data there
+    /// (its manifests and tail are one upload's data), beside this server's own chunks.
     pub fn files_in(&self, sub: &str) -> Vec<PathBuf> {
         fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
             let Ok(entries) = std::fs::read_dir(dir) else {
@@ -308,7 +358,21 @@ impl Intake {
             }
         }
         let mut found = Vec::new();
-        walk(&self.data_dir.join(sub), &mut found);
+        match &self.objects {
+            Some(ObjectsConfig::S3(config)) => {
+                let mut objects = s3::server().objects(config, sub);
+                if sub == "uploads" {
+                    objects = objects
+                        .iter()
+                        .map(|key| key.split('/').take(2).collect::<Vec<_>>().join("/"))
+                        .collect();
+                    objects.dedup();
+                    walk(&self.data_dir.join(sub), &mut found);
+                }
+                found.extend(objects.into_iter().map(PathBuf::from));
+            }
+            _ => walk(&self.data_dir.join(sub), &mut found),
+        }
         found.sort();
         found
     }

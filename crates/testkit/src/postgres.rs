@@ -41,10 +41,12 @@ pub fn requested() -> bool {
 /// True (after saying why on stderr) when the suite runs on PostgreSQL and the calling test
 /// exercises something that backend does not have yet: the test then returns early.
 pub fn skip(what: &str) -> bool {
-    if requested() {
+    // S3 runs with PostgreSQL metadata.
+    let on_postgres = requested() || crate::s3::requested();
+    if on_postgres {
         eprintln!("skipped on PostgreSQL: {what}");
     }
-    requested()
+    on_postgres
 }
 
 /// The `bin` folder of the newest installed PostgreSQL, if any.

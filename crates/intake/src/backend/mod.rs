@@ -29,6 +29,27 @@ use crate::store::{
 use jcdiag_profile::sla::Tier;
 
 pub mod postgres;
+pub mod s3;
+
+/// Where uploads and bundles go (`--objects`).
+#[derive(Debug, Clone)]
+pub enum ObjectsConfig {
+    /// A folder every replica mounts.
+    Folder(PathBuf),
+    /// An S3-compatible bucket.
+    S3(s3::S3Config),
+}
+
+impl ObjectsConfig {
+    /// `s3://BUCKET?endpoint=URL` (keys from the environment), or a folder.
+    pub fn parse(text: &str) -> Result<Self, String> {
+        if text.starts_with("s3://") {
+            s3::S3Config::from_url_and_env(text).map(ObjectsConfig::S3)
+        } else {
+            Ok(ObjectsConfig::Folder(PathBuf::from(text)))
+        }
+    }
+}
 
 /// Everything but the bytes. Every method is one transaction: implementations must keep
 /// "check then write" sequences (idempotency keys, offsets, quotas, case numbers) atomic
