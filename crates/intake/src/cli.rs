@@ -136,6 +136,10 @@ pub struct ServeArgs {
     /// Failed authentications one address may make per minute; then its requests get 429.
     #[arg(long, value_name = "N", default_value_t = Guards::default().max_auth_failures)]
     pub max_auth_failures: u32,
+    /// Upload chunks (PATCH bodies) received at once; more are answered 503 with
+    /// Retry-After, which jcdiag waits for and retries.
+    #[arg(long, value_name = "N", default_value_t = Guards::default().max_concurrent_uploads)]
+    pub max_concurrent_uploads: usize,
 }
 
 impl ServeArgs {
@@ -152,6 +156,7 @@ impl ServeArgs {
             max_connections: self.max_connections,
             idle_timeout: self.idle_timeout,
             max_auth_failures: self.max_auth_failures,
+            max_concurrent_uploads: self.max_concurrent_uploads,
             ..Guards::default()
         }
     }

@@ -43,6 +43,10 @@ pub struct Guards {
     /// requests get 429.
     pub max_auth_failures: u32,
     pub auth_failure_window: Duration,
+    /// PATCH bodies this replica receives at once; past it, 503 with `Retry-After`, so a
+    /// replica under a burst sheds load instead of holding a connection and a chunk file
+    /// for every upload of the burst.
+    pub max_concurrent_uploads: usize,
 }
 
 impl Default for Guards {
@@ -60,6 +64,7 @@ impl Default for Guards {
             idle_timeout: Duration::from_secs(30),
             max_auth_failures: 20,
             auth_failure_window: Duration::from_secs(60),
+            max_concurrent_uploads: 128,
         }
     }
 }
@@ -81,6 +86,8 @@ pub struct Shared {
     busy: Mutex<HashSet<UploadId>>,
     /// Recent failed authentications per client address; see [`AppState::login_blocked`].
     failed_logins: Mutex<HashMap<IpAddr, Strikes>>,
+    /// PATCH bodies being received; see [`Guards::max_concurrent_uploads`].
+    receiving: Arc<tokio::sync::Semaphore>,
 }
 
 /// Failed authentications from one address since `since`.
@@ -118,6 +125,9 @@ impl AppState {
         dir: DataDir,
         config: Config,
     ) -> Self {
+        let receiving = Arc::new(tokio::sync::Semaphore::new(
+            config.guards.max_concurrent_uploads,
+        ));
         AppState(Arc::new(Shared {
             store,
             objects,
@@ -125,6 +135,7 @@ impl AppState {
             config,
             busy: Mutex::new(HashSet::new()),
             failed_logins: Mutex::new(HashMap::new()),
+            receiving,
         }))
     }
 
@@ -162,6 +173,12 @@ impl AppState {
         }
         strikes.count += 1;
         strikes.count
+    }
+
+    /// A place among the PATCH bodies received at once, held until dropped; `None` when
+    /// this replica is at `Guards::max_concurrent_uploads`.
+    pub fn receive_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.receiving.clone().try_acquire_owned().ok()
     }
 
     /// Marks `id` busy until the returned claim is dropped; `None` if it already is.

@@ -50,6 +50,8 @@ pub const RECEIPT_HEADER: &str = jcdiag_protocol::header::RECEIPT;
 const OFFSET_STREAM: &str = "application/offset+octet-stream";
 /// `Retry-After` when a case or org has too many unfinished uploads: others may finish soon.
 const OPEN_UPLOADS_RETRY: Duration = Duration::from_secs(60);
+/// `Retry-After` when this replica is receiving as many bodies as it takes: bursts pass fast.
+const OVERLOAD_RETRY: Duration = Duration::from_secs(2);
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -487,6 +489,17 @@ async fn patch(
         return Err(too_long());
     }
 
+    // Over this replica's limit of bodies received at once: shed the load now, before a
+    // byte is read; the client waits for Retry-After and resumes (here or on a replica
+    // with room).
+    let _slot = state.receive_slot().ok_or_else(|| {
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "this endpoint is receiving as many uploads as it takes at once: wait for Retry-After, then HEAD the upload and resume",
+        )
+        .with_header(header::RETRY_AFTER, OVERLOAD_RETRY.as_secs())
+    })?;
     // One writer per upload, decided before a byte of the body is read or stored: a
     // second PATCH is answered at once instead of filling a chunk file of its own.
     let claim = state.claim(&upload.id).ok_or_else(busy)?;

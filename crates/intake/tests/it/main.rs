@@ -15,6 +15,7 @@ mod race;
 mod raw;
 mod rawzip;
 mod replicas;
+mod shedding;
 mod targets;
 mod terminal;
 mod upload;
