@@ -15,6 +15,7 @@
 //! - [`tokens`]: upload tokens and their scopes; [`tls`]: certificate loading.
 //! - [`cli`]: the `jcdiag-intake` commands (`serve`, `token create`, `case list|show`);
 //!   [`staff`]: `staff add|list|remove`, the console's accounts.
+//! - [`migrate`]: `jcdiag-intake migrate`, from the data folder to PostgreSQL and objects.
 //! - [`console`]: the support console under `/console` (HTML for support engineers).
 //!
 //! The wire contract is `openapi/intake-v1.json`, also served at `/v1/openapi.json`.
@@ -27,6 +28,7 @@ pub mod error;
 pub mod files;
 pub mod ids;
 pub mod inspect;
+pub mod migrate;
 pub mod releases;
 pub mod server;
 pub mod sla;

@@ -415,6 +415,8 @@ pub trait Objects: Send + Sync {
     /// already kept (start-up recovery repeats it).
     fn keep(&self, id: &UploadId, case: CaseId, sha256: &str) -> io::Result<()>;
     fn has_bundle(&self, case: CaseId, sha256: &str) -> io::Result<bool>;
+    /// Stores a bundle from a local file (`migrate`), replacing any copy already there.
+    fn put_bundle(&self, case: CaseId, sha256: &str, from: &Path) -> io::Result<()>;
     /// Everything in the uploads area, for start-up clean-up.
     fn strays(&self) -> io::Result<Vec<Stray>>;
     fn remove_stray(&self, stray: &Stray) -> io::Result<()>;
@@ -502,6 +504,23 @@ impl Objects for LocalObjects {
 
     fn has_bundle(&self, case: CaseId, sha256: &str) -> io::Result<bool> {
         Ok(self.dir.bundle(case, sha256).exists())
+    }
+
+    fn put_bundle(&self, case: CaseId, sha256: &str, from: &Path) -> io::Result<()> {
+        let target = self.dir.bundle(case, sha256);
+        if target == from {
+            return Ok(());
+        }
+        let folder = self.dir.case_bundles(case);
+        files::create_private_dir_all(&folder)?;
+        let mut out = files::private_options()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .open(&target)?;
+        io::copy(&mut fs::File::open(from)?, &mut out)?;
+        out.sync_all()?;
+        sync_dir(&folder)
     }
 
     fn strays(&self) -> io::Result<Vec<Stray>> {

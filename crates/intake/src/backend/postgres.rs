@@ -141,6 +141,13 @@ impl Postgres {
         Ok(store)
     }
 
+    /// A connection of the pool for `migrate`'s bulk copy.
+    pub(crate) fn raw_client(
+        &self,
+    ) -> Result<impl std::ops::DerefMut<Target = Client> + '_, StoreError> {
+        self.client()
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Pool> {
         self.idle.lock().unwrap_or_else(|p| p.into_inner())
     }

@@ -99,7 +99,7 @@ impl S3Config {
 }
 
 pub struct S3Objects {
-    store: AmazonS3,
+    store: std::sync::Arc<AmazonS3>,
     /// This replica's data folder: chunks in flight and assembled copies for the checks.
     scratch: DataDir,
     runtime: tokio::runtime::Handle,
@@ -136,7 +136,7 @@ impl S3Objects {
             .build()
             .map_err(other)?;
         Ok(S3Objects {
-            store,
+            store: std::sync::Arc::new(store),
             scratch,
             runtime: tokio::runtime::Handle::try_current().map_err(other)?,
         })
@@ -377,6 +377,18 @@ impl Objects for S3Objects {
 
     fn has_bundle(&self, case: CaseId, sha256: &str) -> io::Result<bool> {
         self.exists(&Self::bundle_key(case, sha256))
+    }
+
+    fn put_bundle(&self, case: CaseId, sha256: &str, from: &std::path::Path) -> io::Result<()> {
+        // Streamed in parts: a bundle may be far larger than what is worth holding in memory.
+        let key = Self::bundle_key(case, sha256);
+        let store: std::sync::Arc<dyn ObjectStore> = self.store.clone();
+        self.wait(async {
+            let mut input = tokio::fs::File::open(from).await?;
+            let mut out = object_store::buffered::BufWriter::new(store, key);
+            tokio::io::copy(&mut input, &mut out).await?;
+            tokio::io::AsyncWriteExt::shutdown(&mut out).await
+        })
     }
 
     fn strays(&self) -> io::Result<Vec<Stray>> {

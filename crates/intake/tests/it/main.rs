@@ -8,6 +8,7 @@ mod fuzz;
 mod hostile;
 mod limits;
 mod load;
+mod migrate;
 mod not_found;
 mod public_url;
 mod quotas;
