@@ -123,6 +123,7 @@ fn embedded_store(data: &Path, cases: usize) -> Vec<(String, Vec<u8>)> {
 }
 
 #[test]
+#[cfg_attr(windows, ignore = "needs PostgreSQL run as the postgres user (Linux)")]
 fn a_store_of_a_thousand_cases_moves_to_postgresql_and_objects_and_reads_the_same() {
     if let Some(reason) = postgres::unavailable() {
         eprintln!("skipped: {reason}");

@@ -19,6 +19,7 @@ fn skipped() -> bool {
 }
 
 #[tokio::test]
+#[cfg_attr(windows, ignore = "needs PostgreSQL run as the postgres user (Linux)")]
 async fn an_upload_begun_on_a_replica_that_dies_mid_chunk_resumes_on_another() {
     if skipped() {
         return;
@@ -27,6 +28,7 @@ async fn an_upload_begun_on_a_replica_that_dies_mid_chunk_resumes_on_another() {
 }
 
 #[tokio::test]
+#[cfg_attr(windows, ignore = "needs PostgreSQL run as the postgres user (Linux)")]
 async fn an_upload_in_s3_begun_on_a_replica_that_dies_mid_chunk_resumes_on_another() {
     if skipped() {
         return;
@@ -123,6 +125,7 @@ async fn resume_on_another_replica(mut a: Intake, size: usize) {
 }
 
 #[tokio::test]
+#[cfg_attr(windows, ignore = "needs PostgreSQL run as the postgres user (Linux)")]
 async fn a_hundred_uploads_over_two_replicas_each_arrive_once() {
     if skipped() {
         return;
