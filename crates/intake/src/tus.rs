@@ -493,6 +493,7 @@ async fn patch(
     // byte is read; the client waits for Retry-After and resumes (here or on a replica
     // with room).
     let _slot = state.receive_slot().ok_or_else(|| {
+        tracing::info!(upload_id = %upload.id, "PATCH refused: overloaded (--max-concurrent-uploads)");
         ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
             "overloaded",
