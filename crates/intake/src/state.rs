@@ -139,6 +139,58 @@ impl AppState {
         }))
     }
 
+    /// [`AppState::login_blocked`], from the database when it keeps the counts (replicas
+    /// share them), else from this process's.
+    pub async fn login_blocked_shared(&self, peer: IpAddr) -> Option<Duration> {
+        if self.config.database.is_none() {
+            return self.login_blocked(peer);
+        }
+        let key = login_key(peer).to_string();
+        let state = self.clone();
+        let shared = tokio::task::spawn_blocking(move || state.store.auth_failures(&key)).await;
+        match shared {
+            Ok(Ok(Some(found))) => {
+                let guards = &self.config.guards;
+                let (since, count) = found?;
+                let elapsed = (chrono::Utc::now() - since).to_std().unwrap_or_default();
+                (count >= guards.max_auth_failures && elapsed < guards.auth_failure_window)
+                    .then(|| guards.auth_failure_window - elapsed)
+            }
+            Ok(Ok(None)) => self.login_blocked(peer),
+            Ok(Err(error)) => {
+                // The limit is a guard, not the gate: a database hiccup must not lock out.
+                tracing::warn!("cannot read the failed-login counts: {error}");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// [`AppState::login_failed`], counted in the database when it keeps the counts.
+    pub async fn login_failed_shared(&self, peer: IpAddr) -> u32 {
+        if self.config.database.is_none() {
+            return self.login_failed(peer);
+        }
+        let key = login_key(peer).to_string();
+        let window = self.config.guards.auth_failure_window;
+        let state = self.clone();
+        let shared = tokio::task::spawn_blocking(move || {
+            state
+                .store
+                .count_auth_failure(&key, window, chrono::Utc::now())
+        })
+        .await;
+        match shared {
+            Ok(Ok(Some(count))) => count,
+            Ok(Ok(None)) => self.login_failed(peer),
+            Ok(Err(error)) => {
+                tracing::warn!("cannot count a failed login: {error}");
+                0
+            }
+            Err(_) => 0,
+        }
+    }
+
     /// How long `peer` must wait, if it has used up its failed authentications for the
     /// current window (`Guards::max_auth_failures` per `Guards::auth_failure_window`).
     pub fn login_blocked(&self, peer: IpAddr) -> Option<Duration> {

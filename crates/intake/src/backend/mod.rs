@@ -121,6 +121,27 @@ pub trait Metadata: Send + Sync {
     fn expired_uploads(&self, now: DateTime<Utc>) -> Result<Vec<UploadId>, StoreError>;
     fn unfinished_full_uploads(&self) -> Result<Vec<UploadId>, StoreError>;
 
+    // ----- failed authentications per address (`Guards::max_auth_failures`) -----
+    /// Counts a failed authentication from `key` in its current window (a new window once
+    /// `window` has passed) and returns the count. `None`: this store does not keep them,
+    /// and the process counts them itself (one process per SQLite store).
+    fn count_auth_failure(
+        &self,
+        _key: &str,
+        _window: std::time::Duration,
+        _now: DateTime<Utc>,
+    ) -> Result<Option<u32>, StoreError> {
+        Ok(None)
+    }
+    /// The start and count of `key`'s current window, if it has one; `None` as above.
+    #[allow(clippy::type_complexity)] // two levels of "none" that mean different things
+    fn auth_failures(
+        &self,
+        _key: &str,
+    ) -> Result<Option<Option<(DateTime<Utc>, u32)>>, StoreError> {
+        Ok(None)
+    }
+
     // ----- the support console (store/console.rs) -----
     fn staff_login(&self, email: &str) -> Result<Option<StaffLogin>, StoreError>;
     fn staff_login_failed(

@@ -30,7 +30,10 @@ use crate::store::{
 use jcdiag_profile::sla::Tier;
 
 /// The schema steps, in order; `schema_version` holds how many ran.
-const MIGRATIONS: &[&str] = &[include_str!("../../migrations/postgres/0001_init.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("../../migrations/postgres/0001_init.sql"),
+    include_str!("../../migrations/postgres/0002_auth_failures.sql"),
+];
 
 /// Advisory lock keys (`pg_advisory_xact_lock`): arbitrary, fixed, ours.
 const MIGRATE_LOCK: i64 = 0x6a63_6469_0001;
@@ -730,6 +733,43 @@ impl Metadata for Postgres {
             .into_iter()
             .map(|row| upload_id(row.get(0)))
             .collect()
+    }
+
+    fn count_auth_failure(
+        &self,
+        key: &str,
+        window: std::time::Duration,
+        now: DateTime<Utc>,
+    ) -> Result<Option<u32>, StoreError> {
+        let window_start = now - chrono::Duration::from_std(window).unwrap_or_default();
+        // One statement: replicas counting the same address at once cannot lose a count.
+        let row = self.client()?.query_one(
+            "INSERT INTO auth_failures (key, since, count) VALUES ($1, $2, 1)
+             ON CONFLICT (key) DO UPDATE SET
+                 count = CASE WHEN auth_failures.since <= $3 THEN 1 ELSE auth_failures.count + 1 END,
+                 since = CASE WHEN auth_failures.since <= $3 THEN $2 ELSE auth_failures.since END
+             RETURNING count",
+            &[&key, &timestamp(now), &timestamp(window_start)],
+        )?;
+        Ok(Some(
+            u32::try_from(row.get::<_, i64>(0)).unwrap_or(u32::MAX),
+        ))
+    }
+
+    fn auth_failures(&self, key: &str) -> Result<Option<Option<(DateTime<Utc>, u32)>>, StoreError> {
+        let row = self.client()?.query_opt(
+            "SELECT since, count FROM auth_failures WHERE key = $1",
+            &[&key],
+        )?;
+        let found = row
+            .map(|row| {
+                Ok::<_, StoreError>((
+                    parse_time(&row.get::<_, String>(0))?,
+                    u32::try_from(row.get::<_, i64>(1)).unwrap_or(u32::MAX),
+                ))
+            })
+            .transpose()?;
+        Ok(Some(found))
     }
 
     fn staff_login(&self, _email: &str) -> Result<Option<StaffLogin>, StoreError> {

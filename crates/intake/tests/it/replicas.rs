@@ -173,3 +173,24 @@ async fn a_hundred_uploads_over_two_replicas_each_arrive_once() {
     assert_eq!(stored.len(), 101);
     assert_eq!(stored.iter().map(|c| c.bundles.len()).sum::<usize>(), 100);
 }
+
+#[tokio::test]
+#[cfg_attr(windows, ignore = "needs PostgreSQL run as the postgres user (Linux)")]
+async fn an_address_that_keeps_guessing_is_refused_by_every_replica() {
+    if skipped() {
+        return;
+    }
+    let a = Intake::start_replicated().await;
+    let b = a.another_replica().await;
+    let wrong = |intake: &Intake| {
+        intake.request(reqwest::Method::POST, "/v1/cases", Some("jcd_not-a-token"))
+    };
+    // The failures counted on A are the ones B sees: the limit is 20 a minute per address.
+    for _ in 0..20 {
+        assert_eq!(a.send("/v1/cases", wrong(&a)).await.status, 401);
+    }
+    let refused = b.send("/v1/cases", wrong(&b)).await;
+    assert_eq!(refused.status, 429, "{:?}", refused.body);
+    assert_eq!(refused.error(), "too_many_failed_logins");
+    assert!(refused.header("retry-after").is_some());
+}
