@@ -162,6 +162,12 @@ impl Intake {
         config.public_url = Some(format!("https://{}", self.addr));
         config.database = self.database.clone();
         config.objects = self.objects.clone();
+        if let Some(database) = &self.database {
+            databases()
+                .lock()
+                .unwrap()
+                .insert(self.data_dir.clone(), database.clone());
+        }
         (self.tweak)(&mut config);
         let server = serve(config, listener).await.unwrap();
         self.url = server.url();
@@ -716,13 +722,28 @@ pub fn intake_bin() -> PathBuf {
 
 /// `jcdiag-intake ARGS… --data DATA`, run to its end (no `JCDIAG_INTAKE_DATA` from outside).
 pub fn intake_cli(data: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(intake_bin())
+    let mut command = std::process::Command::new(intake_bin());
+    command
         .args(args)
         .arg("--data")
         .arg(data)
         .env_remove("JCDIAG_INTAKE_DATA")
-        .run()
-        .expect("jcdiag-intake runs")
+        .env_remove("JCDIAG_INTAKE_DATABASE");
+    // A server of this process keeping its metadata in PostgreSQL: the commands read it there.
+    if let Some(database) = databases().lock().unwrap().get(data) {
+        command.arg("--database").arg(&database.url).env(
+            "JCDIAG_INTAKE_DATABASE_PASSWORD",
+            database.password.as_deref().unwrap_or_default(),
+        );
+    }
+    command.run().expect("jcdiag-intake runs")
+}
+
+/// The PostgreSQL database of each data folder served by this process (see [`intake_cli`]).
+fn databases() -> &'static std::sync::Mutex<std::collections::HashMap<PathBuf, Database>> {
+    static DATABASES: OnceLock<std::sync::Mutex<std::collections::HashMap<PathBuf, Database>>> =
+        OnceLock::new();
+    DATABASES.get_or_init(Default::default)
 }
 
 /// The stdout of a run that must have succeeded (its stderr is shown when it did not).

@@ -10,9 +10,6 @@ const BIN: &str = env!("CARGO_BIN_EXE_jcdiag-intake");
 
 #[tokio::test]
 async fn token_create_and_case_show_through_the_binary() {
-    if jcdiag_testkit::postgres::skip("the jcdiag-intake commands read the SQLite store only") {
-        return;
-    }
     let intake = Intake::start().await;
     let data = intake.data_dir.clone();
 
