@@ -58,7 +58,7 @@ if [ -z "${S3_ENDPOINT:-}" ]; then
     S3_ENDPOINT=http://127.0.0.1:$s3port
     sleep 1
 fi
-objects="s3://$S3_BUCKET?endpoint=$S3_ENDPOINT"
+objects="s3://$S3_BUCKET?endpoint=$S3_ENDPOINT${S3_REGION:+&region=$S3_REGION}"
 
 # Two replicas
 urls=()
