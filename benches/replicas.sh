@@ -88,12 +88,19 @@ for i in $(seq "$n"); do
     submits+=($!)
 done
 failed=0
-for pid in "${submits[@]}"; do wait "$pid" || failed=$((failed + 1)); done
+first_failure=
+for i in "${!submits[@]}"; do
+    if ! wait "${submits[$i]}"; then
+        failed=$((failed + 1))
+        [ -n "$first_failure" ] || first_failure=$(tail -3 "$work/submit.$((i + 1)).out")
+    fi
+done
 elapsed=$(($(date +%s) - start))
 
 cases=$("$bin/jcdiag-intake" case list --json --data "$work/r1" | python3 -c 'import json,sys; c=json.load(sys.stdin); print(len(c), sum(len(x["bundles"]) for x in c))')
 echo "uploads: $n x ${size_mib} MiB over 2 replicas in ${elapsed}s; jcdiag runs failed: $failed"
 echo "cases and bundles in the database: $cases (want $n $n)"
+[ -z "$first_failure" ] || echo "first failed jcdiag run said: $first_failure"
 echo "503 overloaded answers given: $(cat "$work"/r*/serve.err | grep -c 'overloaded' || true)"
 for r in 0 1; do
     echo "replica $((r + 1)) peak RSS: $(awk '/VmHWM/ {print int($2 / 1024) " MiB"}' "/proc/${replica_pids[$r]}/status") (goal <= 256 MiB)"
