@@ -28,3 +28,19 @@ JCDIAG_TEST_PYTHON="$PWD/$venv/bin/python"
 export JCDIAG_TEST_PYTHON
 
 cargo test "$@"
+
+# The intake suite again, with its metadata in PostgreSQL: one server per test binary, started
+# by the tests as the `postgres` user (crates/testkit/src/postgres.rs).
+if (($# == 0)); then
+    if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+        JCDIAG_TEST_METADATA=postgres cargo test -p jcdiag-intake --test it
+        # And with uploads and bundles in S3 (s3s-fs, which .ci/run installs).
+        if command -v s3s-fs >/dev/null || [[ -n "${JCDIAG_TEST_S3S_FS:-}" ]]; then
+            JCDIAG_TEST_OBJECTS=s3 cargo test -p jcdiag-intake --test it
+        else
+            echo "scripts/test.sh: s3s-fs is not installed (cargo install s3s-fs@0.14.1 --locked --features binary): the intake suite did not run on S3" >&2
+        fi
+    else
+        echo "scripts/test.sh: PostgreSQL is not installed (apt-get install postgresql): the intake suite did not run on it" >&2
+    fi
+fi

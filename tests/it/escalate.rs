@@ -166,7 +166,7 @@ async fn case_list_orders_by_the_intakes_targets_not_the_clients() {
         .set_org_tier("std", "standard".parse().unwrap(), now)
         .unwrap();
     let standard = intake.token("std", None);
-    let legacy = jcdiag_intake::tokens::issue(&intake.store(), "legacy", None, None, now)
+    let legacy = jcdiag_intake::tokens::issue(&*intake.store(), "legacy", None, None, now)
         .unwrap()
         .token;
     let bundle = sample_bundle();

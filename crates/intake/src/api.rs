@@ -50,7 +50,11 @@ impl FromRequestParts<AppState> for Principal {
             .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
             .map(|info| info.0.ip());
         // An address that keeps guessing is refused before its token is even looked at.
-        if let Some(wait) = peer.and_then(|peer| state.login_blocked(peer)) {
+        let blocked = match peer {
+            Some(peer) => state.login_blocked_shared(peer).await,
+            None => None,
+        };
+        if let Some(wait) = blocked {
             return Err(ApiError::too_many_requests(
                 "too_many_failed_logins",
                 "too many failed authentications from this address: wait for Retry-After, and check the token",
@@ -64,7 +68,7 @@ impl FromRequestParts<AppState> for Principal {
             .map(str::to_owned);
         let now = Utc::now();
         let failure = match state
-            .blocking(move |state| Ok(tokens::authenticate(&state.store, header.as_deref(), now)?))
+            .blocking(move |state| Ok(tokens::authenticate(&*state.store, header.as_deref(), now)?))
             .await?
         {
             Ok(principal) => return Ok(principal),
@@ -78,7 +82,7 @@ impl FromRequestParts<AppState> for Principal {
         } else {
             tracing::warn!(peer = %from, reason, "authentication failed");
             if let Some(peer) = peer
-                && state.login_failed(peer) == state.config.guards.max_auth_failures
+                && state.login_failed_shared(peer).await == state.config.guards.max_auth_failures
             {
                 tracing::warn!(peer = %from, "too many failed authentications: refusing this address for a while");
             }

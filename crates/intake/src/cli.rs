@@ -9,6 +9,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
+use super::backend::Metadata;
+use super::backend::postgres::{Database, Postgres};
 use super::bundle_findings;
 use super::files::DataDir;
 use super::ids::CaseId;
@@ -30,6 +32,16 @@ pub struct Cli {
     /// The folder holding all of the intake's state.
     #[arg(long, global = true, env = "JCDIAG_INTAKE_DATA", value_name = "DIR")]
     pub data: Option<PathBuf>,
+    /// Keep cases, tokens and uploads in PostgreSQL (`postgres://USER@HOST:PORT/DB`, no
+    /// password: it is read from JCDIAG_INTAKE_DATABASE_PASSWORD or PGPASSWORD) instead of
+    /// DIR/intake.sqlite, so several replicas can share them.
+    #[arg(
+        long,
+        global = true,
+        env = "JCDIAG_INTAKE_DATABASE",
+        value_name = "URL"
+    )]
+    pub database: Option<String>,
     #[command(subcommand)]
     pub command: Command,
 }
@@ -37,7 +49,7 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the endpoint.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Manage upload tokens.
     #[command(subcommand)]
     Token(TokenCommand),
@@ -47,6 +59,9 @@ pub enum Command {
     /// Manage the support console's staff accounts.
     #[command(subcommand)]
     Staff(super::staff::StaffCommand),
+    /// Copy the data folder's store (DIR/intake.sqlite and its bundles) into PostgreSQL
+    /// (--database, which must hold no cases yet) and --objects.
+    Migrate(super::migrate::MigrateArgs),
 }
 
 #[derive(Debug, Args)]
@@ -73,6 +88,12 @@ pub struct ServeArgs {
     /// Largest bundle accepted: bytes, or with a unit (KiB, MiB, GiB, KB, MB, GB).
     #[arg(long, env = "JCDIAG_INTAKE_MAX_BUNDLE", value_name = "SIZE", default_value = "512MiB", value_parser = jcdiag_fs::size::parse_size)]
     pub max_bundle: u64,
+    /// Keep uploads in progress and accepted bundles in this folder (one every replica
+    /// mounts) or S3-compatible bucket (`s3://BUCKET?endpoint=URL`, keys from
+    /// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY) instead of the data folder; needs
+    /// --database.
+    #[arg(long, env = "JCDIAG_INTAKE_OBJECTS", value_name = "DIR|URL")]
+    pub objects: Option<String>,
     /// Serve `/install.sh`, `/install.ps1` and `/dl/<version>/<target>/jcdiag[.exe]` (with the
     /// `.sha256` made at release time beside each binary) from this folder.
     #[arg(long, env = "JCDIAG_INTAKE_RELEASES", value_name = "DIR")]
@@ -121,6 +142,10 @@ pub struct ServeArgs {
     /// Failed authentications one address may make per minute; then its requests get 429.
     #[arg(long, value_name = "N", default_value_t = Guards::default().max_auth_failures)]
     pub max_auth_failures: u32,
+    /// Upload chunks (PATCH bodies) received at once; more are answered 503 with
+    /// Retry-After, which jcdiag waits for and retries.
+    #[arg(long, value_name = "N", default_value_t = Guards::default().max_concurrent_uploads)]
+    pub max_concurrent_uploads: usize,
 }
 
 impl ServeArgs {
@@ -137,6 +162,7 @@ impl ServeArgs {
             max_connections: self.max_connections,
             idle_timeout: self.idle_timeout,
             max_auth_failures: self.max_auth_failures,
+            max_concurrent_uploads: self.max_concurrent_uploads,
             ..Guards::default()
         }
     }
@@ -217,6 +243,14 @@ pub enum CliError {
     Tls(#[from] TlsError),
     #[error(transparent)]
     Serve(#[from] ServeError),
+    #[error("--objects: {0}")]
+    Objects(String),
+    #[error("--objects needs --database: replicas that share objects share a database")]
+    ObjectsNeedDatabase,
+    #[error("migrate needs --database: the PostgreSQL database to copy the store into")]
+    MigrateNeedsDatabase,
+    #[error(transparent)]
+    Migrate(#[from] super::migrate::MigrateError),
     #[error(transparent)]
     Token(#[from] TokenError),
     #[error(transparent)]
@@ -247,9 +281,16 @@ impl CliError {
 
 pub fn run(cli: Cli) -> Result<(), CliError> {
     let data = cli.data.ok_or(CliError::NoDataDir)?;
+    let database = cli.database.map(Database::from_env);
     let mut out = io::stdout().lock();
     match cli.command {
-        Command::Serve(args) => serve(&data, args),
+        Command::Serve(args) => serve(&data, database, *args),
+        Command::Migrate(args) => {
+            let database = database.ok_or(CliError::MigrateNeedsDatabase)?;
+            let summary = super::migrate::run(&data, &database, &args)?;
+            writeln!(out, "{summary}")?;
+            Ok(())
+        }
         Command::Staff(command) => Ok(super::staff::run(&data, command)?),
         Command::Token(TokenCommand::Create {
             org,
@@ -263,8 +304,11 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                 path: data.clone(),
                 source,
             })?;
-            let store = Store::open(&dir.database())?;
-            let issued = tokens::issue(&store, &org, case_id, expires, Utc::now())?;
+            let store: Box<dyn Metadata> = match &database {
+                Some(database) => Box::new(Postgres::connect(database)?),
+                None => Box::new(Store::open(&dir.database())?),
+            };
+            let issued = tokens::issue(&*store, &org, case_id, expires, Utc::now())?;
             if let Some(tier) = tier {
                 store.set_org_tier(&org, tier, Utc::now())?;
             }
@@ -284,7 +328,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Case(CaseCommand::List { json }) => {
-            let mut cases = match open_existing(&data)? {
+            let mut cases = match open_existing(&data, database.as_ref())? {
                 Some(store) => store.cases()?,
                 None => Vec::new(),
             };
@@ -317,7 +361,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             Ok(())
         }
         Command::Case(CaseCommand::Show { case_id, json }) => {
-            let case = open_existing(&data)?
+            let case = open_existing(&data, database.as_ref())?
                 .map(|store| store.case(case_id))
                 .transpose()?
                 .flatten()
@@ -374,10 +418,20 @@ pub fn one_liners(url: &str, case_id: &str, token: &str) -> String {
     )
 }
 
-fn serve(data: &Path, args: ServeArgs) -> Result<(), CliError> {
+fn serve(data: &Path, database: Option<Database>, args: ServeArgs) -> Result<(), CliError> {
+    if args.objects.is_some() && database.is_none() {
+        return Err(CliError::ObjectsNeedDatabase);
+    }
     let mut config = Config::new(data);
     config.max_bundle = args.max_bundle;
     config.guards = args.guards();
+    config.database = database;
+    config.objects = args
+        .objects
+        .as_deref()
+        .map(super::backend::ObjectsConfig::parse)
+        .transpose()
+        .map_err(CliError::Objects)?;
     if let Some(dir) = &args.releases
         && !dir.is_dir()
     {
@@ -461,7 +515,13 @@ async fn stop_signal() {
 /// The store of an existing data folder, for the reading commands. A folder without a
 /// database yet (`serve` or `token create` just started on it) holds no cases: `None`, and
 /// nothing is created. A folder that does not exist is a mistake in `--data`.
-fn open_existing(data: &Path) -> Result<Option<Store>, CliError> {
+fn open_existing(
+    data: &Path,
+    database: Option<&Database>,
+) -> Result<Option<Box<dyn Metadata>>, CliError> {
+    if let Some(database) = database {
+        return Ok(Some(Box::new(Postgres::connect(database)?)));
+    }
     if !data.is_dir() {
         return Err(CliError::NoDatabase(data.to_path_buf()));
     }
@@ -469,7 +529,7 @@ fn open_existing(data: &Path) -> Result<Option<Store>, CliError> {
     if !path.exists() {
         return Ok(None);
     }
-    Ok(Some(Store::open(&path)?))
+    Ok(Some(Box::new(Store::open(&path)?)))
 }
 
 /// The `--json` shape: `case show` has `form`, `case list` does not.

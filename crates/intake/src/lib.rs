@@ -9,17 +9,20 @@
 //! - [`tus`]: resumable bundle uploads, and what happens when the last byte arrives.
 //! - [`inspect`]: the zip checks every bundle passes before it is kept.
 //! - [`sla`]: the intake's own response targets (the org's tier, not the client's claim).
-//! - [`store`]: the SQLite schema and every query; [`files`]: the data folder's layout.
+//! - [`store`]: the SQLite schema and every query; [`files`]: the data folder's layout;
+//!   [`backend`]: the metadata and object traits they implement.
 //! - [`releases`]: `serve --releases DIR`, the installers and the binaries they fetch.
 //! - [`tokens`]: upload tokens and their scopes; [`tls`]: certificate loading.
 //! - [`bundle_findings`]: the worst finding of a case, from its bundle's findings.json.
 //! - [`cli`]: the `jcdiag-intake` commands (`serve`, `token create`, `case list|show`);
 //!   [`staff`]: `staff add|list|remove`, the console's accounts.
+//! - [`migrate`]: `jcdiag-intake migrate`, from the data folder to PostgreSQL and objects.
 //! - [`console`]: the support console under `/console` (HTML for support engineers).
 //!
 //! The wire contract is `openapi/intake-v1.json`, also served at `/v1/openapi.json`.
 
 pub mod api;
+pub mod backend;
 pub mod bundle_findings;
 pub mod cli;
 pub mod console;
@@ -27,6 +30,7 @@ pub mod error;
 pub mod files;
 pub mod ids;
 pub mod inspect;
+pub mod migrate;
 pub mod releases;
 pub mod server;
 pub mod sla;
@@ -72,6 +76,11 @@ pub struct Config {
     pub holidays: std::collections::BTreeSet<chrono::NaiveDate>,
     /// Quotas, rates, timeouts and connection limits.
     pub guards: state::Guards,
+    /// `--database postgres://…`: the metadata in PostgreSQL; `None`: `data_dir/intake.sqlite`.
+    pub database: Option<backend::postgres::Database>,
+    /// `--objects DIR|s3://…`: uploads' parts and bundles in a folder every replica mounts
+    /// or in an S3-compatible bucket; `None`: in `data_dir`.
+    pub objects: Option<backend::ObjectsConfig>,
 }
 
 impl Config {
@@ -87,6 +96,8 @@ impl Config {
             public_url: None,
             holidays: Default::default(),
             guards: state::Guards::default(),
+            database: None,
+            objects: None,
         }
     }
 }

@@ -24,6 +24,9 @@ use tokio_rustls::TlsAcceptor;
 
 use super::Config;
 use super::api;
+use super::backend::postgres::Postgres;
+use super::backend::s3::S3Objects;
+use super::backend::{LocalObjects, Metadata, Objects, ObjectsConfig};
 use super::error::ApiError;
 use super::files::DataDir;
 use super::releases;
@@ -54,6 +57,8 @@ pub enum ServeError {
     Recovery(String),
     #[error("the listening socket failed: {0}")]
     Socket(#[from] io::Error),
+    #[error("cannot use the object store: {0}")]
+    Objects(io::Error),
     #[error("start-up was interrupted: {0}")]
     Join(#[from] tokio::task::JoinError),
 }
@@ -94,8 +99,24 @@ pub async fn serve(config: Config, listener: TcpListener) -> Result<RunningServe
     let state = tokio::task::spawn_blocking(move || -> Result<AppState, ServeError> {
         let path = config.data_dir.clone();
         let dir = DataDir::create(&path).map_err(|source| ServeError::DataDir { path, source })?;
-        let store = Store::open(&dir.database())?;
-        let state = AppState::new(store, dir, config);
+        let store: Arc<dyn Metadata> = match &config.database {
+            Some(url) => Arc::new(Postgres::connect(url)?),
+            None => Arc::new(Store::open(&dir.database())?),
+        };
+        let objects: Arc<dyn Objects> = match &config.objects {
+            Some(ObjectsConfig::Folder(shared)) => {
+                let shared = DataDir::create(shared).map_err(|source| ServeError::DataDir {
+                    path: shared.clone(),
+                    source,
+                })?;
+                Arc::new(LocalObjects::shared(shared, dir.clone()))
+            }
+            Some(ObjectsConfig::S3(s3)) => {
+                Arc::new(S3Objects::new(s3, dir.clone()).map_err(ServeError::Objects)?)
+            }
+            None => Arc::new(LocalObjects::new(dir.clone())),
+        };
+        let state = AppState::new(store, objects, dir, config);
         tus::recover(&state).map_err(|e| ServeError::Recovery(e.message))?;
         Ok(state)
     })

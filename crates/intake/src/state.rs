@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, header};
 
 use super::Config;
+use super::backend::{Metadata, Objects};
 use super::error::ApiError;
 use super::files::DataDir;
 use super::ids::UploadId;
-use super::store::Store;
 
 /// Limits that keep one token, org or address from filling the disk or holding the server
 /// (`serve --max-…` flags; docs/SPEC.md, "Limits"). The defaults leave room for 100
@@ -43,6 +43,10 @@ pub struct Guards {
     /// requests get 429.
     pub max_auth_failures: u32,
     pub auth_failure_window: Duration,
+    /// PATCH bodies this replica receives at once; past it, 503 with `Retry-After`, so a
+    /// replica under a burst sheds load instead of holding a connection and a chunk file
+    /// for every upload of the burst.
+    pub max_concurrent_uploads: usize,
 }
 
 impl Default for Guards {
@@ -60,6 +64,7 @@ impl Default for Guards {
             idle_timeout: Duration::from_secs(30),
             max_auth_failures: 20,
             auth_failure_window: Duration::from_secs(60),
+            max_concurrent_uploads: 128,
         }
     }
 }
@@ -69,7 +74,11 @@ impl Default for Guards {
 pub struct AppState(Arc<Shared>);
 
 pub struct Shared {
-    pub store: Store,
+    /// Cases, tokens, uploads and receipts: SQLite or PostgreSQL.
+    pub store: Arc<dyn Metadata>,
+    /// The bytes of uploads and bundles: the data folder or an object store.
+    pub objects: Arc<dyn Objects>,
+    /// The local data folder (chunks in flight; the console reads bundles from it).
     pub dir: DataDir,
     pub config: Config,
     /// Uploads with a PATCH commit, a completion check or a deletion in progress. A second
@@ -77,6 +86,8 @@ pub struct Shared {
     busy: Mutex<HashSet<UploadId>>,
     /// Recent failed authentications per client address; see [`AppState::login_blocked`].
     failed_logins: Mutex<HashMap<IpAddr, Strikes>>,
+    /// PATCH bodies being received; see [`Guards::max_concurrent_uploads`].
+    receiving: Arc<tokio::sync::Semaphore>,
 }
 
 /// Failed authentications from one address since `since`.
@@ -108,14 +119,76 @@ impl std::ops::Deref for AppState {
 }
 
 impl AppState {
-    pub fn new(store: Store, dir: DataDir, config: Config) -> Self {
+    pub fn new(
+        store: Arc<dyn Metadata>,
+        objects: Arc<dyn Objects>,
+        dir: DataDir,
+        config: Config,
+    ) -> Self {
+        let receiving = Arc::new(tokio::sync::Semaphore::new(
+            config.guards.max_concurrent_uploads,
+        ));
         AppState(Arc::new(Shared {
             store,
+            objects,
             dir,
             config,
             busy: Mutex::new(HashSet::new()),
             failed_logins: Mutex::new(HashMap::new()),
+            receiving,
         }))
+    }
+
+    /// [`AppState::login_blocked`], from the database when it keeps the counts (replicas
+    /// share them), else from this process's.
+    pub async fn login_blocked_shared(&self, peer: IpAddr) -> Option<Duration> {
+        if self.config.database.is_none() {
+            return self.login_blocked(peer);
+        }
+        let key = login_key(peer).to_string();
+        let state = self.clone();
+        let shared = tokio::task::spawn_blocking(move || state.store.auth_failures(&key)).await;
+        match shared {
+            Ok(Ok(Some(found))) => {
+                let guards = &self.config.guards;
+                let (since, count) = found?;
+                let elapsed = (chrono::Utc::now() - since).to_std().unwrap_or_default();
+                (count >= guards.max_auth_failures && elapsed < guards.auth_failure_window)
+                    .then(|| guards.auth_failure_window - elapsed)
+            }
+            Ok(Ok(None)) => self.login_blocked(peer),
+            Ok(Err(error)) => {
+                // The limit is a guard, not the gate: a database hiccup must not lock out.
+                tracing::warn!("cannot read the failed-login counts: {error}");
+                None
+            }
+            Err(_) => None,
+        }
+    }
+
+    /// [`AppState::login_failed`], counted in the database when it keeps the counts.
+    pub async fn login_failed_shared(&self, peer: IpAddr) -> u32 {
+        if self.config.database.is_none() {
+            return self.login_failed(peer);
+        }
+        let key = login_key(peer).to_string();
+        let window = self.config.guards.auth_failure_window;
+        let state = self.clone();
+        let shared = tokio::task::spawn_blocking(move || {
+            state
+                .store
+                .count_auth_failure(&key, window, chrono::Utc::now())
+        })
+        .await;
+        match shared {
+            Ok(Ok(Some(count))) => count,
+            Ok(Ok(None)) => self.login_failed(peer),
+            Ok(Err(error)) => {
+                tracing::warn!("cannot count a failed login: {error}");
+                0
+            }
+            Err(_) => 0,
+        }
     }
 
     /// How long `peer` must wait, if it has used up its failed authentications for the
@@ -152,6 +225,12 @@ impl AppState {
         }
         strikes.count += 1;
         strikes.count
+    }
+
+    /// A place among the PATCH bodies received at once, held until dropped; `None` when
+    /// this replica is at `Guards::max_concurrent_uploads`.
+    pub fn receive_slot(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        self.receiving.clone().try_acquire_owned().ok()
     }
 
     /// Marks `id` busy until the returned claim is dropped; `None` if it already is.

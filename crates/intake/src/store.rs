@@ -35,6 +35,14 @@ pub enum StoreError {
     },
     #[error("intake database error: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    #[error("PostgreSQL error: {0}")]
+    Postgres(#[from] postgres::Error),
+    #[error("cannot use the database: {0}")]
+    Config(String),
+    #[error("{0} is not available yet")]
+    Unsupported(&'static str),
+    #[error("cannot store an upload's bytes: {0}")]
+    Objects(std::io::Error),
     #[error("the intake database holds a value it cannot read back: {0}")]
     Corrupt(String),
     #[error("the database was written by a newer jcdiag-intake (schema {0}); upgrade this binary")]

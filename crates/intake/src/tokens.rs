@@ -12,8 +12,9 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::backend::Metadata;
 use super::ids::CaseId;
-use super::store::{Store, StoreError, TokenRecord, timestamp};
+use super::store::{StoreError, TokenRecord, timestamp};
 
 pub const TOKEN_PREFIX: &str = "jcd_";
 
@@ -94,7 +95,7 @@ pub fn hash(token: &str) -> String {
 
 /// Mints and stores a token for `org`, optionally limited to one case and a lifetime.
 pub fn issue(
-    store: &Store,
+    store: &dyn Metadata,
     org: &str,
     case_id: Option<CaseId>,
     lifetime: Option<Duration>,
@@ -145,7 +146,7 @@ pub fn issue(
 
 /// Checks an `Authorization` header value and says who is calling.
 pub fn authenticate(
-    store: &Store,
+    store: &dyn Metadata,
     authorization: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<Result<Principal, AuthFailure>, StoreError> {

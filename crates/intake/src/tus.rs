@@ -16,8 +16,6 @@
 //! 4. `GET /v1/uploads/{id}/receipt` repeats the receipt for a client that lost the
 //!    final PATCH's answer.
 
-use std::fs;
-use std::io::{self, Seek, SeekFrom};
 use std::time::{Duration, Instant};
 
 use axum::Router;
@@ -35,8 +33,9 @@ use sha2::{Digest, Sha256};
 use tokio::io::AsyncWriteExt;
 
 use super::api::authorize_case;
+use super::backend::ChunkCommit;
 use super::error::{ApiError, checksum_mismatch_status};
-use super::files::{self, remove_if_exists, sha256_file, sync_dir};
+use super::files::{self, remove_if_exists, sha256_file};
 use super::ids::{CaseId, UploadId, is_sha256_hex, new_receipt_id, random_hex};
 use super::inspect;
 use super::state::{AppState, Claim, Guards, base_url};
@@ -51,6 +50,8 @@ pub const RECEIPT_HEADER: &str = jcdiag_protocol::header::RECEIPT;
 const OFFSET_STREAM: &str = "application/offset+octet-stream";
 /// `Retry-After` when a case or org has too many unfinished uploads: others may finish soon.
 const OPEN_UPLOADS_RETRY: Duration = Duration::from_secs(60);
+/// `Retry-After` when this replica is receiving as many bodies as it takes: bursts pass fast.
+const OVERLOAD_RETRY: Duration = Duration::from_secs(2);
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -231,11 +232,20 @@ async fn create(
             }
             let guards = &state.config.guards;
             let length = record.length;
-            state
-                .store
-                .insert_upload_checked(&record, now, |case, org| {
-                    within_quotas(guards, case_id, length, case, org)
-                })?
+            let mut refusal = None;
+            let admitted = state.store.insert_upload(&record, now, &mut |case, org| {
+                match within_quotas(guards, case_id, length, case, org) {
+                    Ok(()) => true,
+                    Err(error) => {
+                        refusal = Some(error);
+                        false
+                    }
+                }
+            })?;
+            match refusal {
+                Some(error) if !admitted => Err(error),
+                _ => Ok(()),
+            }
         })
         .await?;
     tracing::info!(%case_id, upload_id = %upload_id, length, "upload created");
@@ -343,7 +353,7 @@ async fn purge(state: &AppState, upload: &UploadRecord, claim: Claim) -> Result<
     state
         .blocking(move |state| {
             let _claim = claim;
-            remove_if_exists(&state.dir.part(&id)).map_err(ApiError::internal)?;
+            state.objects.remove_part(&id).map_err(ApiError::internal)?;
             Ok(state.store.delete_upload(&id)?)
         })
         .await
@@ -479,6 +489,18 @@ async fn patch(
         return Err(too_long());
     }
 
+    // Over this replica's limit of bodies received at once: shed the load now, before a
+    // byte is read; the client waits for Retry-After and resumes (here or on a replica
+    // with room).
+    let _slot = state.receive_slot().ok_or_else(|| {
+        tracing::info!(upload_id = %upload.id, "PATCH refused: overloaded (--max-concurrent-uploads)");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "overloaded",
+            "this endpoint is receiving as many uploads as it takes at once: wait for Retry-After, then HEAD the upload and resume",
+        )
+        .with_header(header::RETRY_AFTER, OVERLOAD_RETRY.as_secs())
+    })?;
     // One writer per upload, decided before a byte of the body is read or stored: a
     // second PATCH is answered at once instead of filling a chunk file of its own.
     let claim = state.claim(&upload.id).ok_or_else(busy)?;
@@ -486,8 +508,8 @@ async fn patch(
     // Receive the body into its own file first, hashing as it streams.
     let chunk = ChunkFile(
         state
-            .dir
-            .chunk(&upload.id, &random_hex(8).map_err(ApiError::internal)?),
+            .objects
+            .chunk_path(&upload.id, &random_hex(8).map_err(ApiError::internal)?),
     );
     let mut file = tokio::fs::OpenOptions::from(files::private_options())
         .write(true)
@@ -558,22 +580,18 @@ async fn patch(
         let id = upload.id.clone();
         state
             .blocking(move |state| {
-                // Re-check under the claim: a concurrent PATCH may have committed meanwhile.
-                let current = state
+                // Re-checked under the store's lock: a concurrent PATCH (here or on another
+                // replica) may have committed meanwhile.
+                let objects = &state.objects;
+                let mut write = || objects.append(&id, &chunk.0, offset);
+                match state
                     .store
-                    .upload(&id)?
-                    .ok_or_else(ApiError::upload_not_found)?;
-                if current.offset != offset || current.is_complete() {
-                    return Err(offset_mismatch(current.offset));
+                    .commit_chunk(&id, offset, new_offset, &mut write)?
+                {
+                    ChunkCommit::Committed => Ok(()),
+                    ChunkCommit::Moved(current) => Err(offset_mismatch(current)),
+                    ChunkCommit::Gone => Err(ApiError::upload_not_found()),
                 }
-                append(&state.dir.part(&id), &chunk.0, offset).map_err(ApiError::internal)?;
-                if offset == 0 {
-                    sync_dir(&state.dir.uploads()).map_err(ApiError::internal)?;
-                }
-                if !state.store.advance_offset(&id, offset, new_offset)? {
-                    return Err(offset_mismatch(offset));
-                }
-                Ok(())
             })
             .await?;
     }
@@ -650,26 +668,15 @@ impl Pace {
     }
 }
 
-/// Appends `chunk` to `part` at `offset` and makes it durable. Anything past `offset` in
-/// `part` (left by a crash before the offset was committed) is cut off first.
-fn append(part: &std::path::Path, chunk: &std::path::Path, offset: u64) -> io::Result<()> {
-    let mut out = files::private_options()
-        .write(true)
-        .create(true)
-        .truncate(false)
-        .open(part)?;
-    out.set_len(offset)?;
-    out.seek(SeekFrom::Start(offset))?;
-    io::copy(&mut fs::File::open(chunk)?, &mut out)?;
-    out.sync_all()
-}
-
 /// Checks a fully received upload and either accepts it (bundle moved into place,
 /// receipt recorded) or deletes it. Runs under the upload's claim.
 async fn finish(state: &AppState, upload: UploadRecord, claim: Claim) -> Result<Receipt, ApiError> {
     let checked = state
         .blocking(move |state| {
-            let part = state.dir.part(&upload.id);
+            let part = state
+                .objects
+                .assembled(&upload.id)
+                .map_err(ApiError::internal)?;
             let actual = sha256_file(&part).map_err(ApiError::internal)?;
             if actual != upload.sha256 {
                 return Ok(Err((upload, claim, whole_file_mismatch(&actual))));
@@ -712,21 +719,10 @@ fn whole_file_mismatch(actual: &str) -> ApiError {
 /// Moves a checked bundle into `bundles/<case>/<sha256>.zip` durably, then records it.
 /// Also used at start-up, so it tolerates a bundle that was already moved.
 fn accept(state: &AppState, upload: &UploadRecord) -> Result<Receipt, ApiError> {
-    let part = state.dir.part(&upload.id);
-    let folder = state.dir.case_bundles(upload.case_id);
-    let target = state.dir.bundle(upload.case_id, &upload.sha256);
-    let moved = (|| -> io::Result<()> {
-        if !folder.exists() {
-            files::create_private_dir_all(&folder)?;
-            sync_dir(&state.dir.bundles())?;
-        }
-        if part.exists() {
-            fs::rename(&part, &target)?;
-        }
-        sync_dir(&folder)?;
-        sync_dir(&state.dir.uploads())
-    })();
-    moved.map_err(ApiError::internal)?;
+    state
+        .objects
+        .keep(&upload.id, upload.case_id, &upload.sha256)
+        .map_err(ApiError::internal)?;
 
     let receipt = Receipt {
         receipt_id: new_receipt_id().map_err(ApiError::internal)?,
@@ -736,6 +732,12 @@ fn accept(state: &AppState, upload: &UploadRecord) -> Result<Receipt, ApiError> 
         received_at: timestamp(Utc::now()),
     };
     state.store.complete_upload(upload, &receipt)?;
+    // Another replica may have finished the same upload first: the stored receipt is the one.
+    let receipt = state
+        .store
+        .upload(&upload.id)?
+        .and_then(|stored| stored.receipt)
+        .unwrap_or(receipt);
     tracing::info!(case_id = %upload.case_id, sha256 = %upload.sha256, receipt_id = %receipt.receipt_id, "bundle accepted");
     Ok(receipt)
 }
@@ -801,35 +803,35 @@ pub fn recover(state: &AppState) -> Result<(), ApiError> {
         let Some(upload) = state.store.upload(&id)? else {
             continue;
         };
-        let part = state.dir.part(&id);
-        let target = state.dir.bundle(upload.case_id, &upload.sha256);
-        let verdict = if part.exists() {
+        let objects = &state.objects;
+        let verdict = if objects.has_part(&id).map_err(ApiError::internal)? {
+            let part = objects.assembled(&id).map_err(ApiError::internal)?;
             let whole = sha256_file(&part).map_err(ApiError::internal)? == upload.sha256;
             whole && inspect::inspect(&part, &state.config.limits).is_ok()
         } else {
-            target.exists() // moved before the stop, not yet recorded
+            // Moved before the stop, not yet recorded.
+            objects
+                .has_bundle(upload.case_id, &upload.sha256)
+                .map_err(ApiError::internal)?
         };
         if verdict {
             accept(state, &upload)?;
         } else {
-            remove_if_exists(&part).map_err(ApiError::internal)?;
+            objects.remove_part(&id).map_err(ApiError::internal)?;
             state.store.delete_upload(&id)?;
         }
     }
-    for entry in fs::read_dir(state.dir.uploads()).map_err(ApiError::internal)? {
-        let path = entry.map_err(ApiError::internal)?.path();
-        let name = path
-            .file_name()
-            .and_then(|n| n.to_str())
-            .unwrap_or_default();
-        let owner = name.strip_suffix(".part").and_then(UploadId::parse);
-        let keep = match owner {
-            Some(id) => state.store.upload(&id)?.is_some_and(|u| !u.is_complete()),
+    for stray in state.objects.strays().map_err(ApiError::internal)? {
+        let keep = match &stray.owner {
+            Some(id) => state.store.upload(id)?.is_some_and(|u| !u.is_complete()),
             None => false,
         };
         if !keep {
-            tracing::info!("removing leftover {}", path.display());
-            remove_if_exists(&path).map_err(ApiError::internal)?;
+            tracing::info!("removing leftover {}", stray.name);
+            state
+                .objects
+                .remove_stray(&stray)
+                .map_err(ApiError::internal)?;
         }
     }
     Ok(())

@@ -15,6 +15,8 @@ use std::time::Duration;
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use chrono::Utc;
+use jcdiag_intake::backend::postgres::{Database, Postgres};
+use jcdiag_intake::backend::{Metadata, ObjectsConfig};
 use jcdiag_intake::store::Store;
 use jcdiag_intake::{Config, RunningServer, serve, tls, tokens};
 use reqwest::Method;
@@ -23,6 +25,8 @@ use rustls_pki_types::CertificateDer;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+pub mod postgres;
+pub mod s3;
 pub mod webdriver;
 
 pub const ORG: &str = "acme";
@@ -106,6 +110,11 @@ pub struct Intake {
     pub url: String,
     server: Option<RunningServer>,
     tweak: Box<dyn Fn(&mut Config) + Send + Sync>,
+    /// The PostgreSQL database the metadata is kept in (`JCDIAG_TEST_METADATA=postgres`,
+    /// see [`postgres`]); `None`: SQLite in the data folder.
+    pub database: Option<Database>,
+    /// Where replicas share parts and bundles (`--objects`), if they do.
+    pub objects: Option<ObjectsConfig>,
 }
 
 impl Intake {
@@ -135,6 +144,10 @@ impl Intake {
             url: String::new(),
             server: None,
             tweak: Box::new(tweak),
+            // S3 needs the shared database too: an upload's offsets are there.
+            database: (postgres::requested() || s3::requested())
+                .then(|| postgres::server().database()),
+            objects: s3::requested().then(|| ObjectsConfig::S3(s3::server().bucket())),
             _tmp: tmp,
         };
         intake.launch(listener).await;
@@ -147,10 +160,110 @@ impl Intake {
             Some(tls::load_server_config(&self.certs.cert_pem, &self.certs.key_pem).unwrap());
         // As `serve` does without --public-url: the installers name the listen address.
         config.public_url = Some(format!("https://{}", self.addr));
+        config.database = self.database.clone();
+        config.objects = self.objects.clone();
+        if let Some(database) = &self.database {
+            databases()
+                .lock()
+                .unwrap()
+                .insert(self.data_dir.clone(), database.clone());
+        }
         (self.tweak)(&mut config);
         let server = serve(config, listener).await.unwrap();
         self.url = server.url();
         self.server = Some(server);
+    }
+
+    /// A first replica: metadata in a fresh PostgreSQL database, parts and bundles in a
+    /// folder (`--objects`) that [`Intake::another_replica`] shares. Needs PostgreSQL: check
+    /// [`postgres::unavailable`] first.
+    pub async fn start_replicated() -> Intake {
+        let mut intake = Intake::start_unlaunched("127.0.0.1:0".parse().unwrap(), |_| {}).await;
+        intake.database = Some(postgres::server().database());
+        intake.objects = Some(ObjectsConfig::Folder(intake._tmp.path().join("objects")));
+        intake.launch_on_own_port().await;
+        intake
+    }
+
+    /// [`Intake::start_replicated`] with parts and bundles in an S3 bucket (s3s-fs): check
+    /// [`s3::unavailable`] too.
+    pub async fn start_replicated_s3() -> Intake {
+        let mut intake = Intake::start_unlaunched("127.0.0.1:0".parse().unwrap(), |_| {}).await;
+        intake.database = Some(postgres::server().database());
+        intake.objects = Some(ObjectsConfig::S3(s3::server().bucket()));
+        intake.launch_on_own_port().await;
+        intake
+    }
+
+    /// The bytes of an accepted bundle, wherever this server keeps them.
+    pub fn bundle_bytes(&self, case_id: &str, sha256: &str) -> Option<Vec<u8>> {
+        let key = format!("bundles/{case_id}/{sha256}.zip");
+        match &self.objects {
+            Some(ObjectsConfig::S3(config)) => s3::server().object(config, &key),
+            Some(ObjectsConfig::Folder(folder)) => std::fs::read(folder.join(key)).ok(),
+            None => std::fs::read(self.data_dir.join(key)).ok(),
+        }
+    }
+
+    /// Uploads in progress wherever this server keeps them (chunks, parts, tails).
+    pub fn upload_objects(&self) -> Vec<String> {
+        let mut found: Vec<String> = self
+            .files_in("uploads")
+            .iter()
+            .map(|p| p.display().to_string())
+            .collect();
+        match &self.objects {
+            Some(ObjectsConfig::S3(config)) => {
+                found.extend(s3::server().objects(config, "uploads"))
+            }
+            Some(ObjectsConfig::Folder(folder)) => {
+                for entry in std::fs::read_dir(folder.join("uploads"))
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                {
+                    found.push(entry.path().display().to_string());
+                }
+            }
+            None => {}
+        }
+        found
+    }
+
+    /// Another replica of `self`: the same database and objects folder, its own data
+    /// folder, certificate and port.
+    pub async fn another_replica(&self) -> Intake {
+        let mut intake = Intake::start_unlaunched("127.0.0.1:0".parse().unwrap(), |_| {}).await;
+        intake.database = self.database.clone();
+        intake.objects = self.objects.clone();
+        intake.launch_on_own_port().await;
+        intake
+    }
+
+    async fn start_unlaunched(
+        addr: SocketAddr,
+        tweak: impl Fn(&mut Config) + Send + Sync + 'static,
+    ) -> Intake {
+        let tmp = tempfile::tempdir().unwrap();
+        let certs = Certs::generate(tmp.path());
+        Intake {
+            data_dir: tmp.path().join("data"),
+            http: certs.http_client(),
+            certs,
+            addr,
+            url: String::new(),
+            server: None,
+            tweak: Box::new(tweak),
+            database: None,
+            objects: None,
+            _tmp: tmp,
+        }
+    }
+
+    async fn launch_on_own_port(&mut self) {
+        let listener = tokio::net::TcpListener::bind(self.addr).await.unwrap();
+        self.addr = listener.local_addr().unwrap();
+        self.launch(listener).await;
     }
 
     /// `jcdiag-intake ARGS --json --data DIR`, the command support staff read cases with,
@@ -191,8 +304,19 @@ impl Intake {
         self.http = self.certs.http_client();
     }
 
-    pub fn store(&self) -> Store {
-        Store::open(&self.data_dir.join("intake.sqlite")).unwrap()
+    /// Runs `work` on the server's metadata, opened the way the server opened it, on a
+    /// thread of its own (the PostgreSQL client may not block an async test's thread).
+    pub fn with_store<T: Send>(&self, work: impl FnOnce(&dyn Metadata) -> T + Send) -> T {
+        postgres::off_runtime(|| work(&*self.store()))
+    }
+
+    /// The server's metadata, opened the way the server opened it. On PostgreSQL, use it
+    /// off the async runtime only: see [`Intake::with_store`].
+    pub fn store(&self) -> Box<dyn Metadata> {
+        match &self.database {
+            Some(database) => Box::new(Postgres::connect(database).unwrap()),
+            None => Box::new(Store::open(&self.data_dir.join("intake.sqlite")).unwrap()),
+        }
     }
 
     /// A fresh token for `org`, scoped to `case` if given. An org without a tier on record
@@ -200,32 +324,31 @@ impl Intake {
     /// so the intake computes targets for its cases.
     pub fn token(&self, org: &str, case: Option<&str>) -> String {
         let case = case.map(|c| c.parse().unwrap());
-        let store = self.store();
-        if store.org_tier(org).unwrap().is_none() {
-            store
-                .set_org_tier(org, "premium".parse().unwrap(), Utc::now())
-                .unwrap();
-        }
-        tokens::issue(&store, org, case, None, Utc::now())
-            .unwrap()
-            .token
+        self.with_store(|store| {
+            if store.org_tier(org).unwrap().is_none() {
+                store
+                    .set_org_tier(org, "premium".parse().unwrap(), Utc::now())
+                    .unwrap();
+            }
+            tokens::issue(store, org, case, None, Utc::now())
+                .unwrap()
+                .token
+        })
     }
 
     /// A token that expired an hour ago.
     pub fn expired_token(&self, org: &str) -> String {
         let issued_at = Utc::now() - chrono::Duration::hours(2);
-        tokens::issue(
-            &self.store(),
-            org,
-            None,
-            Some(Duration::from_secs(3600)),
-            issued_at,
-        )
-        .unwrap()
-        .token
+        self.with_store(|store| {
+            tokens::issue(store, org, None, Some(Duration::from_secs(3600)), issued_at)
+                .unwrap()
+                .token
+        })
     }
 
-    /// Every file under `uploads/` and `bundles/` (folders themselves are not listed).
+    /// Every file under `uploads/` and `bundles/` (folders themselves are not listed). With
+    /// uploads in S3, the bucket's bundles, and one `uploads/<id>` per upload with data there
+    /// (its manifests and tail are one upload's data), beside this server's own chunks.
     pub fn files_in(&self, sub: &str) -> Vec<PathBuf> {
         fn walk(dir: &Path, found: &mut Vec<PathBuf>) {
             let Ok(entries) = std::fs::read_dir(dir) else {
@@ -241,7 +364,21 @@ impl Intake {
             }
         }
         let mut found = Vec::new();
-        walk(&self.data_dir.join(sub), &mut found);
+        match &self.objects {
+            Some(ObjectsConfig::S3(config)) => {
+                let mut objects = s3::server().objects(config, sub);
+                if sub == "uploads" {
+                    objects = objects
+                        .iter()
+                        .map(|key| key.split('/').take(2).collect::<Vec<_>>().join("/"))
+                        .collect();
+                    objects.dedup();
+                    walk(&self.data_dir.join(sub), &mut found);
+                }
+                found.extend(objects.into_iter().map(PathBuf::from));
+            }
+            _ => walk(&self.data_dir.join(sub), &mut found),
+        }
         found.sort();
         found
     }
@@ -585,13 +722,28 @@ pub fn intake_bin() -> PathBuf {
 
 /// `jcdiag-intake ARGS… --data DATA`, run to its end (no `JCDIAG_INTAKE_DATA` from outside).
 pub fn intake_cli(data: &Path, args: &[&str]) -> std::process::Output {
-    std::process::Command::new(intake_bin())
+    let mut command = std::process::Command::new(intake_bin());
+    command
         .args(args)
         .arg("--data")
         .arg(data)
         .env_remove("JCDIAG_INTAKE_DATA")
-        .run()
-        .expect("jcdiag-intake runs")
+        .env_remove("JCDIAG_INTAKE_DATABASE");
+    // A server of this process keeping its metadata in PostgreSQL: the commands read it there.
+    if let Some(database) = databases().lock().unwrap().get(data) {
+        command.arg("--database").arg(&database.url).env(
+            "JCDIAG_INTAKE_DATABASE_PASSWORD",
+            database.password.as_deref().unwrap_or_default(),
+        );
+    }
+    command.run().expect("jcdiag-intake runs")
+}
+
+/// The PostgreSQL database of each data folder served by this process (see [`intake_cli`]).
+fn databases() -> &'static std::sync::Mutex<std::collections::HashMap<PathBuf, Database>> {
+    static DATABASES: OnceLock<std::sync::Mutex<std::collections::HashMap<PathBuf, Database>>> =
+        OnceLock::new();
+    DATABASES.get_or_init(Default::default)
 }
 
 /// The stdout of a run that must have succeeded (its stderr is shown when it did not).

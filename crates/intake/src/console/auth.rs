@@ -249,7 +249,11 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
         )
         .into_response();
     }
-    if let Some(wait) = from.and_then(|ip| state.login_blocked(ip)) {
+    let blocked = match from {
+        Some(ip) => state.login_blocked_shared(ip).await,
+        None => None,
+    };
+    if let Some(wait) = blocked {
         let mut response = login_response(
             StatusCode::TOO_MANY_REQUESTS,
             Some("Too many failed logins from this address: wait a minute and try again."),
@@ -295,7 +299,7 @@ pub async fn login(State(state): State<AppState>, request: Request) -> Response 
             let address = from.map_or_else(|| "unknown".to_owned(), |ip| ip.to_string());
             tracing::warn!(staff = %email, peer = %address, "console login failed");
             if let Some(ip) = from {
-                state.login_failed(ip);
+                state.login_failed_shared(ip).await;
             }
             login_response(StatusCode::UNAUTHORIZED, Some("Wrong email or password."))
         }

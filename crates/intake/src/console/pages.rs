@@ -784,7 +784,7 @@ pub async fn request_bundle(
             .ok_or_else(|| ConsoleError::not_found("no such case"))?;
         let now = Utc::now();
         let issued = tokens::issue(
-            &state.store,
+            &*state.store,
             &org,
             Some(case_id),
             Some(std::time::Duration::from_secs(hours * 3600)),

@@ -119,8 +119,7 @@ async fn whole_file_checksum_mismatch_is_460() {
     // The upload record is gone too.
     assert_eq!(intake.head(&token, &url).await.status, 404);
     let case = intake
-        .store()
-        .case(case_id.parse().unwrap())
+        .with_store(|store| store.case(case_id.parse().unwrap()))
         .unwrap()
         .unwrap();
     assert!(case.bundles.is_empty());

@@ -2,27 +2,17 @@
 //! characters (escape sequences, OSC 52 clipboard writes, C1 controls, bidi overrides) must be
 //! shown escaped, and no line a client wrote may pose as a line of the layout.
 
-use jcdiag_testkit::Launch;
 use std::path::Path;
-use std::process::Command;
 
 use jcdiag_testkit::{Intake, case_json, sha256_hex, uuid};
 use reqwest::Method;
 use serde_json::{Value, json};
 
-const BIN: &str = env!("CARGO_BIN_EXE_jcdiag-intake");
-
 /// Every kind of character that can act on a terminal or reorder what it shows.
 const HOSTILE: &str = "\u{1b}[2J\u{1b}]52;c;ZWNobyBwd25lZA==\u{7}\u{1b}[31mred\u{9b}1m\u{85}\u{7f}\u{202e}drow\u{2066}x\u{2069}\u{8}\u{c}\t";
 
 fn run(data: &Path, args: &[&str]) -> String {
-    let output = Command::new(BIN)
-        .args(args)
-        .arg("--data")
-        .arg(data)
-        .env_remove("JCDIAG_INTAKE_DATA")
-        .run()
-        .unwrap();
+    let output = jcdiag_testkit::intake_cli(data, args);
     assert!(
         output.status.success(),
         "{args:?}: {}",
