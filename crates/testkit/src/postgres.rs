@@ -98,6 +98,31 @@ pub fn off_runtime<T: Send>(work: impl FnOnce() -> T + Send) -> T {
     })
 }
 
+/// Where the cluster's folder goes: the temp folder when the `postgres` user can reach it,
+/// else that user's home. A temp folder of the suite's own (`.ci/run` makes one with
+/// `mktemp -d`, mode 0700, owned by root) is closed to the server's user.
+fn cluster_parent() -> PathBuf {
+    let temp = std::env::temp_dir();
+    let reachable = Command::new("runuser")
+        .args(["-u", "postgres", "--", "test", "-x"])
+        .arg(&temp)
+        .run()
+        .is_ok_and(|o| o.status.success());
+    if reachable {
+        return temp;
+    }
+    let home = Command::new("getent")
+        .args(["passwd", "postgres"])
+        .run()
+        .ok()
+        .and_then(|o| {
+            let line = String::from_utf8(o.stdout).ok()?;
+            line.trim_end().split(':').nth(5).map(PathBuf::from)
+        })
+        .filter(|home| home.is_dir());
+    home.unwrap_or_else(|| PathBuf::from("/tmp"))
+}
+
 fn run_as_postgres(bin: &Path, tool: &str, args: &[&str]) {
     let output = Command::new("runuser")
         .args(["-u", "postgres", "--"])
@@ -120,7 +145,7 @@ fn start() -> Server {
     let bin = bin_dir().unwrap();
     let folder = tempfile::Builder::new()
         .prefix("jcdiag-pg-")
-        .tempdir()
+        .tempdir_in(cluster_parent())
         .unwrap()
         .keep();
     let chown = Command::new("chown")
