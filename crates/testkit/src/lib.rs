@@ -810,3 +810,32 @@ pub fn set_response_due(data_dir: &Path, case_id: &str, due: &str) {
         .unwrap();
     assert_eq!(changed, 1, "case {case_id}");
 }
+
+/// Removes `path` (a server's folder under the temp folder) when the test binary exits. The
+/// servers of [`s3`] and [`postgres`] live as long as the process (their watcher stops them
+/// once it is gone), but their watcher polls: without this, the folder outlives the process by
+/// up to a second, and a check of the temp folder right after the suite (`.ci/run`) sees it.
+#[cfg(unix)]
+pub fn remove_at_exit(path: PathBuf) {
+    static PATHS: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    static REGISTERED: std::sync::Once = std::sync::Once::new();
+    extern "C" fn remove_all() {
+        if let Ok(paths) = PATHS.lock() {
+            for path in paths.iter() {
+                let _ = std::fs::remove_dir_all(path);
+                let _ = std::fs::remove_file(path);
+            }
+        }
+    }
+    if let Ok(mut paths) = PATHS.lock() {
+        paths.push(path);
+    }
+    // SAFETY: `remove_all` is a plain function that only touches the mutex-guarded list.
+    REGISTERED.call_once(|| unsafe {
+        libc::atexit(remove_all);
+    });
+}
+
+/// The servers that need it run on Linux only.
+#[cfg(not(unix))]
+pub fn remove_at_exit(_path: PathBuf) {}

@@ -197,6 +197,7 @@ fn start() -> Server {
         data = data.display(),
         folder = folder.display(),
     );
+    crate::remove_at_exit(folder.clone());
     let guard = Command::new("runuser")
         .args(["-u", "postgres", "--", "sh", "-c", &script])
         .stdin(Stdio::null())

@@ -83,6 +83,8 @@ fn start() -> Server {
         root = root.display(),
         me = std::process::id(),
     );
+    crate::remove_at_exit(root.clone());
+    crate::remove_at_exit(PathBuf::from(format!("{}.log", root.display())));
     let guard = Command::new("sh")
         .args(["-c", &script])
         .stdin(Stdio::null())
