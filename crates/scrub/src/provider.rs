@@ -351,22 +351,7 @@ fn required_literals(hir: &regex_syntax::hir::Hir, out: &mut Vec<Vec<Vec<u8>>>) 
             // Case-insensitive words are concatenations of classes (`[Kk][Ee][Yy]-`): try the
             // prefixes of each tail of the concatenation too.
             for i in 1..subs.len() {
-                let mut seq = Extractor::new()
-                    .limit_total(LIMIT_TOTAL)
-                    .kind(ExtractKind::Prefix)
-                    .extract(&Hir::concat(subs[i..].to_vec()));
-                seq.make_inexact();
-                seq.minimize_by_preference();
-                if let Some(lits) = seq.literals()
-                    && !lits.is_empty()
-                    && lits.iter().all(|l| l.len() >= MIN_EXTRA_LITERAL_LEN)
-                {
-                    out.push(
-                        lits.iter()
-                            .map(|l| l.as_bytes().to_ascii_lowercase())
-                            .collect(),
-                    );
-                }
+                extract(ExtractKind::Prefix, &Hir::concat(subs[i..].to_vec()));
             }
             for sub in subs {
                 required_literals(sub, out);
