@@ -1530,13 +1530,13 @@ impl Scrubber {
     ) {
         // The lazy DFA says whether there is a match at all far faster than a search with
         // captures; most woken lines hold none.
-        if !rule.re.is_match(window) {
+        if !rule.re().is_match(window) {
             return;
         }
-        let mut locs = rule.re.capture_locations();
+        let mut locs = rule.re().capture_locations();
         let mut at = 0;
         while at <= window.len() {
-            let Some(m) = rule.re.captures_read_at(&mut locs, window, at) else {
+            let Some(m) = rule.re().captures_read_at(&mut locs, window, at) else {
                 break;
             };
             at = m.end().max(at + 1);

@@ -10,8 +10,12 @@
 //! Prefilter: sets of literals that every match contains (up to six sets, from the
 //! prefixes and suffixes of the regex and of the parts every match goes through) and the bytes
 //! other than letters that every match contains (the `"` of `password = "..."`) are extracted
-//! from each regex. The text is lower-cased a chunk at a time and searched for the literals of
-//! each rule's first set in one pass (`crate::grams`, a hashed three-byte filter: faster than an
+//! from each regex (`analysis`), when jcdiag is built (`build.rs`): at run time that work cost
+//! 0.2 s per start. The set that wakes a rule is the one that the fewest lines of
+//! `rules/ordinary-text.txt` (agent, system and configuration log lines) hold; the set is
+//! required either way, so the choice changes speed, never what is found. Regexes are compiled
+//! the first time a line wakes them. The text is lower-cased a chunk at a time and searched for
+//! the literals of each rule's waking set in one pass (`crate::grams`, a hashed three-byte filter: faster than an
 //! automaton with hundreds of literals). A hit wakes the rule on its line if the line (a rule
 //! that spans lines: the window of lines it runs on) also holds a literal of each other set
 //! and every required byte. A woken rule runs once per line. Most log lines wake nothing, and
@@ -20,9 +24,39 @@
 //! Rules on [`EXCLUDED`] are not used; each row says why. A test checks that every vendored
 //! rule compiles, has a usable literal and passes its own examples, or is on that list.
 
+use std::sync::OnceLock;
+
 use crate::grams::GramFinder;
-use regex::bytes::{Regex, RegexBuilder};
-use regex_syntax::hir::literal::{ExtractKind, Extractor};
+use regex::bytes::Regex;
+
+mod analysis;
+pub use analysis::{MAX_LITERALS, VendoredRule, VendoredRules, compile, rank_by_rarity};
+
+// `PREPARED`: every vendored rule as `build.rs` prepared it.
+include!(concat!(env!("OUT_DIR"), "/prepared_rules.rs"));
+
+/// One vendored rule as `build.rs` prepared it.
+struct PreparedRule {
+    id: &'static str,
+    kind: &'static str,
+    pattern: &'static str,
+    generic: bool,
+    multiline: bool,
+    /// Why its pattern does not compile, if it does not.
+    compile_error: Option<&'static str>,
+    /// [`VendoredRule::literal_groups`].
+    groups: &'static [&'static [&'static [u8]]],
+    /// [`VendoredRule::required_bytes`].
+    bytes: &'static [u8],
+}
+
+impl PreparedRule {
+    /// Does this rule's id or kind equal `name` (case-insensitive)?
+    fn is_named(&self, name: &str) -> bool {
+        let name = name.trim();
+        self.id.eq_ignore_ascii_case(name) || self.kind.eq_ignore_ascii_case(name)
+    }
+}
 
 /// A vendored rule set that cannot be used (a bug in the data or in this file), or a rule
 /// name that does not exist.
@@ -30,12 +64,8 @@ use regex_syntax::hir::literal::{ExtractKind, Extractor};
 pub enum ProviderError {
     #[error("the vendored rule file does not parse: {0}")]
     Parse(#[source] serde_json::Error),
-    #[error("vendored rule {id} does not compile: {source}")]
-    Compile {
-        id: String,
-        #[source]
-        source: regex::Error,
-    },
+    #[error("vendored rule {id} does not compile: {error}")]
+    Compile { id: String, error: String },
     #[error("vendored rule {0} has no literal to prefilter by (put it on EXCLUDED)")]
     NoLiteral(String),
     /// A rule named in `disabled_secret_rules` does not exist.
@@ -46,7 +76,7 @@ pub enum ProviderError {
 }
 
 /// The vendored rule file.
-const VENDORED: &str = include_str!("../rules/noseyparker.json");
+const VENDORED: &str = include_str!("../../rules/noseyparker.json");
 
 /// Vendored rules that are not used, with the reason. A reason that starts with
 /// [`COVERED`] names the jcdiag rule that takes out what the vendored rule would: the tests
@@ -89,6 +119,14 @@ pub(crate) const WINDOW_LINES_BEFORE: usize = 3;
 pub(crate) const WINDOW_LINES_AFTER: usize = 6;
 pub(crate) const WINDOW_BYTES: usize = 2048;
 
+/// The row of `SECRET_GROUPS` of the rule `id`, or none.
+fn secret_groups_of(id: &str) -> &'static [usize] {
+    SECRET_GROUPS
+        .iter()
+        .find(|(i, _)| *i == id)
+        .map_or(&[], |(_, g)| *g)
+}
+
 /// The secret parts of one match: the groups of `SECRET_GROUPS`, else the last group that
 /// took part, else the whole match.
 pub(crate) fn secret_groups(
@@ -108,54 +146,7 @@ pub(crate) fn secret_groups(
         .collect()
 }
 
-/// Literals shorter than this make a useless prefilter (they occur on most lines).
-const MIN_LITERAL_LEN: usize = 3;
-
-/// The vendored file as Nosey Parker's YAML has it.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct VendoredRules {
-    /// The upstream commit the rules were taken from.
-    pub commit: String,
-    pub rules: Vec<VendoredRule>,
-}
-
-/// One vendored rule.
-#[derive(Debug, Clone, serde::Deserialize)]
-pub struct VendoredRule {
-    /// `np.slack.2`.
-    pub id: String,
-    /// `Slack Bot Token`.
-    pub name: String,
-    pub pattern: String,
-    /// Texts the rule must find something in.
-    #[serde(default)]
-    pub examples: Vec<String>,
-    /// Texts the rule must find nothing in.
-    #[serde(default)]
-    pub negative_examples: Vec<String>,
-    /// `api`, `secret`, `fuzzy`, `generic`, ...
-    #[serde(default)]
-    pub categories: Vec<String>,
-}
-
 impl VendoredRule {
-    /// The kind its redactions are counted under: the name as a slug, without parenthesised
-    /// remarks (`JSON Web Token (base64url-encoded)` is `json-web-token`).
-    pub fn kind(&self) -> String {
-        let mut depth = 0usize;
-        let mut slug = String::new();
-        for c in self.name.chars() {
-            match c {
-                '(' => depth += 1,
-                ')' => depth = depth.saturating_sub(1),
-                c if depth == 0 && c.is_ascii_alphanumeric() => slug.push(c.to_ascii_lowercase()),
-                _ if depth == 0 && !slug.is_empty() && !slug.ends_with('-') => slug.push('-'),
-                _ => {}
-            }
-        }
-        slug.trim_end_matches('-').to_owned()
-    }
-
     /// Does this rule's id or kind equal `name` (case-insensitive)? For `disabled_secret_rules`.
     pub fn is_named(&self, name: &str) -> bool {
         let name = name.trim();
@@ -164,10 +155,7 @@ impl VendoredRule {
 
     /// Its row of `SECRET_GROUPS`, or none.
     pub fn secret_groups(&self) -> &'static [usize] {
-        SECRET_GROUPS
-            .iter()
-            .find(|(id, _)| *id == self.id)
-            .map_or(&[], |(_, g)| *g)
+        secret_groups_of(&self.id)
     }
 
     /// What this rule takes out of `text` (compiled as `re`): the secret groups of each match
@@ -189,197 +177,7 @@ impl VendoredRule {
         }
         out
     }
-
-    /// Generic rules key on words rather than a token format, so they yield to the profile's
-    /// public keys (`systemKey`).
-    fn is_generic(&self) -> bool {
-        self.categories.iter().any(|c| c == "generic")
-    }
-
-    /// The compiled regex, as Nosey Parker compiles it (bytes, Unicode off).
-    pub fn regex(&self) -> Result<Regex, regex::Error> {
-        RegexBuilder::new(&self.pattern)
-            .unicode(false)
-            .size_limit(50 << 20)
-            .build()
-    }
-
-    /// Literals (lower-case) one of which every match contains, or `None` if there is no such
-    /// set of literals of at least `MIN_LITERAL_LEN` bytes: the first of
-    /// [`VendoredRule::literal_groups`].
-    pub fn literals(&self) -> Option<Vec<Vec<u8>>> {
-        self.literal_groups().into_iter().next()
-    }
-
-    /// Up to `MAX_GROUPS` sets of literals (lower-case), best first: every match contains
-    /// a literal of each set. Taken from the prefixes or suffixes of the whole regex or of
-    /// parts that every match must go through (`aws` and `session` in `aws.?session`).
-    pub fn literal_groups(&self) -> Vec<Vec<Vec<u8>>> {
-        let Ok(hir) = regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .build()
-            .parse(&self.pattern)
-        else {
-            return Vec::new();
-        };
-        let mut groups = Vec::new();
-        required_literals(&hir, &mut groups);
-        for g in &mut groups {
-            // `xoxb-00` ... `xoxb-99`: literals that share their start are as good as it.
-            shrink(g);
-        }
-        groups.sort_by_key(|g| {
-            let shortest = g.iter().map(Vec::len).min().unwrap_or(0);
-            (std::cmp::Reverse(shortest.min(8)), g.len())
-        });
-        groups.dedup();
-        groups.truncate(MAX_GROUPS);
-        // The first group wakes the rule: it must be selective.
-        if groups
-            .first()
-            .is_some_and(|g| g.iter().any(|l| l.len() < MIN_LITERAL_LEN))
-        {
-            groups.clear();
-        }
-        groups
-    }
 }
-
-impl VendoredRule {
-    /// The bytes other than ASCII letters that every match of this rule contains, in no
-    /// particular order.
-    pub fn required_bytes(&self) -> Vec<u8> {
-        let Ok(hir) = regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .build()
-            .parse(&self.pattern)
-        else {
-            return Vec::new();
-        };
-        let set = required_byte_set(&hir);
-        (0..=255u8)
-            .filter(|&b| !b.is_ascii_alphabetic() && set[b as usize / 64] & (1 << (b % 64)) != 0)
-            .collect()
-    }
-}
-
-/// The bytes every match of `hir` contains, as a bit set.
-fn required_byte_set(hir: &regex_syntax::hir::Hir) -> [u64; 4] {
-    use regex_syntax::hir::{Class, HirKind};
-    let mut set = [0u64; 4];
-    let mut add = |b: u8| set[b as usize / 64] |= 1 << (b % 64);
-    match hir.kind() {
-        HirKind::Literal(lit) => lit.0.iter().for_each(|&b| add(b)),
-        HirKind::Class(Class::Bytes(c)) => {
-            if let [r] = c.ranges()
-                && r.start() == r.end()
-            {
-                add(r.start());
-            }
-        }
-        HirKind::Class(Class::Unicode(c)) => {
-            if let [r] = c.ranges()
-                && r.start() == r.end()
-                && r.start().is_ascii()
-            {
-                add(r.start() as u8);
-            }
-        }
-        HirKind::Repetition(rep) if rep.min >= 1 => set = required_byte_set(&rep.sub),
-        HirKind::Capture(c) => set = required_byte_set(&c.sub),
-        HirKind::Concat(subs) => {
-            for sub in subs {
-                let s = required_byte_set(sub);
-                for (a, b) in set.iter_mut().zip(s) {
-                    *a |= b;
-                }
-            }
-        }
-        HirKind::Alternation(subs) => {
-            set = [u64::MAX; 4];
-            for sub in subs {
-                let s = required_byte_set(sub);
-                for (a, b) in set.iter_mut().zip(s) {
-                    *a &= b;
-                }
-            }
-        }
-        _ => {}
-    }
-    set
-}
-
-/// How many literals the extractor may expand to: `(?i)password` alone is 256 case forms.
-const LIMIT_TOTAL: usize = 4096;
-
-/// Literals of a group after the first may be this short: they only narrow down the lines
-/// the first group wakes (`fb` in `(?:facebook|fb)`).
-const MIN_EXTRA_LITERAL_LEN: usize = 2;
-
-/// A rule runs on a line only if a literal of each of its (up to) so many groups is there.
-const MAX_GROUPS: usize = 6;
-
-/// Appends to `out` every set of literals (lower-case, each at least [`MIN_LITERAL_LEN`]
-/// bytes) one of which every match of `hir` contains.
-fn required_literals(hir: &regex_syntax::hir::Hir, out: &mut Vec<Vec<Vec<u8>>>) {
-    use regex_syntax::hir::{Hir, HirKind};
-    let mut extract = |kind: ExtractKind, hir: &Hir| {
-        let mut seq = Extractor::new()
-            .limit_total(LIMIT_TOTAL)
-            .kind(kind)
-            .extract(hir);
-        seq.make_inexact();
-        seq.minimize_by_preference();
-        if let Some(lits) = seq.literals()
-            && !lits.is_empty()
-            && lits.iter().all(|l| l.len() >= MIN_EXTRA_LITERAL_LEN)
-        {
-            out.push(
-                lits.iter()
-                    .map(|l| l.as_bytes().to_ascii_lowercase())
-                    .collect(),
-            );
-        }
-    };
-    extract(ExtractKind::Prefix, hir);
-    extract(ExtractKind::Suffix, hir);
-    match hir.kind() {
-        HirKind::Capture(c) => required_literals(&c.sub, out),
-        HirKind::Concat(subs) => {
-            // Case-insensitive words are concatenations of classes (`[Kk][Ee][Yy]-`): try the
-            // prefixes of each tail of the concatenation too.
-            for i in 1..subs.len() {
-                extract(ExtractKind::Prefix, &Hir::concat(subs[i..].to_vec()));
-            }
-            for sub in subs {
-                required_literals(sub, out);
-            }
-        }
-        _ => {}
-    }
-}
-
-/// Cuts a large literal set to the longest common starts that leave at most
-/// [`MAX_LITERALS`] of them (never below [`MIN_LITERAL_LEN`] bytes).
-fn shrink(literals: &mut Vec<Vec<u8>>) {
-    literals.sort();
-    literals.dedup();
-    let longest = literals.iter().map(Vec::len).max().unwrap_or(0);
-    for len in (MIN_LITERAL_LEN..longest).rev() {
-        if literals.len() <= MAX_LITERALS {
-            break;
-        }
-        for l in literals.iter_mut() {
-            l.truncate(len);
-        }
-        literals.dedup();
-    }
-}
-
-/// See [`shrink`].
-const MAX_LITERALS: usize = 16;
 
 /// The vendored rules, parsed.
 pub fn vendored() -> Result<VendoredRules, ProviderError> {
@@ -393,7 +191,10 @@ pub fn excluded(id: &str) -> Option<&'static str> {
 
 /// A rule in use.
 pub(crate) struct ProviderRule {
-    pub(crate) re: Regex,
+    pattern: &'static str,
+    /// Compiled the first time a line wakes the rule: most rules never wake in a given run,
+    /// and compiling all of them would cost more than a small collection.
+    re: OnceLock<Regex>,
     pub(crate) kind: u16,
     pub(crate) generic: bool,
     /// From `SECRET_GROUPS`; empty: the last group.
@@ -408,10 +209,19 @@ pub(crate) struct ProviderRule {
     /// Bytes other than letters that every match contains (the `"` of `password = "..."`):
     /// a rule that runs on one line runs only if the line holds them all. Most lines that
     /// mention `password` or `token` have no quote or `.` after it.
-    bytes: Vec<u8>,
+    bytes: &'static [u8],
 }
 
 impl ProviderRule {
+    /// The compiled regex (compiled on first use).
+    pub(crate) fn re(&self) -> &Regex {
+        self.re.get_or_init(|| {
+            // build.rs compiled this same pattern with this same function and recorded
+            // `compile_error`; `ProviderRules::new` refuses a rule that has one.
+            compile(self.pattern).expect("the rule compiled when jcdiag was built")
+        })
+    }
+
     /// Can this rule, which spans lines, match in `window` (a few lines around a woken
     /// line; `lower` is it in lower case)? No if a literal group or a required byte is
     /// missing from it. A window with XML
@@ -462,74 +272,61 @@ impl ProviderRules {
         disabled: &[String],
         intern: &mut dyn FnMut(&str) -> u16,
     ) -> Result<ProviderRules, ProviderError> {
-        let vendored = vendored()?;
         if let Some(unknown) = disabled
             .iter()
-            .find(|d| !vendored.rules.iter().any(|r| r.is_named(d)))
+            .find(|d| !PREPARED.iter().any(|r| r.is_named(d)))
         {
             return Err(ProviderError::UnknownRule(unknown.clone()));
         }
         let mut rules = Vec::new();
         // The first literal group of each rule, and the others.
-        let (mut first, mut first_rules) = (Vec::new(), Vec::<Vec<(u32, u8)>>::new());
-        for rule in &vendored.rules {
-            if excluded(&rule.id).is_some() || disabled.iter().any(|d| rule.is_named(d)) {
+        let (mut first, mut first_rules) = (Vec::<Vec<u8>>::new(), Vec::<Vec<u32>>::new());
+        for rule in PREPARED {
+            if excluded(rule.id).is_some() || disabled.iter().any(|d| rule.is_named(d)) {
                 continue;
             }
-            let re = rule.regex().map_err(|source| ProviderError::Compile {
-                id: rule.id.clone(),
-                source,
-            })?;
-            let multiline = rule.examples.iter().any(|ex| {
-                re.find_iter(ex.as_bytes())
-                    .any(|m| memchr::memchr(b'\n', m.as_bytes()).is_some())
-            });
-            let groups = rule.literal_groups();
-            if groups.is_empty() {
-                return Err(ProviderError::NoLiteral(rule.id.clone()));
+            if let Some(error) = rule.compile_error {
+                return Err(ProviderError::Compile {
+                    id: rule.id.to_owned(),
+                    error: error.to_owned(),
+                });
             }
+            let Some((first_group, other_groups)) = rule.groups.split_first() else {
+                return Err(ProviderError::NoLiteral(rule.id.to_owned()));
+            };
             let r = rules.len() as u32;
-            for l in &groups[0] {
+            for &l in *first_group {
                 let i = match first.iter().position(|p| p == l) {
                     Some(i) => i,
                     None => {
-                        first.push(l.clone());
+                        first.push(l.to_vec());
                         first_rules.push(Vec::new());
                         first.len() - 1
                     }
                 };
-                first_rules[i].push((r, 1u8));
+                first_rules[i].push(r);
             }
-            let extra = groups[1..]
+            let extra = other_groups
                 .iter()
                 .filter(|g| g.len() <= MAX_LITERALS)
-                .map(|g| {
-                    g.iter()
-                        .map(|l| memchr::memmem::Finder::new(l).into_owned())
-                        .collect()
-                })
+                .map(|g| g.iter().copied().map(memchr::memmem::Finder::new).collect())
                 .collect();
-            let bytes = rule.required_bytes();
             rules.push(ProviderRule {
-                bytes,
+                pattern: rule.pattern,
+                re: OnceLock::new(),
+                bytes: rule.bytes,
                 extra,
-                kind: intern(&rule.kind()),
-                generic: rule.is_generic(),
-                re,
-                secret_groups: rule.secret_groups(),
-                multiline,
+                kind: intern(rule.kind),
+                generic: rule.generic,
+                secret_groups: secret_groups_of(rule.id),
+                multiline: rule.multiline,
             });
         }
         // Every literal at a position is reported, so each wakes its own rules.
-        let first_rules: Vec<Vec<u32>> = first_rules
-            .into_iter()
-            .map(|owners| {
-                let mut rs: Vec<u32> = owners.into_iter().map(|(r, _)| r).collect();
-                rs.sort_unstable();
-                rs.dedup();
-                rs
-            })
-            .collect();
+        for rs in &mut first_rules {
+            rs.sort_unstable();
+            rs.dedup();
+        }
         Ok(ProviderRules {
             rules,
             max_literal_len: first.iter().map(Vec::len).max().unwrap_or(0),
