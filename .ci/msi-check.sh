@@ -17,7 +17,7 @@ if ! command -v wixl >/dev/null || ! command -v msiextract >/dev/null; then
     apt-get update -qq && apt-get install -y -qq wixl msitools
 fi
 exe=target/x86_64-pc-windows-gnu/debug/jcdiag.exe
-[[ -f "$exe" ]] || cargo build --bin jcdiag --target x86_64-pc-windows-gnu
+[[ -f "$exe" ]] || cargo build -p jcdiag --bin jcdiag --target x86_64-pc-windows-gnu
 msi=$(bash packaging/windows/build-msi.sh --exe "$exe" | tail -n 1)
 version=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 

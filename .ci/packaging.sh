@@ -13,7 +13,7 @@ if ! command -v rpm >/dev/null || ! command -v dpkg-deb >/dev/null; then
     apt-get update -qq && apt-get install -y -qq rpm dpkg-dev
 fi
 binary=target/debug/jcdiag
-[[ -x "$binary" ]] || cargo build --bin jcdiag
+[[ -x "$binary" ]] || cargo build -p jcdiag --bin jcdiag
 bash packaging/build.sh --fast --binary "$binary"
 version=$("$binary" --version | cut -d ' ' -f 2)
 deb=$(ls target/packaging/jcdiag_*.deb)

@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${1:-3}
-cargo build --release --quiet --bin jcdiag
+cargo build --release --quiet -p jcdiag --bin jcdiag
 bin=$PWD/target/release/jcdiag
 work=$(mktemp -d)
 export JCDIAG_STATE_DIR="$work/state" JCDIAG_CONFIG="$work/config.toml"

@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-60}
-cargo build --release --quiet --bin jcdiag
+cargo build --release --quiet -p jcdiag --bin jcdiag
 bin=$PWD/target/release/jcdiag
 work=$(mktemp -d)
 # jcdiag's own log and config stay in the run's folder, not the machine's (/var/lib/jcdiag as root).

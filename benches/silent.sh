@@ -18,7 +18,7 @@ while (($#)); do
         *) echo "usage: $0 [--binary PATH] [--intake PATH]" >&2; exit 2 ;;
     esac
 done
-[[ -x "$bin" ]] || cargo build --release --quiet --bin jcdiag
+[[ -x "$bin" ]] || cargo build --release --quiet -p jcdiag --bin jcdiag
 [[ -x "$intake" ]] || cargo build --quiet --bin jcdiag-intake
 [[ "$(id -u)" == 0 ]] || echo "note: not root; the run is timed all the same, but not elevated"
 work=$(mktemp -d)

@@ -38,7 +38,7 @@ done
 ((${#kinds[@]})) || kinds=(deb rpm)
 if [[ -z "$binary" ]]; then
     binary=target/release/jcdiag
-    [[ -x "$binary" ]] || cargo build --release --bin jcdiag
+    [[ -x "$binary" ]] || cargo build --release -p jcdiag --bin jcdiag
 fi
 [[ -x "$binary" ]] || { echo "packaging: $binary is not an executable" >&2; exit 1; }
 

@@ -12,7 +12,7 @@ cd "$(dirname "$0")/.."
 if [ -n "${JCDIAG_DEMO_BIN:-}" ]; then
     bin=$JCDIAG_DEMO_BIN
 else
-    cargo build --release --quiet --bin jcdiag --bin jcdiag-intake
+    cargo build --release --quiet -p jcdiag --bin jcdiag && cargo build --release --quiet -p jcdiag-intake
     bin=$PWD/target/release
 fi
 # shellcheck source=scripts/local-intake.sh

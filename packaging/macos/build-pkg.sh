@@ -25,8 +25,8 @@ mkdir -p "$out/root/usr/local/bin" "$out/root/usr/local/share/man/man1" \
     "$out/root/usr/local/share/zsh/site-functions" "$out/root/usr/local/share/jcdiag"
 
 rustup target add aarch64-apple-darwin x86_64-apple-darwin
-cargo build --release --bin jcdiag --target aarch64-apple-darwin
-cargo build --release --bin jcdiag --target x86_64-apple-darwin
+cargo build --release -p jcdiag --bin jcdiag --target aarch64-apple-darwin
+cargo build --release -p jcdiag --bin jcdiag --target x86_64-apple-darwin
 lipo -create -output "$out/root/usr/local/bin/jcdiag" \
     target/aarch64-apple-darwin/release/jcdiag target/x86_64-apple-darwin/release/jcdiag
 bin="$out/root/usr/local/bin/jcdiag"

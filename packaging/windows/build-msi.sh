@@ -24,7 +24,7 @@ while (($#)); do
 done
 if [[ -z "$exe" ]]; then
     exe=target/x86_64-pc-windows-gnu/release/jcdiag.exe
-    [[ -f "$exe" ]] || cargo build --release --bin jcdiag --target x86_64-pc-windows-gnu
+    [[ -f "$exe" ]] || cargo build --release -p jcdiag --bin jcdiag --target x86_64-pc-windows-gnu
 fi
 [[ -f "$exe" ]] || { echo "packaging: no $exe" >&2; exit 1; }
 for tool in wixl msibuild; do

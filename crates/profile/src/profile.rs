@@ -12,7 +12,8 @@ use serde::Deserialize;
 use crate::sla::SlaProfile;
 use crate::target::TargetOs;
 
-const DEFAULT_PROFILE: &str = include_str!("profile.toml");
+/// `profile.toml`, as JSON (see build.rs).
+const DEFAULT_PROFILE: &str = include_str!(concat!(env!("OUT_DIR"), "/profile.json"));
 
 #[derive(Debug, Clone, Deserialize)]
 pub struct Profile {
@@ -223,7 +224,7 @@ impl Profile {
     pub fn builtin() -> &'static Profile {
         static PROFILE: OnceLock<Profile> = OnceLock::new();
         PROFILE.get_or_init(|| {
-            toml::from_str(DEFAULT_PROFILE).expect("the compiled-in profile.toml is valid")
+            serde_json::from_str(DEFAULT_PROFILE).expect("the compiled-in profile.toml is valid")
         })
     }
 
