@@ -1137,6 +1137,11 @@ struct WakeTables {
     literals: AhoCorasick,
     literal_masks: Vec<u32>,
     max_literal_len: usize,
+    /// The literals of two bytes (`--`, `</`), each with its mask. They are searched for on
+    /// their own: with them the automaton's SIMD prefilter would compare two bytes rather
+    /// than three, and common pairs (`ey` of `eyJ`, `di` of `discord`) would stop it on most
+    /// lines.
+    short_literals: Vec<(memmem::Finder<'static>, u32)>,
     /// Substrings of the key before a separator ([`Wake::SecretKey`], [`Wake::KeyContains`]),
     /// ASCII case-insensitive. Pattern `i` wakes `key_gate_masks[i]`.
     key_gate: AhoCorasick,
@@ -1203,6 +1208,11 @@ impl WakeTables {
                 (p.clone(), mask)
             })
             .collect();
+        let (short, closed): (Vec<_>, Vec<_>) = closed.into_iter().partition(|(p, _)| p.len() < 3);
+        let short_literals = short
+            .into_iter()
+            .map(|(p, mask)| (memmem::Finder::new(&p).into_owned(), mask))
+            .collect();
         let (literal_patterns, literal_masks): (Vec<Vec<u8>>, Vec<u32>) =
             closed.into_iter().unzip();
         let (gate_patterns, key_gate_masks): (Vec<Vec<u8>>, Vec<u32>) =
@@ -1219,6 +1229,7 @@ impl WakeTables {
                 .match_kind(MatchKind::LeftmostLongest)
                 .build(&literal_patterns)?,
             literal_masks,
+            short_literals,
             max_literal_len: literal_patterns.iter().map(Vec::len).max().unwrap_or(0),
             key_gate: AhoCorasick::builder()
                 .ascii_case_insensitive(true)
@@ -1255,6 +1266,14 @@ impl WakeTables {
                 }
                 wakes.push(input, m.start(), self.literal_masks[m.pattern().as_usize()]);
                 at = m.start() + 1;
+            }
+            for (finder, mask) in &self.short_literals {
+                for i in finder.find_iter(&input[chunk_start..reach]) {
+                    if chunk_start + i >= chunk_end {
+                        break;
+                    }
+                    wakes.push(input, chunk_start + i, *mask);
+                }
             }
             // Separators, judged by the key in front of them.
             for i in memchr::memchr2_iter(b'=', b':', &input[chunk_start..chunk_end]) {

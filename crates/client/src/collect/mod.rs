@@ -9,7 +9,7 @@ pub mod parity;
 pub mod summary;
 pub mod system;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -28,6 +28,7 @@ use jcdiag_protocol::SystemFacts;
 use jcdiag_scrub::obfuscate::{Category, KnownNames, Obfuscator};
 use jcdiag_scrub::{Scrubbed, Scrubber};
 
+use crate::sources::logs::Located;
 use crate::sources::{Caps, Screenshot, logs};
 pub use system::RunInfo;
 
@@ -323,6 +324,56 @@ fn known_names(req: &Request, source: &system::Source, host: &str) -> KnownNames
     }
 }
 
+/// A log read and being scrubbed on a worker thread (see `add_logs`).
+struct PendingLog<'scope> {
+    located: Located,
+    size_before: u64,
+    truncated: Option<String>,
+    modified: Option<SystemTime>,
+    scrubbing: std::thread::ScopedJoinHandle<'scope, Scrubbed>,
+}
+
+/// Stores a log once its scrubbing is done; keeps the main log's last ERROR lines.
+fn store_log(
+    req: &Request,
+    clean: &Cleaner,
+    log: PendingLog<'_>,
+    writer: &mut BundleWriter,
+    manifest: &mut Manifest,
+    scan: &mut findings::LogScan,
+    error_lines: &mut Option<Vec<String>>,
+) -> Result<(), BundleError> {
+    let profile = req.profile;
+    let main_log = &profile.layout(req.os).main_log;
+    let scrubbed = clean.hide_in(
+        log.scrubbing
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+    );
+    let located = log.located;
+    let is_main = located.system_path.eq_ignore_ascii_case(main_log);
+    if is_main {
+        *error_lines = Some(last_lines_with(
+            scrubbed.bytes(),
+            &profile.logs.error_marker,
+            SUMMARY_ERROR_LINES,
+        ));
+    }
+    let name = entry_name("logs", &located.system_path, req.os);
+    // Signatures from the text as stored: scrubbed, so no secret reaches them.
+    scan.scan(&name, scrubbed.bytes(), is_main);
+    add_entry(
+        writer,
+        manifest,
+        &name,
+        Some(&located.system_path),
+        log.size_before,
+        Content::Text(scrubbed),
+        log.truncated,
+        log.modified,
+    )
+}
+
 /// Adds the agent logs, newest first, within the caps. Returns the ERROR lines of jcagent.log,
 /// or `None` when jcagent.log itself was not stored.
 fn add_logs(
@@ -372,74 +423,75 @@ fn add_logs(
     let mut budget = req.caps.total;
     let mut error_lines = None;
     let mut stored_any = false;
-    for (located, mut file) in opened {
-        if let (Some(limit), Some(modified)) = (since_system, file.modified)
-            && modified < limit
-        {
-            manifest.skip(
-                &located.system_path,
-                "last written before --since: no entries in the window",
-            );
-            continue;
-        }
-        if budget == 0 {
-            manifest.skip(
-                &located.system_path,
-                format!("total log cap of {} bytes reached", req.caps.total),
-            );
-            continue;
-        }
-        (req.progress)(&format!("reading and scrubbing {}", located.system_path));
-        let cap = req.caps.per_file.min(budget);
-        let text = match logs::read_log(&mut file, cap, since_local, &profile.logs.timestamp_format)
-        {
-            Ok(text) => text,
-            Err(e) => {
-                manifest
-                    .errors
-                    .push(format!("{}: {e}", located.system_path));
+    // Logs are scrubbed on worker threads, a few at a time, while the next is read; they are
+    // stored in the order read, so the bundle and any aliases (`--obfuscate`) do not depend
+    // on which finished first.
+    let parallelism = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    std::thread::scope(|scope| -> Result<(), BundleError> {
+        let mut pending: VecDeque<PendingLog<'_>> = VecDeque::new();
+        for (located, mut file) in opened {
+            if let (Some(limit), Some(modified)) = (since_system, file.modified)
+                && modified < limit
+            {
+                manifest.skip(
+                    &located.system_path,
+                    "last written before --since: no entries in the window",
+                );
                 continue;
             }
-        };
-        if text.bytes.is_empty() && text.size_before > 0 && cap < req.caps.per_file {
-            manifest.skip(
-                &located.system_path,
-                format!("total log cap of {} bytes reached", req.caps.total),
-            );
-            continue;
+            if budget == 0 {
+                manifest.skip(
+                    &located.system_path,
+                    format!("total log cap of {} bytes reached", req.caps.total),
+                );
+                continue;
+            }
+            (req.progress)(&format!("reading and scrubbing {}", located.system_path));
+            let cap = req.caps.per_file.min(budget);
+            let text =
+                match logs::read_log(&mut file, cap, since_local, &profile.logs.timestamp_format) {
+                    Ok(text) => text,
+                    Err(e) => {
+                        manifest
+                            .errors
+                            .push(format!("{}: {e}", located.system_path));
+                        continue;
+                    }
+                };
+            if text.bytes.is_empty() && text.size_before > 0 && cap < req.caps.per_file {
+                manifest.skip(
+                    &located.system_path,
+                    format!("total log cap of {} bytes reached", req.caps.total),
+                );
+                continue;
+            }
+            let mut truncated = text.truncated;
+            if cap < req.caps.per_file && text.size_before > cap {
+                truncated = truncated.map(|t| format!("{t}; total log cap reached"));
+            }
+            budget = budget.saturating_sub(text.bytes.len() as u64);
+            let scrubber = clean.scrubber;
+            let bytes = text.bytes;
+            pending.push_back(PendingLog {
+                located,
+                size_before: text.size_before,
+                truncated,
+                modified: text.modified,
+                scrubbing: scope.spawn(move || scrubber.scrub_text(&bytes)),
+            });
+            if pending.len() > parallelism
+                && let Some(log) = pending.pop_front()
+            {
+                store_log(req, clean, log, writer, manifest, scan, &mut error_lines)?;
+                stored_any = true;
+            }
         }
-        let mut truncated = text.truncated;
-        if cap < req.caps.per_file && text.size_before > cap {
-            truncated = truncated.map(|t| format!("{t}; total log cap reached"));
+        while let Some(log) = pending.pop_front() {
+            store_log(req, clean, log, writer, manifest, scan, &mut error_lines)?;
+            stored_any = true;
         }
-        budget = budget.saturating_sub(text.bytes.len() as u64);
-        let scrubbed = clean.text(&text.bytes);
-        if located.system_path.eq_ignore_ascii_case(&layout.main_log) {
-            error_lines = Some(last_lines_with(
-                scrubbed.bytes(),
-                &profile.logs.error_marker,
-                SUMMARY_ERROR_LINES,
-            ));
-        }
-        let name = entry_name("logs", &located.system_path, req.os);
-        // Signatures from the text as stored: scrubbed, so no secret reaches them.
-        scan.scan(
-            &name,
-            scrubbed.bytes(),
-            located.system_path.eq_ignore_ascii_case(&layout.main_log),
-        );
-        add_entry(
-            writer,
-            manifest,
-            &name,
-            Some(&located.system_path),
-            text.size_before,
-            Content::Text(scrubbed),
-            truncated,
-            text.modified,
-        )?;
-        stored_any = true;
-    }
+        Ok(())
+    })?;
     if !stored_any {
         let message = format!(
             "no agent log was found or readable (looked for {} and the other agent logs): is the JumpCloud agent installed?",

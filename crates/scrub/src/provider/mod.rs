@@ -206,6 +206,8 @@ pub(crate) struct ProviderRule {
     /// each. Groups of more than [`MAX_LITERALS`] literals (`000` ... `999`) are left out:
     /// they would cost more to look for than the regex does.
     extra: Vec<Vec<memchr::memmem::Finder<'static>>>,
+    /// The longest literal of `extra` (at least 1).
+    extra_len: usize,
     /// Bytes other than letters that every match contains (the `"` of `password = "..."`):
     /// a rule that runs on one line runs only if the line holds them all. Most lines that
     /// mention `password` or `token` have no quote or `.` after it.
@@ -222,36 +224,57 @@ impl ProviderRule {
         })
     }
 
-    /// Can this rule, which spans lines, match in `window` (a few lines around a woken
-    /// line; `lower` is it in lower case)? No if a literal group or a required byte is
-    /// missing from it. A window with XML
-    /// entities or indented lines is always tried: decoding and dedenting it (as
-    /// `Scrubber::provider_spans` does) can make what is missing.
-    fn may_match(&self, window: &[u8], lower: &[u8], plain: bool) -> bool {
-        if !plain && (has_xml_entity(window) || has_indented_line(window)) {
-            return true;
-        }
-        if !self
+    /// What `window` (a few lines around a woken line, for a rule that spans lines; `lower`
+    /// is it in lower case) lacks that every match needs: a required byte or a literal
+    /// group. `None`: the rule may match there.
+    fn lack(&self, window: &[u8], lower: &[u8]) -> Option<Lack> {
+        if let Some(&b) = self
             .bytes
             .iter()
-            .all(|&b| memchr::memchr(b, window).is_some())
+            .find(|&&b| memchr::memchr(b, window).is_none())
         {
-            return false;
-        }
-        if self.extra.is_empty() {
-            return true;
+            return Some(Lack::Byte(b));
         }
         self.extra
             .iter()
-            .all(|group| group.iter().any(|f| f.find(lower).is_some()))
+            .position(|group| !group.iter().any(|f| f.find(lower).is_some()))
+            .map(Lack::Group)
     }
+
+    /// Does `raw` (`lower` in lower case) hold what `lack` names?
+    fn holds(&self, lack: Lack, raw: &[u8], lower: &[u8]) -> bool {
+        match lack {
+            Lack::Byte(b) => memchr::memchr(b, raw).is_some(),
+            Lack::Group(g) => self.extra[g].iter().any(|f| f.find(lower).is_some()),
+        }
+    }
+}
+
+/// Something every match of a rule holds (see `ProviderRule::lack`).
+#[derive(Debug, Clone, Copy)]
+enum Lack {
+    Byte(u8),
+    Group(usize),
+}
+
+/// Buffers of one `ProviderRules::wake_ups`.
+struct Scratch {
+    /// A line in lower case, when the chunk does not hold it.
+    line_lower: Vec<u8>,
+    /// A window in lower case, when the chunk does not hold it.
+    window_lower: Vec<u8>,
+    /// Per rule that spans lines: the last window checked and what it lacked.
+    lacks: Vec<Option<(usize, usize, Lack)>>,
 }
 
 /// A lower-cased stretch of the input: `lower` is `input[start..]` in lower case.
 struct Chunk<'a> {
     start: usize,
     lower: &'a [u8],
-    /// `lower` has no XML entity and no indented line (see `ProviderRule::may_match`).
+    /// The offsets of the line breaks in `input[start..reach]`.
+    breaks: &'a [usize],
+    reach: usize,
+    /// `lower` has no XML entity and no indented line (see `ProviderRules::confirm`).
     plain: bool,
 }
 
@@ -306,16 +329,23 @@ impl ProviderRules {
                 };
                 first_rules[i].push(r);
             }
-            let extra = other_groups
+            let extra: Vec<Vec<memchr::memmem::Finder<'static>>> = other_groups
                 .iter()
                 .filter(|g| g.len() <= MAX_LITERALS)
                 .map(|g| g.iter().copied().map(memchr::memmem::Finder::new).collect())
                 .collect();
+            let extra_len = extra
+                .iter()
+                .flatten()
+                .map(|f| f.needle().len())
+                .max()
+                .unwrap_or(1);
             rules.push(ProviderRule {
                 pattern: rule.pattern,
                 re: OnceLock::new(),
                 bytes: rule.bytes,
                 extra,
+                extra_len,
                 kind: intern(rule.kind),
                 generic: rule.generic,
                 secret_groups: secret_groups_of(rule.id),
@@ -348,24 +378,38 @@ impl ProviderRules {
         // length so that a literal across their border is found in the first.
         const CHUNK: usize = 64 << 10;
         let mut lower = Vec::with_capacity(CHUNK + self.max_literal_len);
-        let mut line_lower = Vec::new();
-        let mut window_scratch = Vec::new();
+        let mut scratch = Scratch {
+            line_lower: Vec::new(),
+            window_lower: Vec::new(),
+            lacks: vec![None; self.rules.len()],
+        };
         // The line of the last hit and the rules it woke.
         let mut line: Option<(usize, usize)> = None;
         let mut woken: Vec<u32> = Vec::new();
+        // The line breaks of the chunk: most lines hold a hit, and finding each hit's line
+        // from here costs less than two searches per hit.
+        let mut breaks: Vec<usize> = Vec::new();
         let mut cs = start;
         while cs < end {
             let ce = end.min(cs + CHUNK);
             let reach = end.min(ce + self.max_literal_len);
             lower.clear();
             lower.extend(input[cs..reach].iter().map(u8::to_ascii_lowercase));
+            breaks.clear();
+            breaks.extend(memchr::memchr_iter(b'\n', &input[cs..reach]).map(|i| cs + i));
+            let indented = breaks
+                .iter()
+                .any(|&b| matches!(input.get(b + 1), Some(b' ' | b'\t')));
             let chunk = Chunk {
                 start: cs,
                 lower: &lower,
-                plain: !has_xml_entity(&lower)
-                    && memchr::memmem::find(&lower, b"\n ").is_none()
-                    && memchr::memmem::find(&lower, b"\n\t").is_none(),
+                breaks: &breaks,
+                reach,
+                plain: !indented && !has_xml_entity(&lower),
             };
+            // Where the line holding `cs` starts, and the first break at or after the last hit.
+            let first_line_start = memchr::memrchr(b'\n', &input[..cs]).map_or(0, |i| i + 1);
+            let mut next_break = 0;
             self.finder.find_all(&lower, 0, lower.len(), |at, literal| {
                 let hit = cs + at;
                 if hit >= ce {
@@ -375,20 +419,20 @@ impl ProviderRules {
                     Some((s, e)) if s <= hit && hit <= e => {}
                     _ => {
                         if let Some((s, e)) = line {
-                            self.confirm(
-                                &chunk,
-                                input,
-                                s,
-                                e,
-                                &mut woken,
-                                &mut line_lower,
-                                &mut window_scratch,
-                                out,
-                            );
+                            self.confirm(&chunk, input, s, e, &mut woken, &mut scratch, out);
                         }
-                        let s = memchr::memrchr(b'\n', &input[..hit]).map_or(0, |i| i + 1);
-                        let e =
-                            memchr::memchr(b'\n', &input[hit..]).map_or(input.len(), |i| hit + i);
+                        while breaks.get(next_break).is_some_and(|&b| b < hit) {
+                            next_break += 1;
+                        }
+                        let s = match next_break {
+                            0 => first_line_start,
+                            k => breaks[k - 1] + 1,
+                        };
+                        let e = match breaks.get(next_break) {
+                            Some(&b) => b,
+                            None => memchr::memchr(b'\n', &input[reach..])
+                                .map_or(input.len(), |i| reach + i),
+                        };
                         line = Some((s, e));
                     }
                 }
@@ -402,16 +446,7 @@ impl ProviderRules {
             if let Some((s, e)) = line
                 && (e < ce || ce == end)
             {
-                self.confirm(
-                    &chunk,
-                    input,
-                    s,
-                    e,
-                    &mut woken,
-                    &mut line_lower,
-                    &mut window_scratch,
-                    out,
-                );
+                self.confirm(&chunk, input, s, e, &mut woken, &mut scratch, out);
                 line = None;
             }
             cs = ce;
@@ -420,18 +455,11 @@ impl ProviderRules {
             let chunk = Chunk {
                 start: 0,
                 lower: &[],
+                breaks: &[],
+                reach: 0,
                 plain: false,
             };
-            self.confirm(
-                &chunk,
-                input,
-                s,
-                e,
-                &mut woken,
-                &mut line_lower,
-                &mut window_scratch,
-                out,
-            );
+            self.confirm(&chunk, input, s, e, &mut woken, &mut scratch, out);
         }
     }
 
@@ -445,10 +473,14 @@ impl ProviderRules {
         s: usize,
         e: usize,
         woken: &mut Vec<u32>,
-        line_lower: &mut Vec<u8>,
-        window_scratch: &mut Vec<u8>,
+        scratch: &mut Scratch,
         out: &mut Vec<(usize, u32)>,
     ) {
+        let Scratch {
+            line_lower,
+            window_lower: window_scratch,
+            lacks,
+        } = scratch;
         // The line in lower case: from the chunk if it is there, else made once for all the
         // rules that need it.
         let in_chunk = s >= chunk.start && e - chunk.start <= chunk.lower.len();
@@ -466,9 +498,10 @@ impl ProviderRules {
         for &r in woken.iter() {
             let rule = &self.rules[r as usize];
             // The literals of a rule that spans lines may sit on other lines: its window is
-            // checked instead (`ProviderRule::may_match`).
+            // checked instead (`ProviderRule::lack`).
             if rule.multiline {
-                let (ws, we) = provider_window(input, s);
+                let (ws, we) =
+                    window_in(chunk, input.len(), s).unwrap_or_else(|| provider_window(input, s));
                 let in_chunk = ws >= chunk.start && we - chunk.start <= chunk.lower.len();
                 let window_lower = if in_chunk {
                     &chunk.lower[ws - chunk.start..we - chunk.start]
@@ -477,8 +510,36 @@ impl ProviderRules {
                     window_scratch.extend(input[ws..we].iter().map(u8::to_ascii_lowercase));
                     &window_scratch[..]
                 };
-                if rule.may_match(&input[ws..we], window_lower, in_chunk && chunk.plain) {
+                let window = &input[ws..we];
+                // Decoding XML entities or dedenting the window (as `Scrubber::provider_spans`
+                // does) can make what is missing: such a window is always tried.
+                if !(in_chunk && chunk.plain)
+                    && (has_xml_entity(window) || has_indented_line(window))
+                {
+                    lacks[r as usize] = None;
                     out.push((s, r));
+                    continue;
+                }
+                // Windows of nearby lines overlap: one that only adds lines at the end of the
+                // last window checked lacks what that one lacked unless the added text (and
+                // a literal's length before it) holds it.
+                if let Some((pws, pwe, lack)) = lacks[r as usize]
+                    && pws <= ws
+                    && pwe <= we
+                    && ws <= pwe
+                {
+                    let from = ws.max(pwe.saturating_sub(rule.extra_len));
+                    if !rule.holds(lack, &input[from..we], &window_lower[from - ws..]) {
+                        lacks[r as usize] = Some((ws, we, lack));
+                        continue;
+                    }
+                }
+                match rule.lack(window, window_lower) {
+                    Some(lack) => lacks[r as usize] = Some((ws, we, lack)),
+                    None => {
+                        lacks[r as usize] = None;
+                        out.push((s, r));
+                    }
                 }
                 continue;
             }
@@ -527,6 +588,50 @@ pub(crate) fn provider_window(input: &[u8], line_start: usize) -> (usize, usize)
     (start, end)
 }
 
+/// [`provider_window`] for the line starting at `line_start`, from the chunk's line breaks:
+/// `None` when they do not reach far enough (a line at the edge of the chunk).
+fn window_in(chunk: &Chunk<'_>, input_len: usize, line_start: usize) -> Option<(usize, usize)> {
+    let breaks = chunk.breaks;
+    // `breaks[k]` ends the line before this one.
+    let k = breaks.binary_search(&line_start.checked_sub(1)?).ok()?;
+    let floor = line_start.saturating_sub(WINDOW_BYTES);
+    let (mut start, mut j) = (line_start, k);
+    for _ in 0..WINDOW_LINES_BEFORE {
+        if start <= floor {
+            break;
+        }
+        // The break before `breaks[j]` may lie before the chunk: not known here.
+        let before = *breaks.get(j.checked_sub(1)?)?;
+        if before >= floor {
+            start = before + 1;
+            j -= 1;
+        } else {
+            start = floor;
+        }
+    }
+    let ceiling = input_len.min(line_start + WINDOW_BYTES);
+    let mut end = line_start;
+    let mut i = k + 1;
+    for _ in 0..=WINDOW_LINES_AFTER {
+        match breaks.get(i) {
+            Some(&b) if b < ceiling => {
+                end = b + 1;
+                i += 1;
+            }
+            Some(_) => {
+                end = ceiling;
+                break;
+            }
+            None if ceiling <= chunk.reach => {
+                end = ceiling;
+                break;
+            }
+            None => return None,
+        }
+    }
+    Some((start, end))
+}
+
 /// Does a line after the first start with a blank?
 pub(crate) fn has_indented_line(text: &[u8]) -> bool {
     memchr::memchr_iter(b'\n', text).any(|i| matches!(text.get(i + 1), Some(b' ' | b'\t')))
@@ -540,4 +645,65 @@ pub(crate) fn has_xml_entity(text: &[u8]) -> bool {
             .iter()
             .any(|e| rest.starts_with(e))
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The window found from a chunk's line breaks is the window `provider_window` finds, for
+    /// every line of texts with lines short and long, wherever the chunk starts and ends.
+    #[test]
+    fn windows_from_line_breaks_are_the_windows() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        let mut from_breaks = 0;
+        for _ in 0..500 {
+            let mut text = Vec::new();
+            let len = 1 + next(6000) as usize;
+            while text.len() < len {
+                let line = match next(4) {
+                    0 => 0,
+                    1 => next(8),
+                    2 => next(200),
+                    _ => next(900),
+                };
+                text.extend(std::iter::repeat_n(b'x', line as usize));
+                text.push(b'\n');
+            }
+            let (a, b) = (
+                next(text.len() as u64) as usize,
+                next(text.len() as u64) as usize,
+            );
+            let (cs, reach) = (a.min(b), a.max(b));
+            let breaks: Vec<usize> = memchr::memchr_iter(b'\n', &text[cs..reach])
+                .map(|i| cs + i)
+                .collect();
+            let chunk = Chunk {
+                start: cs,
+                lower: &[],
+                breaks: &breaks,
+                reach,
+                plain: true,
+            };
+            let line_starts =
+                std::iter::once(0).chain(memchr::memchr_iter(b'\n', &text).map(|i| i + 1));
+            for s in line_starts.filter(|&s| s < text.len()) {
+                if let Some(w) = window_in(&chunk, text.len(), s) {
+                    assert_eq!(
+                        w,
+                        provider_window(&text, s),
+                        "line at {s}, chunk {cs}..{reach}"
+                    );
+                    from_breaks += 1;
+                }
+            }
+        }
+        assert!(from_breaks > 500, "{from_breaks} windows from line breaks");
+    }
 }
