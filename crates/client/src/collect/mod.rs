@@ -477,7 +477,7 @@ fn add_logs(
                 size_before: text.size_before,
                 truncated,
                 modified: text.modified,
-                scrubbing: scope.spawn(move || scrubber.scrub_text(&bytes)),
+                scrubbing: scope.spawn(move || scrubber.scrub_owned(bytes)),
             });
             if pending.len() > parallelism
                 && let Some(log) = pending.pop_front()
