@@ -429,4 +429,41 @@ mod tests {
         assert_eq!(scan.restarts.len(), 1);
         assert_eq!(scan.main_newest.as_ref().unwrap().evidence.line, Some(4));
     }
+
+    /// A level token quoted inside another line's message does not count, a line holding two
+    /// counts once, and lines without the log's shape are never counted.
+    #[test]
+    fn only_the_lines_level_counts_and_each_line_once() {
+        let rules = &Profile::builtin().findings;
+        let mut scan = LogScan::new(rules, "%Y/%m/%d %H:%M:%S");
+        let log = "junk ] [ERROR] Build version: 1\n\
+2026/11/30 08:00:00 [100] [INFO] peer said \"x] [WARN] y\"\n\
+2026/11/30 08:00:01 [100] [ERROR] disk full] [ERROR] twice\n\
+\n\
+2026/11/30 08:00:02 [100] [WARN] Build version: 2 then ] [ERROR]\n\
+not a log line\n";
+        scan.scan("logs/a.log", log.as_bytes(), true);
+        let signatures = scan.signatures(rules);
+        let counts: Vec<(&str, &str, u64, Option<u64>)> = signatures
+            .iter()
+            .map(|s| {
+                (
+                    s.level.as_str(),
+                    s.signature.as_str(),
+                    s.count,
+                    s.example.line,
+                )
+            })
+            .collect();
+        assert_eq!(
+            counts,
+            vec![
+                ("WARN", "Build version: <n> then ] [ERROR]", 1, Some(5)),
+                ("ERROR", "disk full] [ERROR] twice", 1, Some(3)),
+            ]
+        );
+        let restarts: Vec<Option<u64>> = scan.restarts.iter().map(|r| r.evidence.line).collect();
+        assert_eq!(restarts, vec![Some(5)]);
+        assert_eq!(scan.main_newest.as_ref().unwrap().evidence.line, Some(5));
+    }
 }
