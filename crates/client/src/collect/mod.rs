@@ -327,14 +327,10 @@ fn known_names(req: &Request, source: &system::Source, host: &str) -> KnownNames
 /// A log read and being scrubbed on a worker thread (see `add_logs`).
 struct PendingLog<'scope> {
     located: Located,
-    /// Its entry in the bundle, and whether it is the agent's main log.
-    name: String,
-    is_main: bool,
     size_before: u64,
     truncated: Option<String>,
     modified: Option<SystemTime>,
-    /// The scrubbed text, and its signature scan unless that has to wait (`--obfuscate`).
-    scrubbing: std::thread::ScopedJoinHandle<'scope, (Scrubbed, Option<findings::LogScan>)>,
+    scrubbing: std::thread::ScopedJoinHandle<'scope, Scrubbed>,
 }
 
 /// Stores a log once its scrubbing is done; keeps the main log's last ERROR lines.
@@ -348,12 +344,14 @@ fn store_log(
     error_lines: &mut Option<Vec<String>>,
 ) -> Result<(), BundleError> {
     let profile = req.profile;
-    let (scrubbed, log_scan) = log
-        .scrubbing
-        .join()
-        .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
-    let scrubbed = clean.hide_in(scrubbed);
-    let (located, name, is_main) = (log.located, log.name, log.is_main);
+    let main_log = &profile.layout(req.os).main_log;
+    let scrubbed = clean.hide_in(
+        log.scrubbing
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic)),
+    );
+    let located = log.located;
+    let is_main = located.system_path.eq_ignore_ascii_case(main_log);
     if is_main {
         *error_lines = Some(last_lines_with(
             scrubbed.bytes(),
@@ -361,10 +359,9 @@ fn store_log(
             SUMMARY_ERROR_LINES,
         ));
     }
-    match log_scan {
-        Some(log_scan) => scan.merge(log_scan),
-        None => scan.scan(&name, scrubbed.bytes(), is_main),
-    }
+    let name = entry_name("logs", &located.system_path, req.os);
+    // Signatures from the text as stored: scrubbed, so no secret reaches them.
+    scan.scan(&name, scrubbed.bytes(), is_main);
     add_entry(
         writer,
         manifest,
@@ -475,26 +472,12 @@ fn add_logs(
             budget = budget.saturating_sub(text.bytes.len() as u64);
             let scrubber = clean.scrubber;
             let bytes = text.bytes;
-            let name = entry_name("logs", &located.system_path, req.os);
-            let is_main = located.system_path.eq_ignore_ascii_case(&layout.main_log);
-            // Signatures from the text as stored: scrubbed, so no secret reaches them. With
-            // `--obfuscate` the aliases are made in order on this thread, so the scan waits.
-            let mut log_scan = clean.hide.is_none().then(|| scan.fresh());
-            let scan_name = name.clone();
             pending.push_back(PendingLog {
                 located,
-                name,
-                is_main,
                 size_before: text.size_before,
                 truncated,
                 modified: text.modified,
-                scrubbing: scope.spawn(move || {
-                    let scrubbed = scrubber.scrub_owned(bytes);
-                    if let Some(log_scan) = log_scan.as_mut() {
-                        log_scan.scan(&scan_name, scrubbed.bytes(), is_main);
-                    }
-                    (scrubbed, log_scan)
-                }),
+                scrubbing: scope.spawn(move || scrubber.scrub_owned(bytes)),
             });
             if pending.len() > parallelism
                 && let Some(log) = pending.pop_front()

@@ -196,54 +196,6 @@ impl LogScan {
         }
     }
 
-    /// A scan with nothing seen yet and this one's rules, for scanning a log on another thread
-    /// and [`LogScan::merge`]-ing it back.
-    pub fn fresh(&self) -> LogScan {
-        LogScan {
-            levels: self.levels.clone(),
-            restart_marker: self.restart_marker.clone(),
-            timestamp_format: self.timestamp_format.clone(),
-            groups: Groups::default(),
-            buffer: Vec::with_capacity(MAX_SIGNATURE + 8),
-            level_starts: self.level_starts,
-            main_newest: None,
-            main_scanned: false,
-            restarts: Vec::new(),
-            newest: None,
-            bytes: 0,
-        }
-    }
-
-    /// Adds what `later` saw, as if its logs had been scanned after this one's: a signature
-    /// seen in both keeps this scan's example.
-    pub fn merge(&mut self, later: LogScan) {
-        for (signature, group) in later.groups {
-            match self.groups.get_mut(&signature) {
-                Some(mine) => {
-                    mine.count += group.count;
-                    mine.first = mine.first.min(group.first);
-                    mine.last = mine.last.max(group.last);
-                }
-                None => {
-                    self.groups.insert(signature, group);
-                }
-            }
-        }
-        self.restarts.extend(later.restarts);
-        if let Some(at) = later.newest
-            && self.newest.is_none_or(|n| at > n)
-        {
-            self.newest = Some(at);
-        }
-        if let Some(newest) = later.main_newest
-            && self.main_newest.as_ref().is_none_or(|n| n.at < newest.at)
-        {
-            self.main_newest = Some(newest);
-        }
-        self.main_scanned |= later.main_scanned;
-        self.bytes += later.bytes;
-    }
-
     /// The most frequent signatures (the profile's `top_signatures`), each with the profile's
     /// meaning and advice when it is a known one; then any other known one.
     pub fn signatures(&self, rules: &FindingsRules) -> Vec<Signature> {
@@ -476,48 +428,6 @@ mod tests {
         assert!(signatures[1].known.is_none());
         assert_eq!(scan.restarts.len(), 1);
         assert_eq!(scan.main_newest.as_ref().unwrap().evidence.line, Some(4));
-    }
-
-    /// Two logs scanned apart and merged give what scanning them one after the other gives.
-    #[test]
-    fn logs_scanned_apart_and_merged_are_as_if_scanned_in_turn() {
-        let rules = &Profile::builtin().findings;
-        let first = "2026/11/30 08:00:00 [1] [INFO] Build version: 0.154.0\n\
-2026/11/30 08:00:01 [1] [ERROR] disk full at 10\n";
-        let second = "2026/11/29 07:00:00 [2] [ERROR] disk full at 99\n\
-2026/11/30 09:00:00 [2] [WARN] retry 3 of 5\n\
-2026/11/30 09:30:00 [2] [INFO] Build version: 0.154.0\n";
-        let mut in_turn = LogScan::new(rules, "%Y/%m/%d %H:%M:%S");
-        in_turn.scan("logs/a.log", first.as_bytes(), true);
-        in_turn.scan("logs/b.log", second.as_bytes(), false);
-        let mut merged = LogScan::new(rules, "%Y/%m/%d %H:%M:%S");
-        merged.scan("logs/a.log", first.as_bytes(), true);
-        let mut apart = merged.fresh();
-        apart.scan("logs/b.log", second.as_bytes(), false);
-        merged.merge(apart);
-        let show = |s: &LogScan| {
-            let signatures: Vec<String> = s
-                .signatures(rules)
-                .iter()
-                .map(|g| {
-                    format!(
-                        "{} {} {:?} {:?} {:?}",
-                        g.signature, g.count, g.first_seen, g.last_seen, g.example.file
-                    )
-                })
-                .collect();
-            let restarts: Vec<Option<String>> =
-                s.restarts.iter().map(|r| r.evidence.file.clone()).collect();
-            (
-                signatures,
-                restarts,
-                s.newest,
-                s.main_newest.as_ref().map(|n| n.at),
-                s.bytes,
-            )
-        };
-        assert_eq!(show(&merged), show(&in_turn));
-        assert_eq!(merged.signatures(rules)[0].count, 2);
     }
 
     /// A level token quoted inside another line's message does not count, a line holding two
