@@ -31,12 +31,17 @@ use object_store::path::Path as Key;
 use object_store::{MultipartId, ObjectStore, PutPayload};
 use serde::{Deserialize, Serialize};
 
-use super::{Objects, Stray};
+use super::{BundleRead, Objects, Stray};
 use crate::files::{self, DataDir, remove_if_exists};
 use crate::ids::{CaseId, UploadId};
 
 /// Bytes per multipart part (S3's minimum is 5 MiB for all but the last).
 pub const PART_SIZE: usize = 8 << 20;
+
+/// Object-store calls holding a part in memory at once, per replica: each holds up to
+/// [`PART_SIZE`] bytes, so this bounds their memory (32 MiB) however many uploads finish
+/// together. Two cores' worth of hashing and signing keep the store busy at this count.
+const PARTS_IN_MEMORY: usize = 4;
 
 /// Where the bucket is and how to sign for it.
 #[derive(Clone)]
@@ -100,9 +105,13 @@ impl S3Config {
 
 pub struct S3Objects {
     store: std::sync::Arc<AmazonS3>,
+    /// For [`Objects::bundle_location`].
+    bucket: String,
     /// This replica's data folder: chunks in flight and assembled copies for the checks.
     scratch: DataDir,
     runtime: tokio::runtime::Handle,
+    /// See [`PARTS_IN_MEMORY`].
+    buffers: tokio::sync::Semaphore,
 }
 
 /// The state of an upload at one offset.
@@ -137,8 +146,10 @@ impl S3Objects {
             .map_err(other)?;
         Ok(S3Objects {
             store: std::sync::Arc::new(store),
+            bucket: config.bucket.clone(),
             scratch,
             runtime: tokio::runtime::Handle::try_current().map_err(other)?,
+            buffers: tokio::sync::Semaphore::new(PARTS_IN_MEMORY),
         })
     }
 
@@ -166,18 +177,23 @@ impl S3Objects {
         self.scratch.uploads().join(format!("{id}.assembled"))
     }
 
-    fn read(&self, key: &Key) -> io::Result<Option<Vec<u8>>> {
+    /// A place among the [`PARTS_IN_MEMORY`] calls that hold a part, until dropped.
+    fn buffer_slot(&self) -> io::Result<tokio::sync::SemaphorePermit<'_>> {
+        self.wait(self.buffers.acquire()).map_err(other)
+    }
+
+    fn read(&self, key: &Key) -> io::Result<Option<bytes::Bytes>> {
         self.wait(async {
             match self.store.get(key).await {
-                Ok(found) => Ok(Some(found.bytes().await.map_err(other)?.to_vec())),
+                Ok(found) => Ok(Some(found.bytes().await.map_err(other)?)),
                 Err(error) if is_not_found(&error) => Ok(None),
                 Err(error) => Err(other(error)),
             }
         })
     }
 
-    fn put(&self, key: &Key, bytes: Vec<u8>) -> io::Result<()> {
-        self.wait(self.store.put(key, PutPayload::from(bytes)))
+    fn put(&self, key: &Key, bytes: impl Into<PutPayload>) -> io::Result<()> {
+        self.wait(self.store.put(key, bytes.into()))
             .map(drop)
             .map_err(other)
     }
@@ -236,10 +252,14 @@ impl S3Objects {
         }
         let offset = self.newest_offset(id)?;
         let manifest = self.manifest(id, offset)?;
-        let tail = self.read(&Self::tail_key(id, offset))?.unwrap_or_default();
+        let tail = Self::tail_key(id, offset);
         let Some(multipart) = manifest.multipart else {
-            // Smaller than one part: the tail is the whole upload.
-            return self.put(&whole, tail);
+            // Smaller than one part: the tail is the whole upload, copied by the store
+            // itself rather than through this replica's memory.
+            return match self.wait(self.store.copy(&tail, &whole)) {
+                Err(error) if is_not_found(&error) => self.put(&whole, Vec::new()),
+                done => done.map_err(other),
+            };
         };
         let multipart: MultipartId = multipart;
         let mut parts: Vec<PartId> = manifest
@@ -247,6 +267,8 @@ impl S3Objects {
             .into_iter()
             .map(|content_id| PartId { content_id })
             .collect();
+        let _slot = self.buffer_slot()?;
+        let tail = self.read(&tail)?.unwrap_or_default();
         if !tail.is_empty() {
             let last = self
                 .wait(
@@ -278,7 +300,11 @@ impl Objects for S3Objects {
             }
         }
         let whole = Self::whole_key(id);
-        let mut buffer = self.read(&Self::tail_key(id, offset))?.unwrap_or_default();
+        let _slot = self.buffer_slot()?;
+        let mut buffer = self
+            .read(&Self::tail_key(id, offset))?
+            .map(|tail| tail.to_vec())
+            .unwrap_or_default();
         let mut input = std::fs::File::open(chunk)?;
         let mut received = 0u64;
         loop {
@@ -379,6 +405,30 @@ impl Objects for S3Objects {
         self.exists(&Self::bundle_key(case, sha256))
     }
 
+    fn open_bundle(&self, case: CaseId, sha256: &str) -> io::Result<Box<dyn BundleRead>> {
+        let key = Self::bundle_key(case, sha256);
+        let size = match self.wait(self.store.head(&key)) {
+            Ok(meta) => meta.size,
+            Err(error) if is_not_found(&error) => {
+                return Err(io::Error::new(io::ErrorKind::NotFound, error.to_string()));
+            }
+            Err(error) => return Err(other(error)),
+        };
+        Ok(Box::new(RangedObject {
+            store: self.store.clone(),
+            runtime: self.runtime.clone(),
+            key,
+            size,
+            position: 0,
+            block: bytes::Bytes::new(),
+            block_start: 0,
+        }))
+    }
+
+    fn bundle_location(&self, case: CaseId, sha256: &str) -> String {
+        format!("s3://{}/{}", self.bucket, Self::bundle_key(case, sha256))
+    }
+
     fn put_bundle(&self, case: CaseId, sha256: &str, from: &std::path::Path) -> io::Result<()> {
         // Streamed in parts: a bundle may be far larger than what is worth holding in memory.
         let key = Self::bundle_key(case, sha256);
@@ -417,5 +467,63 @@ impl Objects for S3Objects {
             Some(id) => self.remove_part(id),
             None => remove_if_exists(&self.scratch.uploads().join(&stray.name)),
         }
+    }
+}
+
+/// Bytes fetched per ranged read of a kept bundle: a zip's central directory and a small
+/// entry take one or two, and a reader holds at most this much.
+const READ_BLOCK: u64 = 1 << 20;
+
+/// A kept bundle read in place by ranged GETs, so the console and `case show` can open its
+/// zip without copying the whole object. Blocking: used on blocking threads, as `Objects` is.
+struct RangedObject {
+    store: std::sync::Arc<AmazonS3>,
+    runtime: tokio::runtime::Handle,
+    key: Key,
+    size: u64,
+    position: u64,
+    /// The last block fetched and where it starts.
+    block: bytes::Bytes,
+    block_start: u64,
+}
+
+impl Read for RangedObject {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() || self.position >= self.size {
+            return Ok(0);
+        }
+        let block_end = self.block_start + self.block.len() as u64;
+        if self.position < self.block_start || self.position >= block_end {
+            let end = (self.position + READ_BLOCK.max(out.len() as u64)).min(self.size);
+            self.block = self
+                .runtime
+                .block_on(self.store.get_range(&self.key, self.position..end))
+                .map_err(other)?;
+            self.block_start = self.position;
+            if self.block.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("{} ended early", self.key),
+                ));
+            }
+        }
+        let from = usize::try_from(self.position - self.block_start).map_err(other)?;
+        let n = out.len().min(self.block.len() - from);
+        out[..n].copy_from_slice(&self.block[from..from + n]);
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl io::Seek for RangedObject {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            io::SeekFrom::Start(n) => Some(n),
+            io::SeekFrom::End(n) => self.size.checked_add_signed(n),
+            io::SeekFrom::Current(n) => self.position.checked_add_signed(n),
+        };
+        self.position = target
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        Ok(self.position)
     }
 }

@@ -10,7 +10,7 @@ use jcdiag_intake::backend::ObjectsConfig;
 use jcdiag_intake::backend::postgres::Database;
 use jcdiag_intake::ids::UploadId;
 use jcdiag_intake::store::{DeclaredBundle, NewCase, Receipt, Store, UploadRecord};
-use jcdiag_testkit::{Launch, bundle_of_size, intake_bin, postgres, s3, sha256_hex};
+use jcdiag_testkit::{Launch, bundle_of_size, intake_bin, postgres, s3, sha256_hex, zip_of};
 use serde_json::Value;
 
 fn cli(
@@ -50,6 +50,8 @@ fn cli(
     command.run().unwrap()
 }
 
+const FINDINGS: &[u8] = include_bytes!("../../../protocol/tests/fixtures/findings.json");
+
 fn json_of(output: &Output) -> Value {
     assert!(
         output.status.success(),
@@ -67,7 +69,18 @@ fn embedded_store(data: &Path, cases: usize) -> Vec<(String, Vec<u8>)> {
     let now = Utc::now();
     let mut kept = Vec::new();
     for i in 0..cases {
-        let bundle = bundle_of_size(1_000 + i);
+        // The first case's bundle has findings, which `case show` reads from the bundle.
+        let bundle = if i == 0 {
+            zip_of(&[
+                (
+                    "case.json",
+                    jcdiag_testkit::case_json().to_string().as_bytes(),
+                ),
+                ("findings.json", FINDINGS),
+            ])
+        } else {
+            bundle_of_size(1_000 + i)
+        };
         let declared = DeclaredBundle {
             sha256: sha256_hex(&bundle),
             size: bundle.len() as u64,
@@ -182,6 +195,38 @@ fn a_store_of_a_thousand_cases_moves_to_postgresql_and_objects_and_reads_the_sam
             stored.as_ref() == Some(bundle),
             "bundle {key} not copied whole"
         );
+    }
+
+    assert!(
+        shows_before[0]["findings"].is_object(),
+        "{:#}",
+        shows_before[0]
+    );
+    // With the data folder's copies gone, `case show --objects` reads the bundles where
+    // they now are (the findings), and says where that is.
+    std::fs::remove_dir_all(data.join("bundles")).unwrap();
+    for ((case, bundle), before) in kept.iter().zip(&shows_before) {
+        let after = json_of(&cli(
+            &data,
+            Some(&database),
+            Some(&objects),
+            &["case", "show", case, "--json"],
+        ));
+        assert_eq!(&after, before);
+        let page = cli(
+            &data,
+            Some(&database),
+            Some(&objects),
+            &["case", "show", case],
+        );
+        let page = String::from_utf8_lossy(&page.stdout);
+        let key = format!("bundles/{case}/{}.zip", sha256_hex(bundle));
+        let location = match &objects {
+            ObjectsConfig::S3(config) => format!("s3://{}/{key}", config.bucket),
+            ObjectsConfig::Folder(folder) => folder.join(&key).display().to_string(),
+        };
+        assert!(page.contains(&location), "{location} not in:\n{page}");
+        assert!(!page.contains(&data.display().to_string()), "{page}");
     }
 
     // A second run finds the database taken and changes nothing.
