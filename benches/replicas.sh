@@ -122,10 +122,10 @@ for i in "${!submits[@]}"; do
 done
 elapsed=$(($(date +%s) - start))
 
-cases=$("$bin/jcdiag-intake" case list --json --data "$work/r1" | python3 -c 'import json,sys; c=json.load(sys.stdin); print(len(c), sum(len(x["bundles"]) for x in c))')
+cases=$("$bin/jcdiag-intake" case list --json --data "$work/r1" | python3 -c 'import json,sys; c=json.load(sys.stdin); print(len(c), sum(len(x["bundles"]) for x in c), sum(len(x["bundles"]) == 1 for x in c))')
 echo "uploads: $n x ${size_mib} MiB over 2 replicas in ${elapsed}s ($procs jcdiag processes, $light by tus_load.py)"
 echo "jcdiag runs failed: $failed; tus_load.py (exit $light_status): $(cat "$work/light.out")"
-echo "cases and bundles in the database: $cases (want $n $n)"
+echo "cases, bundles, cases with exactly one bundle: $cases (want $n $n $n)"
 [ -z "$first_failure" ] || echo "first failed jcdiag run said: $first_failure"
 echo "503 overloaded answers given: $(cat "$work"/r*/serve.err | grep -c 'PATCH refused: overloaded' || true)"
 for r in 0 1; do

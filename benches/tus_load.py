@@ -104,7 +104,11 @@ class Conn:
             await self.writer.drain()
             status, answer = await self.read_head()
             if status != 100:
-                return await self.finish(method, status, answer)
+                # Refused before the body: the server will not read this connection's
+                # unsent body, so it is not reusable.
+                result = await self.finish(method, status, answer)
+                self.close()
+                return result
         view = memoryview(body)
         for start in range(0, len(view), 1 << 18):
             self.writer.write(view[start : start + (1 << 18)])

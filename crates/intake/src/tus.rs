@@ -50,8 +50,6 @@ pub const RECEIPT_HEADER: &str = jcdiag_protocol::header::RECEIPT;
 const OFFSET_STREAM: &str = "application/offset+octet-stream";
 /// `Retry-After` when a case or org has too many unfinished uploads: others may finish soon.
 const OPEN_UPLOADS_RETRY: Duration = Duration::from_secs(60);
-/// `Retry-After` when this replica is receiving as many bodies as it takes: bursts pass fast.
-const OVERLOAD_RETRY: Duration = Duration::from_secs(2);
 
 pub fn routes() -> Router<AppState> {
     Router::new()
@@ -462,13 +460,14 @@ impl axum::extract::FromRequestParts<AppState> for ReceiveSlot {
         state: &AppState,
     ) -> Result<Self, ApiError> {
         state.receive_slot().map(|p| ReceiveSlot { _permit: p }).ok_or_else(|| {
-            tracing::info!("PATCH refused: overloaded (--max-concurrent-uploads)");
+            let wait = state.refused();
+            tracing::info!(retry_after = wait.as_secs(), "PATCH refused: overloaded (--max-concurrent-uploads)");
             ApiError::new(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "overloaded",
                 "this endpoint is receiving as many uploads as it takes at once: wait for Retry-After, then HEAD the upload and resume",
             )
-            .with_header(header::RETRY_AFTER, OVERLOAD_RETRY.as_secs())
+            .with_header(header::RETRY_AFTER, wait.as_secs())
         })
     }
 }
@@ -694,7 +693,7 @@ async fn finish(state: &AppState, upload: UploadRecord, claim: Claim) -> Result<
         .blocking(move |state| {
             let part = state
                 .objects
-                .assembled(&upload.id)
+                .assembled(&upload.id, upload.length)
                 .map_err(ApiError::internal)?;
             let actual = sha256_file(&part).map_err(ApiError::internal)?;
             if actual != upload.sha256 {
@@ -824,7 +823,9 @@ pub fn recover(state: &AppState) -> Result<(), ApiError> {
         };
         let objects = &state.objects;
         let verdict = if objects.has_part(&id).map_err(ApiError::internal)? {
-            let part = objects.assembled(&id).map_err(ApiError::internal)?;
+            let part = objects
+                .assembled(&id, upload.length)
+                .map_err(ApiError::internal)?;
             let whole = sha256_file(&part).map_err(ApiError::internal)? == upload.sha256;
             whole && inspect::inspect(&part, &state.config.limits).is_ok()
         } else {

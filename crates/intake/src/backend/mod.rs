@@ -456,8 +456,9 @@ pub trait Objects: Send + Sync {
     /// Appends the whole `chunk` to the upload's bytes at `offset`, durably, cutting off
     /// anything past `offset` first (left by a crash before the offset was committed).
     fn append(&self, id: &UploadId, chunk: &Path, offset: u64) -> io::Result<()>;
-    /// A local, seekable file with every byte of the upload, for hashing and zip checks.
-    fn assembled(&self, id: &UploadId) -> io::Result<PathBuf>;
+    /// A local, seekable file with every byte of the upload (all `length` of them, as the
+    /// database's offset says), for hashing and zip checks.
+    fn assembled(&self, id: &UploadId, length: u64) -> io::Result<PathBuf>;
     fn has_part(&self, id: &UploadId) -> io::Result<bool>;
     fn remove_part(&self, id: &UploadId) -> io::Result<()>;
     /// Makes the upload's bytes the case's bundle `sha256`, durably. Tolerates a bundle
@@ -529,7 +530,7 @@ impl Objects for LocalObjects {
         Ok(())
     }
 
-    fn assembled(&self, id: &UploadId) -> io::Result<PathBuf> {
+    fn assembled(&self, id: &UploadId, _length: u64) -> io::Result<PathBuf> {
         Ok(self.dir.part(id))
     }
 

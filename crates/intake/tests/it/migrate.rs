@@ -67,6 +67,14 @@ fn embedded_store(data: &Path, cases: usize) -> Vec<(String, Vec<u8>)> {
     std::fs::create_dir_all(data.join("bundles")).unwrap();
     let store = Store::open(&data.join("intake.sqlite")).unwrap();
     let now = Utc::now();
+    // A console account (the hash's value does not matter to the copy).
+    store
+        .put_staff(
+            "ada@support.example.com",
+            "$argon2id$v=19$m=19456,t=2,p=1$x$y",
+            now,
+        )
+        .unwrap();
     let mut kept = Vec::new();
     for i in 0..cases {
         // The first case's bundle has findings, which `case show` reads from the bundle.
@@ -129,6 +137,15 @@ fn embedded_store(data: &Path, cases: usize) -> Vec<(String, Vec<u8>)> {
             store
                 .add_escalation(handle.case_id, "Production outage", now)
                 .unwrap();
+            store
+                .add_case_event(
+                    handle.case_id,
+                    "note",
+                    "ada@support.example.com",
+                    "restarted",
+                    now,
+                )
+                .unwrap();
         }
         kept.push((handle.case_id.to_string(), bundle));
     }
@@ -168,7 +185,17 @@ fn a_store_of_a_thousand_cases_moves_to_postgresql_and_objects_and_reads_the_sam
         String::from_utf8_lossy(&migrated.stderr)
     );
     let said = String::from_utf8_lossy(&migrated.stdout);
-    assert!(said.contains("migrated 1000 cases and 2 bundles"), "{said}");
+    assert!(
+        said.contains("migrated 1000 cases and 2 bundles (and 2 support-console rows)"),
+        "{said}"
+    );
+    // The console's account came along.
+    let staff = cli(&data, Some(&database), None, &["staff", "list"]);
+    assert!(
+        String::from_utf8_lossy(&staff.stdout).starts_with("ada@support.example.com"),
+        "{}",
+        String::from_utf8_lossy(&staff.stderr)
+    );
 
     // The same answers from PostgreSQL.
     let list_after = json_of(&cli(
