@@ -1,12 +1,21 @@
 #!/usr/bin/env bash
 # Replicas benchmark: two jcdiag-intake replicas on one PostgreSQL database and one S3 bucket,
-# then N concurrent `jcdiag submit` runs of a 6 MiB bundle spread over both replicas.
+# then N concurrent uploads of a 6 MiB bundle spread over both replicas, each a new case.
 #   PostgreSQL: Debian's `postgresql`, run as the postgres user in a folder it owns.
 #   S3: s3s-fs (cargo install s3s-fs@0.14.1 --locked --features binary), or any S3 server
 #       already running: S3_ENDPOINT=http://127.0.0.1:3900 S3_BUCKET=… AWS_ACCESS_KEY_ID=…
 #       AWS_SECRET_ACCESS_KEY=… (e.g. Garage: `cargo install garage`, see its quick start).
-# Prints: cases arrived (each exactly once: case list == N, receipts == N), 503 answers the
-# replicas gave (each retried by jcdiag after Retry-After), peak RSS per replica (goal <= 256 MiB).
+# The uploaders: JCDIAG_PROCS (default 20) of them are real `jcdiag submit` processes; the
+# rest are driven by benches/tus_load.py, one Python process sending the same tus requests
+# as jcdiag (case, creation, HEAD, one PATCH with Upload-Checksum, receipt) and retrying
+# the same way (Retry-After on 503/429, backoff otherwise). 1,000 jcdiag processes do not
+# fit a 2-core machine: each hashes and copies its bundle and runs its own TLS stack, and on
+# 2 cores with debug binaries 120 of them starved each other past their 100 s delivery
+# deadline before the replicas were even busy (jcdiag's own CPU, not the server, was the
+# limit). The jcdiag processes run with --deadline 15m so they wait out the burst.
+# Prints: cases arrived (each exactly once: cases == bundles == N, receipts == N), 503
+# answers the replicas gave (each retried after Retry-After), peak RSS per replica (goal
+# <= 256 MiB), and the time taken.
 # Usage: bash benches/replicas.sh [uploads=1000] [size_mib=6] [max_concurrent_uploads=64]
 #   BIN=target/debug uses debug binaries instead of building release ones.
 set -euo pipefail
@@ -26,8 +35,16 @@ chown postgres "$pgdir"
 pids=()
 cleanup() {
     for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for _ in $(seq 30); do
+        alive=0
+        for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && alive=1; done
+        [ "$alive" = 1 ] || break
+        sleep 0.5
+    done
+    for pid in "${pids[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
     runuser -u postgres -- "$pg/pg_ctl" -D "$pgdir/data" -m fast stop >/dev/null 2>&1 || true
-    rm -rf "$work" "$pgdir"
+    if [ -n "${KEEP:-}" ]; then echo "kept: $work" >&2; else rm -rf "$work"; fi
+    rm -rf "$pgdir"
 }
 trap cleanup EXIT
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
@@ -66,7 +83,8 @@ replica_pids=()
 for r in 1 2; do
     mkdir -p "$work/r$r"
     cp "$work"/*.pem "$work/r$r/"
-    start_intake "$work/r$r" --objects "$objects" --max-concurrent-uploads "$max_uploads" --max-open-uploads-per-org $((n + 10))
+    start_intake "$work/r$r" --objects "$objects" --max-concurrent-uploads "$max_uploads" --max-open-uploads-per-org $((n + 10)) \
+        --max-connections $((n / 2 + 64))
     pids+=("$intake_pid")
     replica_pids+=("$intake_pid")
     urls+=("$intake_url")
@@ -79,14 +97,21 @@ head -c $((size_mib * 1024 * 1024 - 4096)) /dev/urandom >"$work/b/logs.bin"
 python3 -c "import json; print(json.dumps({'schema':'jcdiag.case/1','form':{'description':'bench'},'tier':'premium','severity':{'level':2},'response_due':None}))" >"$work/b/case.json"
 (cd "$work/b" && zip -q -0 "$work/bundle.zip" case.json logs.bin)
 
+procs=${JCDIAG_PROCS:-20}
+[ "$procs" -le "$n" ] || procs=$n
 start=$(date +%s)
 submits=()
-for i in $(seq "$n"); do
+for i in $(seq "$procs"); do
     url=${urls[$((i % 2))]}
     "$bin/jcdiag" submit "$work/bundle.zip" --endpoint "$url" --token "$token" --ca-file "$work/ca.pem" \
-        --state-dir "$work/state/$i" --silent >"$work/submit.$i.out" 2>&1 &
+        --state-dir "$work/state/$i" --deadline 15m --silent >"$work/submit.$i.out" 2>&1 &
     submits+=($!)
 done
+light=$((n - procs))
+light_status=0
+python3 benches/tus_load.py --urls "$(IFS=,; echo "${urls[*]}")" --token "$token" --ca "$work/ca.pem" \
+    --bundle "$work/bundle.zip" --case "$work/b/case.json" --count "$light" --first "$procs" \
+    >"$work/light.out" || light_status=$?
 failed=0
 first_failure=
 for i in "${!submits[@]}"; do
@@ -97,11 +122,12 @@ for i in "${!submits[@]}"; do
 done
 elapsed=$(($(date +%s) - start))
 
-cases=$("$bin/jcdiag-intake" case list --json --data "$work/r1" | python3 -c 'import json,sys; c=json.load(sys.stdin); print(len(c), sum(len(x["bundles"]) for x in c))')
-echo "uploads: $n x ${size_mib} MiB over 2 replicas in ${elapsed}s; jcdiag runs failed: $failed"
-echo "cases and bundles in the database: $cases (want $n $n)"
+cases=$("$bin/jcdiag-intake" case list --json --data "$work/r1" | python3 -c 'import json,sys; c=json.load(sys.stdin); print(len(c), sum(len(x["bundles"]) for x in c), sum(len(x["bundles"]) == 1 for x in c))')
+echo "uploads: $n x ${size_mib} MiB over 2 replicas in ${elapsed}s ($procs jcdiag processes, $light by tus_load.py)"
+echo "jcdiag runs failed: $failed; tus_load.py (exit $light_status): $(cat "$work/light.out")"
+echo "cases, bundles, cases with exactly one bundle: $cases (want $n $n $n)"
 [ -z "$first_failure" ] || echo "first failed jcdiag run said: $first_failure"
-echo "503 overloaded answers given: $(cat "$work"/r*/serve.err | grep -c 'overloaded' || true)"
+echo "503 overloaded answers given: $(cat "$work"/r*/serve.err | grep -c 'PATCH refused: overloaded' || true)"
 for r in 0 1; do
     echo "replica $((r + 1)) peak RSS: $(awk '/VmHWM/ {print int($2 / 1024) " MiB"}' "/proc/${replica_pids[$r]}/status") (goal <= 256 MiB)"
 done

@@ -5,25 +5,24 @@ use std::io::Read;
 
 use jcdiag_protocol::{Findings, Status};
 
-use crate::files::DataDir;
+use crate::backend::Objects;
 use crate::store::CaseRecord;
 
 /// findings.json is a few KiB; a bigger one is not read.
 const FINDINGS_CAP: u64 = 4 << 20;
 
-/// The findings of the case's newest bundle that has any.
-pub fn latest(data: &DataDir, case: &CaseRecord) -> Option<Findings> {
+/// The findings of the case's newest bundle that has any, read where the bundles are kept.
+pub fn latest(objects: &dyn Objects, case: &CaseRecord) -> Option<Findings> {
     let mut bundles: Vec<_> = case.bundles.iter().collect();
     bundles.sort_by(|a, b| b.received_at.cmp(&a.received_at));
     bundles
         .into_iter()
-        .find_map(|bundle| read(&data.bundle(case.case_id, &bundle.sha256)))
+        .find_map(|bundle| read_from(objects.open_bundle(case.case_id, &bundle.sha256).ok()?))
 }
 
 /// A bundle's findings.json, when it has a readable one of at most 4 MiB.
-pub fn read(path: &std::path::Path) -> Option<Findings> {
-    let file = std::fs::File::open(path).ok()?;
-    let mut zip = zip::ZipArchive::new(file).ok()?;
+pub fn read_from(bundle: impl Read + std::io::Seek) -> Option<Findings> {
+    let mut zip = zip::ZipArchive::new(bundle).ok()?;
     let entry = zip.by_name("findings.json").ok()?;
     if entry.size() > FINDINGS_CAP {
         return None;

@@ -3,14 +3,16 @@
 
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::{DateTime, NaiveDate, Utc};
 use clap::{Args, Parser, Subcommand};
 use serde_json::{Value, json};
 
-use super::backend::Metadata;
 use super::backend::postgres::{Database, Postgres};
+use super::backend::s3::S3Objects;
+use super::backend::{LocalObjects, Metadata, Objects, ObjectsConfig};
 use super::bundle_findings;
 use super::files::DataDir;
 use super::ids::CaseId;
@@ -201,14 +203,63 @@ pub enum CaseCommand {
     List {
         #[arg(long)]
         json: bool,
+        /// Where `serve --objects` keeps the bundles (the findings are read from them).
+        #[arg(long, env = "JCDIAG_INTAKE_OBJECTS", value_name = "DIR|URL")]
+        objects: Option<String>,
     },
-    /// Show one case with its form, bundles and escalations.
+    /// Show one case with its form, bundles (and where each is kept) and escalations.
     Show {
         #[arg(value_name = "ID")]
         case_id: CaseId,
         #[arg(long)]
         json: bool,
+        /// Where `serve --objects` keeps the bundles: a folder, or `s3://BUCKET?endpoint=URL`
+        /// (keys from AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY).
+        #[arg(long, env = "JCDIAG_INTAKE_OBJECTS", value_name = "DIR|URL")]
+        objects: Option<String>,
     },
+}
+
+/// The bundles' store for `case list` and `case show`, with the runtime an object store's
+/// blocking calls run on (dropped after it).
+struct CaseObjects {
+    objects: Arc<dyn Objects>,
+    _runtime: Option<tokio::runtime::Runtime>,
+}
+
+impl CaseObjects {
+    fn open(data: &Path, objects: Option<&str>) -> Result<CaseObjects, CliError> {
+        let local = DataDir::existing(data);
+        let config = objects
+            .map(ObjectsConfig::parse)
+            .transpose()
+            .map_err(CliError::Objects)?;
+        Ok(match config {
+            None => CaseObjects {
+                objects: Arc::new(LocalObjects::new(local)),
+                _runtime: None,
+            },
+            Some(ObjectsConfig::Folder(folder)) => CaseObjects {
+                objects: Arc::new(LocalObjects::shared(DataDir::existing(&folder), local)),
+                _runtime: None,
+            },
+            Some(ObjectsConfig::S3(config)) => {
+                let runtime = tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(1)
+                    .enable_all()
+                    .build()
+                    .map_err(|e| CliError::Objects(e.to_string()))?;
+                let objects = {
+                    let _entered = runtime.enter();
+                    S3Objects::new(&config, local).map_err(|e| CliError::Objects(e.to_string()))?
+                };
+                CaseObjects {
+                    objects: Arc::new(objects),
+                    _runtime: Some(runtime),
+                }
+            }
+        })
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -291,7 +342,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             writeln!(out, "{summary}")?;
             Ok(())
         }
-        Command::Staff(command) => Ok(super::staff::run(&data, command)?),
+        Command::Staff(command) => Ok(super::staff::run(&data, database.as_ref(), command)?),
         Command::Token(TokenCommand::Create {
             org,
             tier,
@@ -327,17 +378,17 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Command::Case(CaseCommand::List { json }) => {
+        Command::Case(CaseCommand::List { json, objects }) => {
+            let objects = CaseObjects::open(&data, objects.as_deref())?;
             let mut cases = match open_existing(&data, database.as_ref())? {
                 Some(store) => store.cases()?,
                 None => Vec::new(),
             };
             let now = Utc::now();
             sort_for_triage(&mut cases, now);
-            let dir = DataDir::existing(&data);
             let findings: Vec<_> = cases
                 .iter()
-                .map(|c| bundle_findings::latest(&dir, c))
+                .map(|c| bundle_findings::latest(&*objects.objects, c))
                 .collect();
             if json {
                 let list: Vec<Value> = cases
@@ -360,14 +411,18 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
             }
             Ok(())
         }
-        Command::Case(CaseCommand::Show { case_id, json }) => {
+        Command::Case(CaseCommand::Show {
+            case_id,
+            json,
+            objects,
+        }) => {
+            let objects = CaseObjects::open(&data, objects.as_deref())?;
             let case = open_existing(&data, database.as_ref())?
                 .map(|store| store.case(case_id))
                 .transpose()?
                 .flatten()
                 .ok_or(CliError::UnknownCase(case_id))?;
-            let dir = DataDir::existing(&data);
-            let found = bundle_findings::latest(&dir, &case);
+            let found = bundle_findings::latest(&*objects.objects, &case);
             if json {
                 let mut value = case_json(&case, true);
                 value["worst_finding"] = worst_json(found.as_ref());
@@ -378,7 +433,7 @@ pub fn run(cli: Cli) -> Result<(), CliError> {
                     terminal_safe_json(serde_json::to_string_pretty(&value).expect("JSON values"))
                 )?;
             } else {
-                write!(out, "{}", case_page(&case, &dir))?;
+                write!(out, "{}", case_page(&case, &*objects.objects))?;
                 write!(out, "{}", findings_section(found.as_ref()))?;
             }
             Ok(())
@@ -457,7 +512,7 @@ fn serve(data: &Path, database: Option<Database>, args: ServeArgs) -> Result<(),
         .enable_all()
         .build()
         .map_err(CliError::Runtime)?;
-    runtime.block_on(async {
+    let served = runtime.block_on(async {
         let listener = tokio::net::TcpListener::bind(&args.listen)
             .await
             .map_err(|source| CliError::Listen {
@@ -487,8 +542,16 @@ fn serve(data: &Path, database: Option<Database>, args: ServeArgs) -> Result<(),
         tracing::info!("stopping");
         server.shutdown().await;
         Ok(())
-    })
+    });
+    // Dropping the runtime would wait for every blocking call still running, and one stuck
+    // on a database or object store that went away first would keep a stopped replica
+    // alive for good (seen in benches/replicas.sh, whose PostgreSQL stops with the replicas).
+    runtime.shutdown_timeout(RUNTIME_STOP_GRACE);
+    served
 }
+
+/// How long blocking calls still running at the end of `serve` may take to finish.
+const RUNTIME_STOP_GRACE: Duration = Duration::from_secs(10);
 
 /// Installers to serve, no public URL, and a wildcard listen address: there is no URL
 /// a client could use to put into them.
@@ -622,7 +685,7 @@ fn case_table(
     text
 }
 
-fn case_page(case: &CaseRecord, data: &DataDir) -> String {
+fn case_page(case: &CaseRecord, objects: &dyn Objects) -> String {
     let mut text = format!("Case {}\n", case.case_id);
     let severity = case.severity.to_string();
     let tier = match case.intake_tier {
@@ -672,12 +735,7 @@ fn case_page(case: &CaseRecord, data: &DataDir) -> String {
             escape(&bundle.sha256),
             bundle.size,
             escape(&bundle.received_at),
-            escape(
-                &data
-                    .bundle(case.case_id, &bundle.sha256)
-                    .display()
-                    .to_string()
-            )
+            escape(&objects.bundle_location(case.case_id, &bundle.sha256))
         );
     }
     text += &format!("\nEscalations ({})\n", case.escalations.len());

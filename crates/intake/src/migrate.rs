@@ -6,9 +6,9 @@
 //! database never names a bundle the objects do not hold; a failed run leaves the database
 //! empty and can simply be run again. The source is only read.
 //!
-//! Not copied: unfinished uploads (their clients start them again when HEAD answers 404),
-//! and the support console's tables (staff, sessions, case status and notes), which are not
-//! on PostgreSQL yet; the summary says how many of each were left.
+//! The support console's tables (staff, sessions, case status and history, bundle facts) are
+//! copied too. Not copied: unfinished uploads (their clients start them again when HEAD
+//! answers 404); the summary says how many were left.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -53,6 +53,7 @@ pub struct Summary {
     pub cases: u64,
     pub bundles: u64,
     pub unfinished_uploads: u64,
+    /// Rows of the support console's tables.
     pub console_rows: u64,
 }
 
@@ -60,8 +61,8 @@ impl std::fmt::Display for Summary {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(
             f,
-            "migrated {} cases and {} bundles; left behind {} unfinished uploads (their clients start them again) and {} support-console rows (the console stays on the SQLite store for now)",
-            self.cases, self.bundles, self.unfinished_uploads, self.console_rows
+            "migrated {} cases and {} bundles (and {} support-console rows); left behind {} unfinished uploads (their clients start them again)",
+            self.cases, self.bundles, self.console_rows, self.unfinished_uploads
         )
     }
 }
@@ -70,6 +71,8 @@ impl std::fmt::Display for Summary {
 #[derive(Clone, Copy)]
 enum Kind {
     Int,
+    /// PostgreSQL's SMALLINT (`bundle_facts.worst`).
+    Small,
     Text,
     Bool,
 }
@@ -172,12 +175,78 @@ const TABLES: &[Table] = &[
         ],
         "1",
     ),
+    // The support console's (store/console.rs; migrations/postgres/0003_console.sql).
+    (
+        "staff",
+        &[
+            ("email", Kind::Text),
+            ("password", Kind::Text),
+            ("created", Kind::Text),
+            ("failures", Kind::Int),
+            ("locked_until", Kind::Text),
+        ],
+        "1",
+    ),
+    (
+        "sessions",
+        &[
+            ("hash", Kind::Text),
+            ("email", Kind::Text),
+            ("csrf", Kind::Text),
+            ("expires", Kind::Text),
+            ("created", Kind::Text),
+        ],
+        "1",
+    ),
+    (
+        "case_work",
+        &[
+            ("case_id", Kind::Int),
+            ("status", Kind::Text),
+            ("first_response_at", Kind::Text),
+            ("first_response_by", Kind::Text),
+        ],
+        "1",
+    ),
+    (
+        "case_events",
+        &[
+            ("id", Kind::Int),
+            ("case_id", Kind::Int),
+            ("kind", Kind::Text),
+            ("staff", Kind::Text),
+            ("text", Kind::Text),
+            ("at", Kind::Text),
+        ],
+        "1",
+    ),
+    (
+        "bundle_facts",
+        &[
+            ("case_id", Kind::Int),
+            ("sha256", Kind::Text),
+            ("worst", Kind::Small),
+            ("agent_version", Kind::Text),
+        ],
+        "1",
+    ),
+    (
+        "bundle_signatures",
+        &[
+            ("case_id", Kind::Int),
+            ("sha256", Kind::Text),
+            ("signature", Kind::Text),
+            ("level", Kind::Text),
+            ("count", Kind::Int),
+        ],
+        "1",
+    ),
 ];
 
 /// Tables whose `id` PostgreSQL numbers itself: their sequences continue after the copy.
-const SERIALS: &[&str] = &["declared_bundles", "escalations"];
+const SERIALS: &[&str] = &["declared_bundles", "escalations", "case_events"];
 
-/// The support console's tables (store/console.rs), counted but not copied.
+/// The support console's tables (store/console.rs), counted in the summary.
 const CONSOLE_TABLES: &[&str] = &[
     "staff",
     "sessions",
@@ -192,6 +261,8 @@ fn convert(value: Value, kind: Kind) -> Box<dyn postgres::types::ToSql + Sync> {
         (Kind::Int, Value::Integer(n)) => Box::new(Some(n)),
         (Kind::Int, Value::Text(t)) => Box::new(t.parse::<i64>().ok()),
         (Kind::Int, _) => Box::new(None::<i64>),
+        (Kind::Small, Value::Integer(n)) => Box::new(i16::try_from(n).ok()),
+        (Kind::Small, _) => Box::new(None::<i16>),
         (Kind::Bool, Value::Integer(n)) => Box::new(Some(n != 0)),
         (Kind::Bool, _) => Box::new(None::<bool>),
         // A severity written as a number by an early version is text on PostgreSQL.

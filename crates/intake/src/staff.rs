@@ -12,6 +12,8 @@ use clap::Subcommand;
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHasher, SaltString};
 
+use super::backend::Metadata;
+use super::backend::postgres::{Database, Postgres};
 use super::files::DataDir;
 use super::store::{Store, StoreError};
 
@@ -110,10 +112,21 @@ fn normalize(email: &str) -> Result<String, StaffError> {
     }
 }
 
-pub fn run(data: &Path, command: StaffCommand) -> Result<(), StaffError> {
-    let dir =
-        DataDir::create(data).map_err(|e| StaffError::DataDir(data.display().to_string(), e))?;
-    let store = Store::open(&dir.database())?;
+/// Runs `command` on the accounts in `database` (`--database`: every replica's console
+/// sees them), else in the data folder's SQLite store.
+pub fn run(
+    data: &Path,
+    database: Option<&Database>,
+    command: StaffCommand,
+) -> Result<(), StaffError> {
+    let store: Box<dyn Metadata> = match database {
+        Some(database) => Box::new(Postgres::connect(database)?),
+        None => {
+            let dir = DataDir::create(data)
+                .map_err(|e| StaffError::DataDir(data.display().to_string(), e))?;
+            Box::new(Store::open(&dir.database())?)
+        }
+    };
     let mut out = io::stdout().lock();
     match command {
         StaffCommand::Add { email, .. } => {

@@ -794,9 +794,19 @@ fn retry_spurious<T>(mut attempt: impl FnMut() -> std::io::Result<T>) -> std::io
 
 /// Adds a console account straight into the intake's store (as `staff add` would).
 pub fn add_staff(data_dir: &Path, email: &str, password: &str) {
-    let store = Store::open(&data_dir.join("intake.sqlite")).unwrap();
     let hash = jcdiag_intake::staff::hash_password(password).unwrap();
-    store.put_staff(email, &hash, Utc::now()).unwrap();
+    // The intake serving `data_dir` keeps its accounts in PostgreSQL when it has a database.
+    let database = databases().lock().unwrap().get(data_dir).cloned();
+    match database {
+        Some(database) => postgres::off_runtime(|| {
+            let store = jcdiag_intake::backend::postgres::Postgres::connect(&database).unwrap();
+            jcdiag_intake::backend::Metadata::put_staff(&store, email, &hash, Utc::now()).unwrap();
+        }),
+        None => {
+            let store = Store::open(&data_dir.join("intake.sqlite")).unwrap();
+            store.put_staff(email, &hash, Utc::now()).unwrap();
+        }
+    };
 }
 
 /// Moves a case's intake response target (tests of the queue's order and overdue mark).

@@ -20,7 +20,7 @@ use crate::files::{self, DataDir, remove_if_exists, sync_dir};
 use crate::ids::{CaseId, UploadId};
 use crate::store::console::{
     BundleFacts, CaseEvent, CaseStatus, CaseWork, FleetSignature, FleetVersion, QueueFilter,
-    QueueRow, SessionRecord, StaffLogin,
+    QueueRow, SessionRecord, StaffLogin, StaffRecord,
 };
 use crate::store::{
     CaseHandle, CaseRecord, DeclaredBundle, NewCase, Receipt, Store, StoreError, TokenRecord,
@@ -143,6 +143,16 @@ pub trait Metadata: Send + Sync {
     }
 
     // ----- the support console (store/console.rs) -----
+    /// Adds an account, or replaces its password (and unlocks it); true when new.
+    fn put_staff(
+        &self,
+        email: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError>;
+    /// Removes an account and ends its sessions; false when there was none.
+    fn remove_staff(&self, email: &str) -> Result<bool, StoreError>;
+    fn staff(&self) -> Result<Vec<StaffRecord>, StoreError>;
     fn staff_login(&self, email: &str) -> Result<Option<StaffLogin>, StoreError>;
     fn staff_login_failed(
         &self,
@@ -319,6 +329,20 @@ impl Metadata for Store {
     fn unfinished_full_uploads(&self) -> Result<Vec<UploadId>, StoreError> {
         Store::unfinished_full_uploads(self)
     }
+    fn put_staff(
+        &self,
+        email: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        Store::put_staff(self, email, password_hash, now)
+    }
+    fn remove_staff(&self, email: &str) -> Result<bool, StoreError> {
+        Store::remove_staff(self, email)
+    }
+    fn staff(&self) -> Result<Vec<StaffRecord>, StoreError> {
+        Store::staff(self)
+    }
     fn staff_login(&self, email: &str) -> Result<Option<StaffLogin>, StoreError> {
         Store::staff_login(self, email)
     }
@@ -418,6 +442,10 @@ pub struct Stray {
     pub owner: Option<UploadId>,
 }
 
+/// A kept bundle, opened for reading where it is: a file, or an object read by ranges.
+pub trait BundleRead: io::Read + io::Seek + Send {}
+impl<T: io::Read + io::Seek + Send> BundleRead for T {}
+
 /// The bytes: unfinished uploads (their committed prefix) and accepted bundles.
 ///
 /// A PATCH body is always received into a local chunk file first ([`Objects::chunk_path`]);
@@ -428,14 +456,19 @@ pub trait Objects: Send + Sync {
     /// Appends the whole `chunk` to the upload's bytes at `offset`, durably, cutting off
     /// anything past `offset` first (left by a crash before the offset was committed).
     fn append(&self, id: &UploadId, chunk: &Path, offset: u64) -> io::Result<()>;
-    /// A local, seekable file with every byte of the upload, for hashing and zip checks.
-    fn assembled(&self, id: &UploadId) -> io::Result<PathBuf>;
+    /// A local, seekable file with every byte of the upload (all `length` of them, as the
+    /// database's offset says), for hashing and zip checks.
+    fn assembled(&self, id: &UploadId, length: u64) -> io::Result<PathBuf>;
     fn has_part(&self, id: &UploadId) -> io::Result<bool>;
     fn remove_part(&self, id: &UploadId) -> io::Result<()>;
     /// Makes the upload's bytes the case's bundle `sha256`, durably. Tolerates a bundle
     /// already kept (start-up recovery repeats it).
     fn keep(&self, id: &UploadId, case: CaseId, sha256: &str) -> io::Result<()>;
     fn has_bundle(&self, case: CaseId, sha256: &str) -> io::Result<bool>;
+    /// Opens a kept bundle for reading (the console, `case show`); `NotFound` if absent.
+    fn open_bundle(&self, case: CaseId, sha256: &str) -> io::Result<Box<dyn BundleRead>>;
+    /// Where a kept bundle is, for people: a file's path or the object's `s3://` URL.
+    fn bundle_location(&self, case: CaseId, sha256: &str) -> String;
     /// Stores a bundle from a local file (`migrate`), replacing any copy already there.
     fn put_bundle(&self, case: CaseId, sha256: &str, from: &Path) -> io::Result<()>;
     /// Everything in the uploads area, for start-up clean-up.
@@ -497,7 +530,7 @@ impl Objects for LocalObjects {
         Ok(())
     }
 
-    fn assembled(&self, id: &UploadId) -> io::Result<PathBuf> {
+    fn assembled(&self, id: &UploadId, _length: u64) -> io::Result<PathBuf> {
         Ok(self.dir.part(id))
     }
 
@@ -525,6 +558,14 @@ impl Objects for LocalObjects {
 
     fn has_bundle(&self, case: CaseId, sha256: &str) -> io::Result<bool> {
         Ok(self.dir.bundle(case, sha256).exists())
+    }
+
+    fn open_bundle(&self, case: CaseId, sha256: &str) -> io::Result<Box<dyn BundleRead>> {
+        Ok(Box::new(fs::File::open(self.dir.bundle(case, sha256))?))
+    }
+
+    fn bundle_location(&self, case: CaseId, sha256: &str) -> String {
+        self.dir.bundle(case, sha256).display().to_string()
     }
 
     fn put_bundle(&self, case: CaseId, sha256: &str, from: &Path) -> io::Result<()> {

@@ -9,8 +9,8 @@
 //! cannot hand out one number or create two cases for one key; upload quotas are checked and
 //! the upload inserted under [`QUOTA_LOCK`]; offsets move by a conditional `UPDATE`.
 //!
-//! The support console's tables are not on PostgreSQL yet: those methods answer
-//! [`StoreError::Unsupported`].
+//! The support console's tables (staff, sessions, work on cases, bundle facts) are here too
+//! (migrations/postgres/0003_console.sql), so any replica serves the console.
 
 use std::sync::{Condvar, Mutex};
 
@@ -20,8 +20,8 @@ use postgres::{Client, NoTls, Transaction};
 use super::{ChunkCommit, Metadata};
 use crate::ids::{CaseId, UploadId};
 use crate::store::console::{
-    BundleFacts, CaseEvent, CaseStatus, CaseWork, FleetSignature, FleetVersion, QueueFilter,
-    QueueRow, SessionRecord, StaffLogin,
+    BundleFacts, CaseEvent, CaseStatus, CaseWork, FLEET_LINKS, FleetSignature, FleetVersion,
+    QueueFilter, QueueRow, SessionRecord, StaffLogin, StaffRecord,
 };
 use crate::store::{
     BundleRecord, CaseHandle, CaseRecord, DeclaredBundle, EscalationRecord, NewCase, Receipt,
@@ -33,6 +33,7 @@ use jcdiag_profile::sla::Tier;
 const MIGRATIONS: &[&str] = &[
     include_str!("../../migrations/postgres/0001_init.sql"),
     include_str!("../../migrations/postgres/0002_auth_failures.sql"),
+    include_str!("../../migrations/postgres/0003_console.sql"),
 ];
 
 /// Advisory lock keys (`pg_advisory_xact_lock`): arbitrary, fixed, ours.
@@ -40,8 +41,16 @@ const MIGRATE_LOCK: i64 = 0x6a63_6469_0001;
 const CASES_LOCK: i64 = 0x6a63_6469_0002;
 const QUOTA_LOCK: i64 = 0x6a63_6469_0003;
 
-/// Connections one replica keeps open at most.
+/// Connections one replica keeps open at most for short statements (every request's token
+/// lookup, offsets, cases).
 const POOL_SIZE: usize = 8;
+/// And for chunk commits, which hold their upload's row lock while the chunk is written to
+/// the object store (seconds for a part sent to S3 on a busy machine). Apart from the
+/// others so that those waits never hold up the short statements: with one shared pool, at
+/// 1,000 concurrent uploads over two replicas (benches/replicas.sh) a request waited 3 s for
+/// a connection at the median and 87 s at worst, past jcdiag's delivery deadline. The count
+/// also bounds the chunks being written to the object store at once per replica.
+const COMMIT_POOL_SIZE: usize = 8;
 
 /// The environment variables the password is read from, first found wins.
 pub const PASSWORD_ENV: [&str; 2] = ["JCDIAG_INTAKE_DATABASE_PASSWORD", "PGPASSWORD"];
@@ -75,18 +84,82 @@ impl std::fmt::Debug for Database {
 
 pub struct Postgres {
     config: postgres::Config,
-    idle: Mutex<Pool>,
-    returned: Condvar,
+    /// Short statements.
+    short: Pool,
+    /// [`Metadata::commit_chunk`]'s transactions (see [`COMMIT_POOL_SIZE`]).
+    commits: Pool,
 }
 
 struct Pool {
+    idle: Mutex<Idle>,
+    returned: Condvar,
+    size: usize,
+}
+
+struct Idle {
     clients: Vec<Client>,
     open: usize,
 }
 
-/// A connection taken from the pool, put back on drop (unless it broke).
+impl Pool {
+    fn new(size: usize) -> Pool {
+        Pool {
+            idle: Mutex::new(Idle {
+                clients: Vec::new(),
+                open: 0,
+            }),
+            returned: Condvar::new(),
+            size,
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Idle> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// An idle connection, a new one while there are fewer than `size`, else the next
+    /// one put back.
+    fn lease<'a>(&'a self, config: &postgres::Config) -> Result<Lease<'a>, StoreError> {
+        let mut idle = self.lock();
+        loop {
+            if let Some(client) = idle.clients.pop() {
+                return Ok(Lease {
+                    pool: self,
+                    client: Some(client),
+                });
+            }
+            if idle.open < self.size {
+                idle.open += 1;
+                drop(idle);
+                return match config.connect(NoTls) {
+                    Ok(client) => Ok(Lease {
+                        pool: self,
+                        client: Some(client),
+                    }),
+                    Err(error) => {
+                        self.lock().open -= 1;
+                        Err(error.into())
+                    }
+                };
+            }
+            idle = self.returned.wait(idle).unwrap_or_else(|p| p.into_inner());
+        }
+    }
+
+    /// Hands the idle connections to a thread of their own to close (see `Drop for Postgres`).
+    fn close_idle(&self) {
+        let clients = std::mem::take(&mut self.lock().clients);
+        if !clients.is_empty() {
+            let _ = std::thread::Builder::new()
+                .name("postgres-close".into())
+                .spawn(move || drop(clients));
+        }
+    }
+}
+
+/// A connection taken from a pool, put back on drop (unless it broke).
 struct Lease<'a> {
-    pool: &'a Postgres,
+    pool: &'a Pool,
     client: Option<Client>,
 }
 
@@ -132,11 +205,8 @@ impl Postgres {
         }
         let store = Postgres {
             config,
-            idle: Mutex::new(Pool {
-                clients: Vec::new(),
-                open: 0,
-            }),
-            returned: Condvar::new(),
+            short: Pool::new(POOL_SIZE),
+            commits: Pool::new(COMMIT_POOL_SIZE),
         };
         let mut client = store.client()?;
         migrate(&mut client)?;
@@ -151,35 +221,8 @@ impl Postgres {
         self.client()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, Pool> {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
     fn client(&self) -> Result<Lease<'_>, StoreError> {
-        let mut pool = self.lock();
-        loop {
-            if let Some(client) = pool.clients.pop() {
-                return Ok(Lease {
-                    pool: self,
-                    client: Some(client),
-                });
-            }
-            if pool.open < POOL_SIZE {
-                pool.open += 1;
-                drop(pool);
-                return match self.config.connect(NoTls) {
-                    Ok(client) => Ok(Lease {
-                        pool: self,
-                        client: Some(client),
-                    }),
-                    Err(error) => {
-                        self.lock().open -= 1;
-                        Err(error.into())
-                    }
-                };
-            }
-            pool = self.returned.wait(pool).unwrap_or_else(|p| p.into_inner());
-        }
+        self.short.lease(&self.config)
     }
 }
 
@@ -188,12 +231,8 @@ impl Postgres {
 /// connections are closed on a thread of their own.
 impl Drop for Postgres {
     fn drop(&mut self) {
-        let clients = std::mem::take(&mut self.lock().clients);
-        if !clients.is_empty() {
-            let _ = std::thread::Builder::new()
-                .name("postgres-close".into())
-                .spawn(move || drop(clients));
-        }
+        self.short.close_idle();
+        self.commits.close_idle();
     }
 }
 
@@ -238,10 +277,6 @@ where
 
 fn upload_id(text: String) -> Result<UploadId, StoreError> {
     UploadId::parse(&text).ok_or_else(|| StoreError::Corrupt(format!("upload id `{text}`")))
-}
-
-fn unsupported() -> StoreError {
-    StoreError::Unsupported("the support console on PostgreSQL")
 }
 
 fn replayed(
@@ -652,7 +687,7 @@ impl Metadata for Postgres {
         to: u64,
         write: &mut dyn FnMut() -> std::io::Result<()>,
     ) -> Result<ChunkCommit, StoreError> {
-        let mut client = self.client()?;
+        let mut client = self.commits.lease(&self.config)?;
         let mut tx = client.transaction()?;
         // The row lock keeps every other replica's commit to this upload waiting until
         // this one's bytes are written and its offset moved.
@@ -772,100 +807,460 @@ impl Metadata for Postgres {
         Ok(Some(found))
     }
 
-    fn staff_login(&self, _email: &str) -> Result<Option<StaffLogin>, StoreError> {
-        Err(unsupported())
+    fn put_staff(
+        &self,
+        email: &str,
+        password_hash: &str,
+        now: DateTime<Utc>,
+    ) -> Result<bool, StoreError> {
+        // `xmax = 0` only on a row this statement inserted (not one it updated).
+        let row = self.client()?.query_one(
+            "INSERT INTO staff (email, password, created) VALUES ($1, $2, $3)
+             ON CONFLICT (email) DO UPDATE SET password = excluded.password, failures = 0, locked_until = NULL
+             RETURNING (xmax = 0)",
+            &[&email, &password_hash, &timestamp(now)],
+        )?;
+        Ok(row.get(0))
     }
+
+    fn remove_staff(&self, email: &str) -> Result<bool, StoreError> {
+        let mut client = self.client()?;
+        let mut tx = client.transaction()?;
+        tx.execute("DELETE FROM sessions WHERE email = $1", &[&email])?;
+        let removed = tx.execute("DELETE FROM staff WHERE email = $1", &[&email])?;
+        tx.commit()?;
+        Ok(removed == 1)
+    }
+
+    fn staff(&self) -> Result<Vec<StaffRecord>, StoreError> {
+        Ok(self
+            .client()?
+            .query("SELECT email, created FROM staff ORDER BY email", &[])?
+            .iter()
+            .map(|row| StaffRecord {
+                email: row.get(0),
+                created: row.get(1),
+            })
+            .collect())
+    }
+
+    fn staff_login(&self, email: &str) -> Result<Option<StaffLogin>, StoreError> {
+        let row = self.client()?.query_opt(
+            "SELECT password, failures, locked_until FROM staff WHERE email = $1",
+            &[&email],
+        )?;
+        row.map(|row| {
+            Ok(StaffLogin {
+                password_hash: row.get(0),
+                failures: u32::try_from(row.get::<_, i64>(1)).unwrap_or(u32::MAX),
+                locked_until: row
+                    .get::<_, Option<String>>(2)
+                    .as_deref()
+                    .map(parse_time)
+                    .transpose()?,
+            })
+        })
+        .transpose()
+    }
+
     fn staff_login_failed(
         &self,
-        _email: &str,
-        _lock_until: Option<DateTime<Utc>>,
+        email: &str,
+        lock_until: Option<DateTime<Utc>>,
     ) -> Result<(), StoreError> {
-        Err(unsupported())
+        let mut client = self.client()?;
+        match lock_until {
+            // A lock starts a new count: after it ends, the next failures count from zero.
+            Some(until) => client.execute(
+                "UPDATE staff SET failures = 0, locked_until = $2 WHERE email = $1",
+                &[&email, &timestamp(until)],
+            )?,
+            // One statement: failures counted on two replicas at once both count.
+            None => client.execute(
+                "UPDATE staff SET failures = failures + 1 WHERE email = $1",
+                &[&email],
+            )?,
+        };
+        Ok(())
     }
+
     fn insert_session(
         &self,
-        _hash: &str,
-        _email: &str,
-        _csrf: &str,
-        _expires: DateTime<Utc>,
-        _now: DateTime<Utc>,
+        hash: &str,
+        email: &str,
+        csrf: &str,
+        expires: DateTime<Utc>,
+        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        Err(unsupported())
+        let mut client = self.client()?;
+        let mut tx = client.transaction()?;
+        tx.execute(
+            "UPDATE staff SET failures = 0, locked_until = NULL WHERE email = $1",
+            &[&email],
+        )?;
+        // Expired sessions go whenever someone logs in.
+        tx.execute(
+            "DELETE FROM sessions WHERE expires <= $1",
+            &[&timestamp(now)],
+        )?;
+        tx.execute(
+            "INSERT INTO sessions (hash, email, csrf, expires, created) VALUES ($1, $2, $3, $4, $5)",
+            &[&hash, &email, &csrf, &timestamp(expires), &timestamp(now)],
+        )?;
+        tx.commit()?;
+        Ok(())
     }
-    fn session(
-        &self,
-        _hash: &str,
-        _now: DateTime<Utc>,
-    ) -> Result<Option<SessionRecord>, StoreError> {
-        Err(unsupported())
+
+    fn session(&self, hash: &str, now: DateTime<Utc>) -> Result<Option<SessionRecord>, StoreError> {
+        Ok(self
+            .client()?
+            .query_opt(
+                "SELECT s.email, s.csrf FROM sessions s JOIN staff st ON st.email = s.email
+                 WHERE s.hash = $1 AND s.expires > $2",
+                &[&hash, &timestamp(now)],
+            )?
+            .map(|row| SessionRecord {
+                email: row.get(0),
+                csrf: row.get(1),
+            }))
     }
-    fn delete_session(&self, _hash: &str) -> Result<(), StoreError> {
-        Err(unsupported())
+
+    fn delete_session(&self, hash: &str) -> Result<(), StoreError> {
+        self.client()?
+            .execute("DELETE FROM sessions WHERE hash = $1", &[&hash])?;
+        Ok(())
     }
-    fn case_work(&self, _case_id: CaseId) -> Result<CaseWork, StoreError> {
-        Err(unsupported())
+
+    fn case_work(&self, case_id: CaseId) -> Result<CaseWork, StoreError> {
+        let row = self.client()?.query_opt(
+            "SELECT status, first_response_at, first_response_by FROM case_work WHERE case_id = $1",
+            &[&case_id.row()],
+        )?;
+        let Some(row) = row else {
+            return Ok(CaseWork {
+                status: CaseStatus::Open,
+                first_response: None,
+            });
+        };
+        let at: Option<String> = row.get(1);
+        let by: Option<String> = row.get(2);
+        Ok(CaseWork {
+            status: status_of(&row.get::<_, String>(0))?,
+            first_response: at.zip(by),
+        })
     }
+
     fn set_case_status(
         &self,
-        _case_id: CaseId,
-        _status: CaseStatus,
-        _staff: &str,
-        _now: DateTime<Utc>,
+        case_id: CaseId,
+        status: CaseStatus,
+        staff: &str,
+        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        Err(unsupported())
+        let mut client = self.client()?;
+        let mut tx = client.transaction()?;
+        tx.execute(
+            "INSERT INTO case_work (case_id, status) VALUES ($1, $2)
+             ON CONFLICT (case_id) DO UPDATE SET status = excluded.status",
+            &[&case_id.row(), &status.id()],
+        )?;
+        add_event(&mut tx, case_id, "status", staff, status.label(), now)?;
+        tx.commit()?;
+        Ok(())
     }
+
     fn record_first_response(
         &self,
-        _case_id: CaseId,
-        _staff: &str,
-        _text: &str,
-        _now: DateTime<Utc>,
+        case_id: CaseId,
+        staff: &str,
+        text: &str,
+        now: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        Err(unsupported())
+        let mut client = self.client()?;
+        let mut tx = client.transaction()?;
+        tx.execute(
+            "INSERT INTO case_work (case_id, status) VALUES ($1, 'open') ON CONFLICT (case_id) DO NOTHING",
+            &[&case_id.row()],
+        )?;
+        // Conditional: of two engineers answering at once on two replicas, one is first.
+        let changed = tx.execute(
+            "UPDATE case_work SET first_response_at = $2, first_response_by = $3
+             WHERE case_id = $1 AND first_response_at IS NULL",
+            &[&case_id.row(), &timestamp(now), &staff],
+        )?;
+        if changed == 1 {
+            add_event(&mut tx, case_id, "first_response", staff, text, now)?;
+        }
+        tx.commit()?;
+        Ok(changed == 1)
     }
+
     fn add_case_event(
         &self,
-        _case_id: CaseId,
-        _kind: &str,
-        _staff: &str,
-        _text: &str,
-        _now: DateTime<Utc>,
+        case_id: CaseId,
+        kind: &str,
+        staff: &str,
+        text: &str,
+        now: DateTime<Utc>,
     ) -> Result<(), StoreError> {
-        Err(unsupported())
+        let mut client = self.client()?;
+        let mut tx = client.transaction()?;
+        add_event(&mut tx, case_id, kind, staff, text, now)?;
+        tx.commit()?;
+        Ok(())
     }
-    fn case_events(&self, _case_id: CaseId) -> Result<Vec<CaseEvent>, StoreError> {
-        Err(unsupported())
+
+    fn case_events(&self, case_id: CaseId) -> Result<Vec<CaseEvent>, StoreError> {
+        Ok(self
+            .client()?
+            .query(
+                "SELECT kind, staff, text, at FROM case_events WHERE case_id = $1 ORDER BY id",
+                &[&case_id.row()],
+            )?
+            .iter()
+            .map(|row| CaseEvent {
+                kind: row.get(0),
+                staff: row.get(1),
+                text: row.get(2),
+                at: row.get(3),
+            })
+            .collect())
     }
+
     fn queue(
         &self,
-        _filter: &QueueFilter,
-        _now: DateTime<Utc>,
-        _limit: u64,
-        _offset: u64,
+        filter: &QueueFilter,
+        now: DateTime<Utc>,
+        limit: u64,
+        offset: u64,
     ) -> Result<(Vec<QueueRow>, u64), StoreError> {
-        Err(unsupported())
+        // The same filters and order as the SQLite queue (store/console.rs), with
+        // `intake_due` compared as a timestamp (it may carry an offset) instead of julianday.
+        let mut conditions = Vec::new();
+        let mut args: Vec<Box<dyn postgres::types::ToSql + Sync>> = Vec::new();
+        let mut arg = |value: Box<dyn postgres::types::ToSql + Sync>| {
+            args.push(value);
+            format!("${}", args.len())
+        };
+        match filter.status {
+            Some(status) => conditions.push(format!(
+                "COALESCE(w.status, 'open') = {}",
+                arg(Box::new(status.id()))
+            )),
+            None => conditions.push("COALESCE(w.status, 'open') <> 'resolved'".into()),
+        }
+        if let Some(org) = &filter.org {
+            conditions.push(format!("c.org = {}", arg(Box::new(org.clone()))));
+        }
+        if let Some(tier) = &filter.tier {
+            conditions.push(format!(
+                "lower(c.intake_tier) = {}",
+                arg(Box::new(tier.to_ascii_lowercase()))
+            ));
+        }
+        if let Some(severity) = filter.severity {
+            conditions.push(format!(
+                "c.severity = {}",
+                arg(Box::new(severity.to_string()))
+            ));
+        }
+        if let Some(signature) = &filter.signature {
+            conditions.push(format!(
+                "EXISTS (SELECT 1 FROM bundle_signatures s WHERE s.case_id = c.id AND s.signature = {})",
+                arg(Box::new(signature.clone()))
+            ));
+        }
+        let filters = conditions.join(" AND ");
+        let now_arg = arg(Box::new(timestamp(now)));
+        let limit_arg = arg(Box::new(i64::try_from(limit).unwrap_or(i64::MAX)));
+        let offset_arg = arg(Box::new(i64::try_from(offset).unwrap_or(i64::MAX)));
+        let params: Vec<&(dyn postgres::types::ToSql + Sync)> =
+            args.iter().map(|a| &**a as _).collect();
+        let filter_count = params.len() - 3;
+        let mut client = self.client()?;
+        let total: i64 = client
+            .query_one(
+                &format!(
+                    "SELECT COUNT(*) FROM cases c LEFT JOIN case_work w ON w.case_id = c.id
+                     WHERE {filters}"
+                ),
+                &params[..filter_count],
+            )?
+            .get(0);
+        let ids: Vec<(i64, bool)> = client
+            .query(
+                &format!(
+                    "SELECT c.id, (w.first_response_at IS NULL AND c.intake_due IS NOT NULL
+                                   AND c.intake_due::timestamptz < {now_arg}::text::timestamptz) AS overdue
+                     FROM cases c LEFT JOIN case_work w ON w.case_id = c.id
+                     WHERE {filters}
+                     ORDER BY overdue DESC, w.first_response_at IS NOT NULL, c.intake_due IS NULL,
+                              c.intake_due::timestamptz, c.created, c.id
+                     LIMIT {limit_arg} OFFSET {offset_arg}"
+                ),
+                &params,
+            )?
+            .iter()
+            .map(|row| (row.get(0), row.get(1)))
+            .collect();
+        let page = client.prepare(
+            "SELECT c.id, c.org, c.intake_tier, c.severity, c.intake_due, c.created,
+                    COALESCE(w.status, 'open'), w.first_response_at IS NOT NULL,
+                    (SELECT COUNT(*) FROM bundles b WHERE b.case_id = c.id),
+                    (SELECT COUNT(*) FROM escalations e WHERE e.case_id = c.id),
+                    (SELECT MAX(f.worst) FROM bundle_facts f WHERE f.case_id = c.id)
+             FROM cases c LEFT JOIN case_work w ON w.case_id = c.id WHERE c.id = $1",
+        )?;
+        let mut rows = Vec::with_capacity(ids.len());
+        for (id, overdue) in ids {
+            let Some(row) = client.query_opt(&page, &[&id])? else {
+                continue; // gone between the two statements (there is no deleting yet)
+            };
+            rows.push(QueueRow {
+                case_id: CaseId::from_row(row.get(0)),
+                org: row.get(1),
+                tier: row.get(2),
+                severity: row.get(3),
+                due: row.get(4),
+                created: row.get(5),
+                status: status_of(&row.get::<_, String>(6))?,
+                responded: row.get(7),
+                overdue,
+                bundles: row.get::<_, i64>(8) as u64,
+                escalations: row.get::<_, i64>(9) as u64,
+                worst: row
+                    .get::<_, Option<i16>>(10)
+                    .and_then(|w| u8::try_from(w).ok()),
+            });
+        }
+        Ok((rows, total as u64))
     }
+
     fn case_orgs(&self) -> Result<Vec<String>, StoreError> {
-        Err(unsupported())
+        Ok(self
+            .client()?
+            .query("SELECT DISTINCT org FROM cases ORDER BY org", &[])?
+            .iter()
+            .map(|row| row.get(0))
+            .collect())
     }
+
     fn bundles_without_facts(&self) -> Result<Vec<(CaseId, String)>, StoreError> {
-        // Nothing to backfill: the console's fact table does not exist here yet.
-        Ok(Vec::new())
+        Ok(self
+            .client()?
+            .query(
+                "SELECT b.case_id, b.sha256 FROM bundles b
+                 LEFT JOIN bundle_facts f ON f.case_id = b.case_id AND f.sha256 = b.sha256
+                 WHERE f.sha256 IS NULL ORDER BY b.case_id",
+                &[],
+            )?
+            .iter()
+            .map(|row| (CaseId::from_row(row.get(0)), row.get(1)))
+            .collect())
     }
+
     fn put_bundle_facts(
         &self,
-        _case_id: CaseId,
-        _sha256: &str,
-        _facts: &BundleFacts,
+        case_id: CaseId,
+        sha256: &str,
+        facts: &BundleFacts,
     ) -> Result<(), StoreError> {
-        Err(unsupported())
+        let mut client = self.client()?;
+        let mut tx = client.transaction()?;
+        // Two replicas reading the same bundle's facts: the first one's row and signatures stand.
+        let inserted = tx.execute(
+            "INSERT INTO bundle_facts (case_id, sha256, worst, agent_version) VALUES ($1, $2, $3, $4)
+             ON CONFLICT DO NOTHING",
+            &[
+                &case_id.row(),
+                &sha256,
+                &facts.worst.map(i16::from),
+                &facts.agent_version,
+            ],
+        )?;
+        if inserted == 1 {
+            for (signature, level, count) in &facts.signatures {
+                tx.execute(
+                    "INSERT INTO bundle_signatures (case_id, sha256, signature, level, count) VALUES ($1, $2, $3, $4, $5)",
+                    &[
+                        &case_id.row(),
+                        &sha256,
+                        signature,
+                        level,
+                        &i64::try_from(*count).unwrap_or(i64::MAX),
+                    ],
+                )?;
+            }
+        }
+        tx.commit()?;
+        Ok(())
     }
-    fn fleet_signatures(&self, _limit: u64) -> Result<Vec<FleetSignature>, StoreError> {
-        Err(unsupported())
+
+    fn fleet_signatures(&self, limit: u64) -> Result<Vec<FleetSignature>, StoreError> {
+        Ok(self
+            .client()?
+            .query(
+                "SELECT signature, MAX(level), COUNT(DISTINCT case_id), SUM(count)::BIGINT,
+                        array_agg(DISTINCT case_id ORDER BY case_id)
+                 FROM bundle_signatures GROUP BY signature
+                 ORDER BY COUNT(DISTINCT case_id) DESC, SUM(count) DESC, signature LIMIT $1",
+                &[&i64::try_from(limit).unwrap_or(i64::MAX)],
+            )?
+            .iter()
+            .map(|row| FleetSignature {
+                signature: row.get(0),
+                level: row.get(1),
+                cases: row.get::<_, i64>(2) as u64,
+                occurrences: row.get::<_, i64>(3) as u64,
+                case_ids: case_list(row.get(4)),
+            })
+            .collect())
     }
+
     fn fleet_versions(&self) -> Result<Vec<FleetVersion>, StoreError> {
-        Err(unsupported())
+        Ok(self
+            .client()?
+            .query(
+                "SELECT COALESCE(agent_version, '(unknown)') AS version, COUNT(DISTINCT case_id),
+                        array_agg(DISTINCT case_id ORDER BY case_id)
+                 FROM bundle_facts GROUP BY 1 ORDER BY COUNT(DISTINCT case_id) DESC, 1",
+                &[],
+            )?
+            .iter()
+            .map(|row| FleetVersion {
+                version: row.get(0),
+                cases: row.get::<_, i64>(1) as u64,
+                case_ids: case_list(row.get(2)),
+            })
+            .collect())
     }
+}
+
+/// The first [`FLEET_LINKS`] of a fleet row's case ids (already in id order).
+fn case_list(ids: Vec<i64>) -> Vec<CaseId> {
+    ids.into_iter()
+        .take(FLEET_LINKS)
+        .map(CaseId::from_row)
+        .collect()
+}
+
+fn status_of(text: &str) -> Result<CaseStatus, StoreError> {
+    CaseStatus::parse(text).ok_or_else(|| StoreError::Corrupt(format!("case status `{text}`")))
+}
+
+fn add_event(
+    tx: &mut Transaction,
+    case_id: CaseId,
+    kind: &str,
+    staff: &str,
+    text: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    tx.execute(
+        "INSERT INTO case_events (case_id, kind, staff, text, at) VALUES ($1, $2, $3, $4, $5)",
+        &[&case_id.row(), &kind, &staff, &text, &timestamp(now)],
+    )?;
+    Ok(())
 }
 
 #[cfg(test)]

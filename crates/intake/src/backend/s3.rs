@@ -31,12 +31,17 @@ use object_store::path::Path as Key;
 use object_store::{MultipartId, ObjectStore, PutPayload};
 use serde::{Deserialize, Serialize};
 
-use super::{Objects, Stray};
+use super::{BundleRead, Objects, Stray};
 use crate::files::{self, DataDir, remove_if_exists};
 use crate::ids::{CaseId, UploadId};
 
 /// Bytes per multipart part (S3's minimum is 5 MiB for all but the last).
 pub const PART_SIZE: usize = 8 << 20;
+
+/// Object-store calls holding a part in memory at once, per replica: each holds up to
+/// [`PART_SIZE`] bytes, so this bounds their memory (32 MiB) however many uploads finish
+/// together. Two cores' worth of hashing and signing keep the store busy at this count.
+const PARTS_IN_MEMORY: usize = 4;
 
 /// Where the bucket is and how to sign for it.
 #[derive(Clone)]
@@ -100,9 +105,13 @@ impl S3Config {
 
 pub struct S3Objects {
     store: std::sync::Arc<AmazonS3>,
+    /// For [`Objects::bundle_location`].
+    bucket: String,
     /// This replica's data folder: chunks in flight and assembled copies for the checks.
     scratch: DataDir,
     runtime: tokio::runtime::Handle,
+    /// See [`PARTS_IN_MEMORY`].
+    buffers: tokio::sync::Semaphore,
 }
 
 /// The state of an upload at one offset.
@@ -137,8 +146,10 @@ impl S3Objects {
             .map_err(other)?;
         Ok(S3Objects {
             store: std::sync::Arc::new(store),
+            bucket: config.bucket.clone(),
             scratch,
             runtime: tokio::runtime::Handle::try_current().map_err(other)?,
+            buffers: tokio::sync::Semaphore::new(PARTS_IN_MEMORY),
         })
     }
 
@@ -166,18 +177,23 @@ impl S3Objects {
         self.scratch.uploads().join(format!("{id}.assembled"))
     }
 
-    fn read(&self, key: &Key) -> io::Result<Option<Vec<u8>>> {
+    /// A place among the [`PARTS_IN_MEMORY`] calls that hold a part, until dropped.
+    fn buffer_slot(&self) -> io::Result<tokio::sync::SemaphorePermit<'_>> {
+        self.wait(self.buffers.acquire()).map_err(other)
+    }
+
+    fn read(&self, key: &Key) -> io::Result<Option<bytes::Bytes>> {
         self.wait(async {
             match self.store.get(key).await {
-                Ok(found) => Ok(Some(found.bytes().await.map_err(other)?.to_vec())),
+                Ok(found) => Ok(Some(found.bytes().await.map_err(other)?)),
                 Err(error) if is_not_found(&error) => Ok(None),
                 Err(error) => Err(other(error)),
             }
         })
     }
 
-    fn put(&self, key: &Key, bytes: Vec<u8>) -> io::Result<()> {
-        self.wait(self.store.put(key, PutPayload::from(bytes)))
+    fn put(&self, key: &Key, bytes: impl Into<PutPayload>) -> io::Result<()> {
+        self.wait(self.store.put(key, bytes.into()))
             .map(drop)
             .map_err(other)
     }
@@ -218,28 +234,31 @@ impl S3Objects {
         serde_json::from_slice(&bytes).map_err(other)
     }
 
-    /// The offset of the newest manifest of an upload (0: none).
-    fn newest_offset(&self, id: &UploadId) -> io::Result<u64> {
-        Ok(self
-            .keys_under(&Self::prefix(id))?
-            .iter()
+    /// The offset of the newest manifest among an upload's `keys` (0: none).
+    fn newest_offset(keys: &[Key]) -> u64 {
+        keys.iter()
             .filter_map(|key| key.filename()?.strip_prefix("manifest-")?.parse().ok())
             .max()
-            .unwrap_or(0))
+            .unwrap_or(0)
     }
 
-    /// Finishes the multipart upload into `whole` (once: a second call finds it there).
-    fn complete(&self, id: &UploadId) -> io::Result<()> {
+    /// Finishes the multipart upload, whose committed state is at `offset` (its length),
+    /// into `whole` (once: a second call finds it there). Named by the database's offset,
+    /// not found by listing: a listing costs some stores (s3s-fs) a walk of the bucket.
+    fn complete(&self, id: &UploadId, offset: u64) -> io::Result<()> {
         let whole = Self::whole_key(id);
         if self.exists(&whole)? {
             return Ok(());
         }
-        let offset = self.newest_offset(id)?;
         let manifest = self.manifest(id, offset)?;
-        let tail = self.read(&Self::tail_key(id, offset))?.unwrap_or_default();
+        let tail = Self::tail_key(id, offset);
         let Some(multipart) = manifest.multipart else {
-            // Smaller than one part: the tail is the whole upload.
-            return self.put(&whole, tail);
+            // Smaller than one part: the tail is the whole upload, copied by the store
+            // itself rather than through this replica's memory.
+            return match self.wait(self.store.copy(&tail, &whole)) {
+                Err(error) if is_not_found(&error) => self.put(&whole, Vec::new()),
+                done => done.map_err(other),
+            };
         };
         let multipart: MultipartId = multipart;
         let mut parts: Vec<PartId> = manifest
@@ -247,6 +266,8 @@ impl S3Objects {
             .into_iter()
             .map(|content_id| PartId { content_id })
             .collect();
+        let _slot = self.buffer_slot()?;
+        let tail = self.read(&tail)?.unwrap_or_default();
         if !tail.is_empty() {
             let last = self
                 .wait(
@@ -270,15 +291,23 @@ impl Objects for S3Objects {
     fn append(&self, id: &UploadId, chunk: &std::path::Path, offset: u64) -> io::Result<()> {
         let mut manifest = self.manifest(id, offset)?;
         // What earlier commits (or ones that never reached the database) left: only the
-        // state at `offset` counts.
-        let keep = [Self::manifest_key(id, offset), Self::tail_key(id, offset)];
-        for key in self.keys_under(&Self::prefix(id))? {
-            if !keep.contains(&key) && key != Self::whole_key(id) {
-                self.delete(&key)?;
+        // state at `offset` counts. Before the first commit there is nothing earlier, and
+        // what a commit that never reached the database left goes with the upload (or at
+        // start-up); skipping the listing then spares a whole-upload-in-one-PATCH its cost.
+        if offset > 0 {
+            let keep = [Self::manifest_key(id, offset), Self::tail_key(id, offset)];
+            for key in self.keys_under(&Self::prefix(id))? {
+                if !keep.contains(&key) && key != Self::whole_key(id) {
+                    self.delete(&key)?;
+                }
             }
         }
         let whole = Self::whole_key(id);
-        let mut buffer = self.read(&Self::tail_key(id, offset))?.unwrap_or_default();
+        let _slot = self.buffer_slot()?;
+        let mut buffer = self
+            .read(&Self::tail_key(id, offset))?
+            .map(|tail| tail.to_vec())
+            .unwrap_or_default();
         let mut input = std::fs::File::open(chunk)?;
         let mut received = 0u64;
         loop {
@@ -326,8 +355,8 @@ impl Objects for S3Objects {
         )
     }
 
-    fn assembled(&self, id: &UploadId) -> io::Result<PathBuf> {
-        self.complete(id)?;
+    fn assembled(&self, id: &UploadId, length: u64) -> io::Result<PathBuf> {
+        self.complete(id, length)?;
         let path = self.assembled_path(id);
         let mut out = files::private_options()
             .write(true)
@@ -351,16 +380,16 @@ impl Objects for S3Objects {
     }
 
     fn remove_part(&self, id: &UploadId) -> io::Result<()> {
-        let offset = self.newest_offset(id)?;
+        let keys = self.keys_under(&Self::prefix(id))?;
         if let Ok(Manifest {
             multipart: Some(multipart),
             ..
-        }) = self.manifest(id, offset)
+        }) = self.manifest(id, Self::newest_offset(&keys))
         {
             // Frees the parts stored so far; gone already if it was completed.
             let _ = self.wait(self.store.abort_multipart(&Self::whole_key(id), &multipart));
         }
-        for key in self.keys_under(&Self::prefix(id))? {
+        for key in keys {
             self.delete(&key)?;
         }
         remove_if_exists(&self.assembled_path(id))
@@ -377,6 +406,30 @@ impl Objects for S3Objects {
 
     fn has_bundle(&self, case: CaseId, sha256: &str) -> io::Result<bool> {
         self.exists(&Self::bundle_key(case, sha256))
+    }
+
+    fn open_bundle(&self, case: CaseId, sha256: &str) -> io::Result<Box<dyn BundleRead>> {
+        let key = Self::bundle_key(case, sha256);
+        let size = match self.wait(self.store.head(&key)) {
+            Ok(meta) => meta.size,
+            Err(error) if is_not_found(&error) => {
+                return Err(io::Error::new(io::ErrorKind::NotFound, error.to_string()));
+            }
+            Err(error) => return Err(other(error)),
+        };
+        Ok(Box::new(RangedObject {
+            store: self.store.clone(),
+            runtime: self.runtime.clone(),
+            key,
+            size,
+            position: 0,
+            block: bytes::Bytes::new(),
+            block_start: 0,
+        }))
+    }
+
+    fn bundle_location(&self, case: CaseId, sha256: &str) -> String {
+        format!("s3://{}/{}", self.bucket, Self::bundle_key(case, sha256))
     }
 
     fn put_bundle(&self, case: CaseId, sha256: &str, from: &std::path::Path) -> io::Result<()> {
@@ -417,5 +470,63 @@ impl Objects for S3Objects {
             Some(id) => self.remove_part(id),
             None => remove_if_exists(&self.scratch.uploads().join(&stray.name)),
         }
+    }
+}
+
+/// Bytes fetched per ranged read of a kept bundle: a zip's central directory and a small
+/// entry take one or two, and a reader holds at most this much.
+const READ_BLOCK: u64 = 1 << 20;
+
+/// A kept bundle read in place by ranged GETs, so the console and `case show` can open its
+/// zip without copying the whole object. Blocking: used on blocking threads, as `Objects` is.
+struct RangedObject {
+    store: std::sync::Arc<AmazonS3>,
+    runtime: tokio::runtime::Handle,
+    key: Key,
+    size: u64,
+    position: u64,
+    /// The last block fetched and where it starts.
+    block: bytes::Bytes,
+    block_start: u64,
+}
+
+impl Read for RangedObject {
+    fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
+        if out.is_empty() || self.position >= self.size {
+            return Ok(0);
+        }
+        let block_end = self.block_start + self.block.len() as u64;
+        if self.position < self.block_start || self.position >= block_end {
+            let end = (self.position + READ_BLOCK.max(out.len() as u64)).min(self.size);
+            self.block = self
+                .runtime
+                .block_on(self.store.get_range(&self.key, self.position..end))
+                .map_err(other)?;
+            self.block_start = self.position;
+            if self.block.is_empty() {
+                return Err(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    format!("{} ended early", self.key),
+                ));
+            }
+        }
+        let from = usize::try_from(self.position - self.block_start).map_err(other)?;
+        let n = out.len().min(self.block.len() - from);
+        out[..n].copy_from_slice(&self.block[from..from + n]);
+        self.position += n as u64;
+        Ok(n)
+    }
+}
+
+impl io::Seek for RangedObject {
+    fn seek(&mut self, to: io::SeekFrom) -> io::Result<u64> {
+        let target = match to {
+            io::SeekFrom::Start(n) => Some(n),
+            io::SeekFrom::End(n) => self.size.checked_add_signed(n),
+            io::SeekFrom::Current(n) => self.position.checked_add_signed(n),
+        };
+        self.position = target
+            .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "seek before the start"))?;
+        Ok(self.position)
     }
 }

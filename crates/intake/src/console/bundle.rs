@@ -5,12 +5,12 @@
 //! relative paths and their sizes bounded; still, every entry is read with a cap.
 
 use std::io::Read;
-use std::path::PathBuf;
 
 use jcdiag_protocol::findings::{Findings, Status};
 use serde_json::Value;
 
 use super::ConsoleError;
+use crate::backend::{BundleRead, Objects};
 use crate::ids::CaseId;
 use crate::state::AppState;
 use crate::store::console::BundleFacts;
@@ -25,19 +25,36 @@ pub struct Entry {
     pub size: u64,
 }
 
-/// The kept file of one of `case`'s bundles.
-pub fn path(state: &AppState, case: CaseId, sha256: &str) -> PathBuf {
-    state.dir.bundle(case, sha256)
+/// One of a case's kept bundles, wherever the objects are (data folder or object store).
+#[derive(Clone, Copy)]
+pub struct Kept<'a> {
+    pub objects: &'a dyn Objects,
+    pub case: CaseId,
+    pub sha256: &'a str,
 }
 
-fn open(path: &std::path::Path) -> Result<zip::ZipArchive<std::fs::File>, ConsoleError> {
-    let file = std::fs::File::open(path)?;
-    zip::ZipArchive::new(file).map_err(ConsoleError::internal)
+impl<'a> Kept<'a> {
+    pub fn new(state: &'a AppState, case: CaseId, sha256: &'a str) -> Self {
+        Kept {
+            objects: &*state.objects,
+            case,
+            sha256,
+        }
+    }
+
+    /// The bundle's bytes, opened where they are kept.
+    pub fn reader(&self) -> std::io::Result<Box<dyn BundleRead>> {
+        self.objects.open_bundle(self.case, self.sha256)
+    }
+
+    pub fn archive(&self) -> Result<zip::ZipArchive<Box<dyn BundleRead>>, ConsoleError> {
+        zip::ZipArchive::new(self.reader()?).map_err(ConsoleError::internal)
+    }
 }
 
 /// Every file in the bundle, by name.
-pub fn entries(path: &std::path::Path) -> Result<Vec<Entry>, ConsoleError> {
-    let mut archive = open(path)?;
+pub fn entries(bundle: Kept) -> Result<Vec<Entry>, ConsoleError> {
+    let mut archive = bundle.archive()?;
     let mut found = Vec::with_capacity(archive.len());
     for index in 0..archive.len() {
         let entry = archive
@@ -55,8 +72,8 @@ pub fn entries(path: &std::path::Path) -> Result<Vec<Entry>, ConsoleError> {
 }
 
 /// An entry's bytes, if it exists and is at most `cap` bytes.
-pub fn read_small(path: &std::path::Path, name: &str) -> Result<Option<Vec<u8>>, ConsoleError> {
-    let mut archive = open(path)?;
+pub fn read_small(bundle: Kept, name: &str) -> Result<Option<Vec<u8>>, ConsoleError> {
+    let mut archive = bundle.archive()?;
     let Ok(entry) = archive.by_name(name) else {
         return Ok(None);
     };
@@ -69,13 +86,13 @@ pub fn read_small(path: &std::path::Path, name: &str) -> Result<Option<Vec<u8>>,
 }
 
 /// The bundle's findings.json, when it has a readable one.
-pub fn findings(path: &std::path::Path) -> Result<Option<Findings>, ConsoleError> {
-    Ok(crate::bundle_findings::read(path))
+pub fn findings(bundle: Kept) -> Result<Option<Findings>, ConsoleError> {
+    Ok(crate::bundle_findings::read_from(bundle.reader()?))
 }
 
 /// The bundle's system.json as JSON, when it has one.
-pub fn system(path: &std::path::Path) -> Result<Option<Value>, ConsoleError> {
-    Ok(read_small(path, "system.json")?.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
+pub fn system(bundle: Kept) -> Result<Option<Value>, ConsoleError> {
+    Ok(read_small(bundle, "system.json")?.and_then(|bytes| serde_json::from_slice(&bytes).ok()))
 }
 
 /// `bundle_facts.worst`'s number for a status.
@@ -98,9 +115,9 @@ pub fn rank_name(rank: u8) -> &'static str {
 }
 
 /// The facts of one bundle: worst finding, agent version, error signatures.
-pub fn facts(path: &std::path::Path) -> Result<BundleFacts, ConsoleError> {
-    let findings = findings(path)?;
-    let agent_version = system(path)?.and_then(|system| {
+pub fn facts(bundle: Kept) -> Result<BundleFacts, ConsoleError> {
+    let findings = findings(bundle)?;
+    let agent_version = system(bundle)?.and_then(|system| {
         system
             .pointer("/agent/version")
             .and_then(Value::as_str)
@@ -123,7 +140,7 @@ pub fn facts(path: &std::path::Path) -> Result<BundleFacts, ConsoleError> {
 /// Reads the facts of every bundle not indexed yet (new uploads since the last look).
 pub fn index_new_bundles(state: &AppState) -> Result<(), ConsoleError> {
     for (case, sha256) in state.store.bundles_without_facts()? {
-        let facts = match facts(&path(state, case, &sha256)) {
+        let facts = match facts(Kept::new(state, case, &sha256)) {
             Ok(facts) => facts,
             Err(error) => {
                 // Indexed as "no facts", so one unreadable bundle is not retried forever.

@@ -100,8 +100,7 @@ fn extract(
             lines,
         }));
     }
-    let bundle = super::bundle::path(state, case, sha256);
-    let mut archive = zip::ZipArchive::new(File::open(&bundle)?).map_err(ConsoleError::internal)?;
+    let mut archive = super::bundle::Kept::new(state, case, sha256).archive()?;
     let Ok(source) = archive.by_name(entry) else {
         return Ok(None);
     };

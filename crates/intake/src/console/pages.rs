@@ -1,6 +1,8 @@
 //! The console's pages: the queue, a case (with the forms that change it), the fleet view,
 //! bundle downloads and bundle requests.
 
+use std::io::{Read, Seek};
+
 use axum::body::Body;
 use axum::extract::{Path as UrlPath, RawQuery, State};
 use axum::http::{HeaderValue, StatusCode, header};
@@ -281,17 +283,17 @@ pub async fn case(
         let events = state.store.case_events(case_id)?;
         let mut bundles = Vec::new();
         for record in &case.bundles {
-            let path = bundle::path(state, case_id, &record.sha256);
+            let kept = bundle::Kept::new(state, case_id, &record.sha256);
             let view = BundleView {
                 sha256: record.sha256.clone(),
                 size: record.size,
                 received_at: record.received_at.clone(),
-                entries: bundle::entries(&path).unwrap_or_default(),
-                findings: bundle::findings(&path).unwrap_or_default(),
-                summary: bundle::read_small(&path, "summary.txt")
+                entries: bundle::entries(kept).unwrap_or_default(),
+                findings: bundle::findings(kept).unwrap_or_default(),
+                summary: bundle::read_small(kept, "summary.txt")
                     .unwrap_or_default()
                     .map(|b| String::from_utf8_lossy(&b).into_owned()),
-                system: bundle::system(&path).unwrap_or_default(),
+                system: bundle::system(kept).unwrap_or_default(),
             };
             bundles.push(view);
         }
@@ -659,7 +661,7 @@ pub async fn download(
     }
     let sha = sha256.clone();
     let email = staff.email.clone();
-    let (file, len) = blocking(&state, move |state| {
+    let (reader, len) = blocking(&state, move |state| {
         let known = state
             .store
             .case(case_id)?
@@ -667,8 +669,9 @@ pub async fn download(
         if !known {
             return Err(ConsoleError::not_found("no such bundle on this case"));
         }
-        let file = std::fs::File::open(bundle::path(state, case_id, &sha))?;
-        let len = file.metadata()?.len();
+        let mut reader = bundle::Kept::new(state, case_id, &sha).reader()?;
+        let len = reader.seek(std::io::SeekFrom::End(0))?;
+        reader.seek(std::io::SeekFrom::Start(0))?;
         state.store.add_case_event(
             case_id,
             "download",
@@ -676,12 +679,11 @@ pub async fn download(
             &format!("bundle {sha}"),
             Utc::now(),
         )?;
-        Ok((file, len))
+        Ok((reader, len))
     })
     .await?;
     tracing::info!(staff = %staff.email, case_id = %case_id, sha256, "bundle downloaded");
-    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(file));
-    let mut response = Body::from_stream(stream).into_response();
+    let mut response = Body::from_stream(blocking_stream(reader)).into_response();
     let headers = response.headers_mut();
     headers.insert(
         header::CONTENT_TYPE,
@@ -886,6 +888,36 @@ pub async fn fleet(State(state): State<AppState>, staff: Staff) -> Result<Respon
         StatusCode::OK,
         layout("Fleet", Some(&staff), body),
     ))
+}
+
+/// Streams `reader` (a kept bundle: a file, or an object read by ranges on blocking calls)
+/// from a blocking thread, a block at a time: at most two blocks wait for a slow client.
+fn blocking_stream(
+    mut reader: Box<dyn crate::backend::BundleRead>,
+) -> impl futures::Stream<Item = std::io::Result<bytes::Bytes>> {
+    const BLOCK: usize = 256 << 10;
+    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<bytes::Bytes>>(2);
+    tokio::task::spawn_blocking(move || {
+        loop {
+            let mut block = vec![0u8; BLOCK];
+            let read = match reader.read(&mut block) {
+                Ok(0) => return,
+                Ok(n) => n,
+                Err(error) if error.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(error) => {
+                    let _ = tx.blocking_send(Err(error));
+                    return;
+                }
+            };
+            block.truncate(read);
+            if tx.blocking_send(Ok(block.into())).is_err() {
+                return; // the client went away
+            }
+        }
+    });
+    futures::stream::unfold(rx, |mut rx| async move {
+        rx.recv().await.map(|item| (item, rx))
+    })
 }
 
 #[cfg(test)]

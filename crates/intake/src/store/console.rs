@@ -185,7 +185,7 @@ pub struct FleetVersion {
 }
 
 /// Case links shown per fleet row at most.
-const FLEET_LINKS: usize = 20;
+pub(crate) const FLEET_LINKS: usize = 20;
 
 fn status_of(text: &str) -> Result<CaseStatus, rusqlite::Error> {
     CaseStatus::parse(text).ok_or_else(|| {

@@ -206,10 +206,49 @@ fn staff_accounts_are_added_with_a_password_from_stdin_listed_and_removed() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn the_console_needs_a_session_a_csrf_token_and_never_mixes_with_upload_tokens() {
-    if jcdiag_testkit::postgres::skip("the support console keeps its tables in SQLite only") {
+async fn staff_add_with_a_database_makes_an_account_the_served_console_accepts() {
+    use std::io::Write;
+    let intake = Intake::start().await;
+    let Some(database) = intake.database.clone() else {
+        eprintln!("skipped: runs with JCDIAG_TEST_METADATA=postgres (accounts in PostgreSQL)");
         return;
-    }
+    };
+    let mut child = std::process::Command::new(intake_bin())
+        .args(["staff", "add", EMAIL, "--password-stdin", "--data"])
+        .arg(&intake.data_dir)
+        .arg("--database")
+        .arg(&database.url)
+        .env(
+            "JCDIAG_INTAKE_DATABASE_PASSWORD",
+            database.password.as_deref().unwrap_or_default(),
+        )
+        .env_remove("JCDIAG_INTAKE_DATA")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .start()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(format!("{PASSWORD}\n").as_bytes())
+        .unwrap();
+    let added = child.wait_with_output().unwrap();
+    assert_eq!(stdout_of_success(&added), format!("added {EMAIL}\n"));
+    // The running server reads the account from the database the command wrote it to.
+    let console = Console::new(&intake);
+    let (_, session, _) = console.login(PASSWORD).await;
+    assert!(
+        session.is_some(),
+        "no session for an account added with --database"
+    );
+    let list = stdout_of_success(&intake_cli(&intake.data_dir, &["staff", "list"]));
+    assert!(list.starts_with(EMAIL), "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_console_needs_a_session_a_csrf_token_and_never_mixes_with_upload_tokens() {
     let intake = Intake::start().await;
     let bundle = sample_bundle();
     let (case, org_token) = intake.open_case(&bundle).await;
@@ -419,6 +458,17 @@ async fn the_console_needs_a_session_a_csrf_token_and_never_mixes_with_upload_to
         .await;
     assert_eq!(status, 200);
     assert_eq!(headers["content-type"], "application/zip");
+    // The bundle as kept, wherever the objects are (the data folder, or S3 read by ranges).
+    let downloaded = console
+        .get(&gets[3].1)
+        .header("cookie", &session)
+        .send()
+        .await
+        .unwrap()
+        .bytes()
+        .await
+        .unwrap();
+    assert!(downloaded[..] == bundle[..], "the download is the bundle");
     let (_, _, page) = console
         .send(
             "/console/cases/{case_id}",
@@ -432,6 +482,11 @@ async fn the_console_needs_a_session_a_csrf_token_and_never_mixes_with_upload_to
         "escaped note: {page}"
     );
     assert!(page.contains("waiting on customer"));
+    // The bundle's file tree and summary, read from wherever the bundle is kept.
+    assert!(
+        page.contains("3 files") && page.contains("Agent stopped reporting."),
+        "{page}"
+    );
     assert!(page.contains("asked for a restart"));
     assert!(
         page.contains(&format!("bundle {sha}")) && page.contains(EMAIL),
@@ -460,9 +515,6 @@ async fn the_console_needs_a_session_a_csrf_token_and_never_mixes_with_upload_to
 
 #[tokio::test(flavor = "multi_thread")]
 async fn five_wrong_passwords_lock_the_account_even_against_the_right_one() {
-    if jcdiag_testkit::postgres::skip("the support console keeps its tables in SQLite only") {
-        return;
-    }
     let intake = Intake::start().await;
     add_staff(&intake.data_dir, EMAIL, PASSWORD);
     let console = Console::new(&intake);
@@ -480,9 +532,6 @@ async fn five_wrong_passwords_lock_the_account_even_against_the_right_one() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_log_viewer_pages_jumps_between_errors_and_searches_without_leaving_its_bundle() {
-    if jcdiag_testkit::postgres::skip("the support console keeps its tables in SQLite only") {
-        return;
-    }
     let intake = Intake::start().await;
     let mut log = String::new();
     for line in 1..=450 {

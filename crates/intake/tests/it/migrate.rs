@@ -10,7 +10,7 @@ use jcdiag_intake::backend::ObjectsConfig;
 use jcdiag_intake::backend::postgres::Database;
 use jcdiag_intake::ids::UploadId;
 use jcdiag_intake::store::{DeclaredBundle, NewCase, Receipt, Store, UploadRecord};
-use jcdiag_testkit::{Launch, bundle_of_size, intake_bin, postgres, s3, sha256_hex};
+use jcdiag_testkit::{Launch, bundle_of_size, intake_bin, postgres, s3, sha256_hex, zip_of};
 use serde_json::Value;
 
 fn cli(
@@ -50,6 +50,8 @@ fn cli(
     command.run().unwrap()
 }
 
+const FINDINGS: &[u8] = include_bytes!("../../../protocol/tests/fixtures/findings.json");
+
 fn json_of(output: &Output) -> Value {
     assert!(
         output.status.success(),
@@ -65,9 +67,28 @@ fn embedded_store(data: &Path, cases: usize) -> Vec<(String, Vec<u8>)> {
     std::fs::create_dir_all(data.join("bundles")).unwrap();
     let store = Store::open(&data.join("intake.sqlite")).unwrap();
     let now = Utc::now();
+    // A console account (the hash's value does not matter to the copy).
+    store
+        .put_staff(
+            "ada@support.example.com",
+            "$argon2id$v=19$m=19456,t=2,p=1$x$y",
+            now,
+        )
+        .unwrap();
     let mut kept = Vec::new();
     for i in 0..cases {
-        let bundle = bundle_of_size(1_000 + i);
+        // The first case's bundle has findings, which `case show` reads from the bundle.
+        let bundle = if i == 0 {
+            zip_of(&[
+                (
+                    "case.json",
+                    jcdiag_testkit::case_json().to_string().as_bytes(),
+                ),
+                ("findings.json", FINDINGS),
+            ])
+        } else {
+            bundle_of_size(1_000 + i)
+        };
         let declared = DeclaredBundle {
             sha256: sha256_hex(&bundle),
             size: bundle.len() as u64,
@@ -116,6 +137,15 @@ fn embedded_store(data: &Path, cases: usize) -> Vec<(String, Vec<u8>)> {
             store
                 .add_escalation(handle.case_id, "Production outage", now)
                 .unwrap();
+            store
+                .add_case_event(
+                    handle.case_id,
+                    "note",
+                    "ada@support.example.com",
+                    "restarted",
+                    now,
+                )
+                .unwrap();
         }
         kept.push((handle.case_id.to_string(), bundle));
     }
@@ -155,7 +185,17 @@ fn a_store_of_a_thousand_cases_moves_to_postgresql_and_objects_and_reads_the_sam
         String::from_utf8_lossy(&migrated.stderr)
     );
     let said = String::from_utf8_lossy(&migrated.stdout);
-    assert!(said.contains("migrated 1000 cases and 2 bundles"), "{said}");
+    assert!(
+        said.contains("migrated 1000 cases and 2 bundles (and 2 support-console rows)"),
+        "{said}"
+    );
+    // The console's account came along.
+    let staff = cli(&data, Some(&database), None, &["staff", "list"]);
+    assert!(
+        String::from_utf8_lossy(&staff.stdout).starts_with("ada@support.example.com"),
+        "{}",
+        String::from_utf8_lossy(&staff.stderr)
+    );
 
     // The same answers from PostgreSQL.
     let list_after = json_of(&cli(
@@ -182,6 +222,38 @@ fn a_store_of_a_thousand_cases_moves_to_postgresql_and_objects_and_reads_the_sam
             stored.as_ref() == Some(bundle),
             "bundle {key} not copied whole"
         );
+    }
+
+    assert!(
+        shows_before[0]["findings"].is_object(),
+        "{:#}",
+        shows_before[0]
+    );
+    // With the data folder's copies gone, `case show --objects` reads the bundles where
+    // they now are (the findings), and says where that is.
+    std::fs::remove_dir_all(data.join("bundles")).unwrap();
+    for ((case, bundle), before) in kept.iter().zip(&shows_before) {
+        let after = json_of(&cli(
+            &data,
+            Some(&database),
+            Some(&objects),
+            &["case", "show", case, "--json"],
+        ));
+        assert_eq!(&after, before);
+        let page = cli(
+            &data,
+            Some(&database),
+            Some(&objects),
+            &["case", "show", case],
+        );
+        let page = String::from_utf8_lossy(&page.stdout);
+        let key = format!("bundles/{case}/{}.zip", sha256_hex(bundle));
+        let location = match &objects {
+            ObjectsConfig::S3(config) => format!("s3://{}/{key}", config.bucket),
+            ObjectsConfig::Folder(folder) => folder.join(&key).display().to_string(),
+        };
+        assert!(page.contains(&location), "{location} not in:\n{page}");
+        assert!(!page.contains(&data.display().to_string()), "{page}");
     }
 
     // A second run finds the database taken and changes nothing.
