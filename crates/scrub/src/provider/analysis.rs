@@ -92,12 +92,7 @@ impl VendoredRule {
     /// a literal of each set. Taken from the prefixes or suffixes of the whole regex or of
     /// parts that every match must go through (`aws` and `session` in `aws.?session`).
     pub fn literal_groups(&self) -> Vec<Vec<Vec<u8>>> {
-        let Ok(hir) = regex_syntax::ParserBuilder::new()
-            .unicode(false)
-            .utf8(false)
-            .build()
-            .parse(&self.pattern)
-        else {
+        let Some(hir) = self.syntax() else {
             return Vec::new();
         };
         let mut groups = Vec::new();
@@ -141,15 +136,20 @@ impl VendoredRule {
 }
 
 impl VendoredRule {
-    /// The bytes other than ASCII letters that every match of this rule contains, in no
-    /// particular order.
-    pub fn required_bytes(&self) -> Vec<u8> {
-        let Ok(hir) = regex_syntax::ParserBuilder::new()
+    /// The pattern's syntax tree, as the regex crate parses it here (bytes, Unicode off).
+    fn syntax(&self) -> Option<regex_syntax::hir::Hir> {
+        regex_syntax::ParserBuilder::new()
             .unicode(false)
             .utf8(false)
             .build()
             .parse(&self.pattern)
-        else {
+            .ok()
+    }
+
+    /// The bytes other than ASCII letters that every match of this rule contains, in no
+    /// particular order.
+    pub fn required_bytes(&self) -> Vec<u8> {
+        let Some(hir) = self.syntax() else {
             return Vec::new();
         };
         let set = required_byte_set(&hir);
