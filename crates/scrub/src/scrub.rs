@@ -123,6 +123,7 @@
 //! * Headers (`Authorization:`, `X-...-Token:`, `Cookie:`): to the end of the line, or to the
 //!   closing quote or `]`.
 
+use std::borrow::Cow;
 use std::cmp::Reverse;
 use std::collections::BTreeMap;
 
@@ -311,25 +312,21 @@ impl Scrubber {
     /// Text scrub of arbitrary bytes (logs, INI, YAML, key=value, JSON text, headers).
     /// Never changes bytes outside a match.
     pub fn scrub_text(&self, input: &[u8]) -> Scrubbed {
-        let mut spans = Vec::new();
-        self.find_spans(input, &[(0, input.len())], &mut spans);
-        if spans.is_empty() {
-            return Scrubbed {
-                bytes: input.to_vec(),
-                redactions: Redactions::default(),
-            };
-        }
-        self.redact(input, spans)
+        self.scrub(Cow::Borrowed(input))
     }
 
     /// [`Scrubber::scrub_text`] for text the caller owns and gives up: text with nothing to
     /// take out (most logs) is returned as it is, without a copy.
     pub fn scrub_owned(&self, input: Vec<u8>) -> Scrubbed {
+        self.scrub(Cow::Owned(input))
+    }
+
+    fn scrub(&self, input: Cow<'_, [u8]>) -> Scrubbed {
         let mut spans = Vec::new();
         self.find_spans(&input, &[(0, input.len())], &mut spans);
         if spans.is_empty() {
             return Scrubbed {
-                bytes: input,
+                bytes: input.into_owned(),
                 redactions: Redactions::default(),
             };
         }

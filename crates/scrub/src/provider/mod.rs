@@ -51,7 +51,7 @@ struct PreparedRule {
 }
 
 impl PreparedRule {
-    /// Does this rule's id or kind equal `name` (case-insensitive)?
+    /// Does this rule's id or kind equal `name` (case-insensitive)? For `disabled_secret_rules`.
     fn is_named(&self, name: &str) -> bool {
         let name = name.trim();
         self.id.eq_ignore_ascii_case(name) || self.kind.eq_ignore_ascii_case(name)
@@ -147,12 +147,6 @@ pub(crate) fn secret_groups(
 }
 
 impl VendoredRule {
-    /// Does this rule's id or kind equal `name` (case-insensitive)? For `disabled_secret_rules`.
-    pub fn is_named(&self, name: &str) -> bool {
-        let name = name.trim();
-        self.id.eq_ignore_ascii_case(name) || self.kind().eq_ignore_ascii_case(name)
-    }
-
     /// Its row of `SECRET_GROUPS`, or none.
     pub fn secret_groups(&self) -> &'static [usize] {
         secret_groups_of(&self.id)
@@ -228,24 +222,33 @@ impl ProviderRule {
     /// is it in lower case) lacks that every match needs: a required byte or a literal
     /// group. `None`: the rule may match there.
     fn lack(&self, window: &[u8], lower: &[u8]) -> Option<Lack> {
-        if let Some(&b) = self
-            .bytes
+        self.missing_byte(window)
+            .map(Lack::Byte)
+            .or_else(|| self.missing_group(lower).map(Lack::Group))
+    }
+
+    /// A required byte that `raw` lacks.
+    fn missing_byte(&self, raw: &[u8]) -> Option<u8> {
+        self.bytes
             .iter()
-            .find(|&&b| memchr::memchr(b, window).is_none())
-        {
-            return Some(Lack::Byte(b));
-        }
-        self.extra
-            .iter()
-            .position(|group| !group.iter().any(|f| f.find(lower).is_some()))
-            .map(Lack::Group)
+            .copied()
+            .find(|&b| memchr::memchr(b, raw).is_none())
+    }
+
+    /// A literal group of which `lower` holds no literal.
+    fn missing_group(&self, lower: &[u8]) -> Option<usize> {
+        (0..self.extra.len()).find(|&g| !self.holds_group(g, lower))
+    }
+
+    fn holds_group(&self, g: usize, lower: &[u8]) -> bool {
+        self.extra[g].iter().any(|f| f.find(lower).is_some())
     }
 
     /// Does `raw` (`lower` in lower case) hold what `lack` names?
     fn holds(&self, lack: Lack, raw: &[u8], lower: &[u8]) -> bool {
         match lack {
             Lack::Byte(b) => memchr::memchr(b, raw).is_some(),
-            Lack::Group(g) => self.extra[g].iter().any(|f| f.find(lower).is_some()),
+            Lack::Group(g) => self.holds_group(g, lower),
         }
     }
 }
@@ -543,18 +546,9 @@ impl ProviderRules {
                 }
                 continue;
             }
-            if !entities
-                && !rule
-                    .bytes
-                    .iter()
-                    .all(|&b| memchr::memchr(b, lower).is_some())
-            {
-                continue;
-            }
-            let extra = &rule.extra;
-            if extra
-                .iter()
-                .all(|group| group.iter().any(|f| f.find(lower).is_some()))
+            // Its required bytes are not letters: the lower-case line holds them as the line does.
+            if (entities || rule.missing_byte(lower).is_none())
+                && rule.missing_group(lower).is_none()
             {
                 out.push((s, r));
             }
