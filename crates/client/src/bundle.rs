@@ -98,6 +98,12 @@ pub struct BundleWriter {
     preview: bool,
 }
 
+/// Threads for work done per entry (compressing here, scrubbing in a collection): the cores,
+/// at most 4.
+pub(crate) fn workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().min(4))
+}
+
 impl BundleWriter {
     /// Starts a bundle that will become `dest`; the entries' time is `at`.
     pub fn create(dest: &Path, at: DateTime<Utc>) -> Result<BundleWriter, BundleError> {
@@ -131,9 +137,7 @@ impl BundleWriter {
             dest: dest.to_path_buf(),
             options,
             in_flight: VecDeque::new(),
-            parallelism: std::thread::available_parallelism()
-                .map_or(1, |n| n.get())
-                .min(4),
+            parallelism: workers(),
             preview: false,
         })
     }

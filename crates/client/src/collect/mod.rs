@@ -426,7 +426,7 @@ fn add_logs(
     // Logs are scrubbed on worker threads, a few at a time, while the next is read; they are
     // stored in the order read, so the bundle and any aliases (`--obfuscate`) do not depend
     // on which finished first.
-    let parallelism = std::thread::available_parallelism().map_or(1, |n| n.get().min(4));
+    let parallelism = bundle::workers();
     std::thread::scope(|scope| -> Result<(), BundleError> {
         let mut pending: VecDeque<PendingLog<'_>> = VecDeque::new();
         for (located, mut file) in opened {
