@@ -315,6 +315,23 @@ pub struct DoctorArgs {
     pub place: WhereArgs,
     #[command(flatten)]
     pub network: NetworkCheckArgs,
+    /// Support endpoint asked for the newest agent version (else the config file's; none:
+    /// the version recorded in jcdiag's profile)
+    #[arg(
+        long,
+        env = "JCDIAG_ENDPOINT",
+        value_name = "URL",
+        help_heading = "Network checks"
+    )]
+    pub endpoint: Option<String>,
+    /// Extra CA certificate(s), PEM, trusted for the endpoint besides the OS trust store
+    #[arg(
+        long,
+        env = "JCDIAG_CA_FILE",
+        value_name = "PEM",
+        help_heading = "Network checks"
+    )]
+    pub ca_file: Option<PathBuf>,
 }
 
 /// The network checks of `doctor` and `submit` (DNS, TCP, TLS, clock).

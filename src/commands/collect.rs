@@ -28,7 +28,7 @@ pub(crate) struct Extras {
     /// Images found in the screenshot folders (not named by the user), already agreed to.
     pub(crate) found_screenshots: Vec<PathBuf>,
     /// Network checks run before collecting (`submit`), for findings.json.
-    pub(crate) network_checks: Vec<jcdiag_protocol::Check>,
+    pub(crate) network: jcdiag_client::findings::NetworkFindings,
 }
 
 pub(crate) fn collect_command(
@@ -210,7 +210,7 @@ pub(crate) fn build_bundle(
         progress: &step,
         recording: extras.recording,
         skipped,
-        network_checks: extras.network_checks,
+        network: extras.network,
         parity,
     });
     spinner.finish_and_clear();

@@ -6,7 +6,8 @@ use crate::exit::{CommandError, code};
 use crate::output::Report;
 use crate::settings::{caps, load_config, place_of};
 use jcdiag_client::collect;
-use jcdiag_client::findings::{self, Context, network};
+use jcdiag_client::deliver::{self, client::Connection};
+use jcdiag_client::findings::{self, Context, EndpointNewest, NetworkFindings, network};
 use jcdiag_fs::fsafe::Trust;
 use jcdiag_profile::Profile;
 use jcdiag_protocol::{Check, Status};
@@ -34,7 +35,20 @@ pub(crate) fn doctor_command(
     };
     let scan =
         findings::scan_system_logs(&ctx, &scrubber, caps(&CollectionArgs::default(), &config));
-    let network = run_network_checks(&ctx, &args.network, &overrides)?;
+    let endpoint = match args.endpoint.clone().or(config.endpoint.clone()) {
+        Some(text) => Some(Connection {
+            endpoint: deliver::client::parse_endpoint(&text)?,
+            // Never sent: the agent version needs no token.
+            token: String::new(),
+            ca_file: args.ca_file.clone().or(config.ca_file.clone()),
+            proxy: config.proxy.clone(),
+        }),
+        None => None,
+    };
+    let network = NetworkFindings {
+        checks: run_network_checks(&ctx, &args.network, &overrides)?,
+        agent_newest: ask_endpoint(&args.network, endpoint.as_ref())?,
+    };
     let found = findings::evaluate(&ctx, &scan, network);
     let failed: Vec<&str> = found
         .checks
@@ -94,12 +108,34 @@ pub(crate) fn run_network_checks(
         .map_err(CommandError::Usage)
 }
 
+/// The newest agent version the endpoint publishes, unless `--offline` or no endpoint is known.
+pub(crate) fn ask_endpoint(
+    args: &NetworkCheckArgs,
+    endpoint: Option<&Connection>,
+) -> Result<Option<EndpointNewest>, CommandError> {
+    let Some(conn) = endpoint.filter(|_| !args.offline) else {
+        return Ok(None);
+    };
+    let answer = super::block_on(async {
+        Ok::<_, deliver::DeliverError>(deliver::client::published_agent_version(conn).await)
+    })?
+    .unwrap_or_else(|e| Err(e.to_string()));
+    Ok(Some(EndpointNewest {
+        endpoint: conn.endpoint.to_string(),
+        answer,
+    }))
+}
+
 /// `submit`'s network checks, for findings.json: none with `--offline`, `--dry-run` or
-/// `--via email` (nothing goes to JumpCloud's hosts then).
-pub(crate) fn network_checks_for(args: &SubmitArgs) -> Result<Vec<Check>, CommandError> {
+/// `--via email` (nothing goes to JumpCloud's hosts then). `endpoint` is asked for the newest
+/// agent version.
+pub(crate) fn network_for(
+    args: &SubmitArgs,
+    endpoint: Option<&Connection>,
+) -> Result<NetworkFindings, CommandError> {
     let dry_run = args.collect.collection.dry_run;
     if args.network.offline || dry_run || args.email.via == crate::cli::Via::Email {
-        return Ok(Vec::new());
+        return Ok(NetworkFindings::default());
     }
     let overrides = check_hosts(&args.network)?;
     let (os, sysroot, live) = place_of(&args.collect.place)?;
@@ -114,5 +150,8 @@ pub(crate) fn network_checks_for(args: &SubmitArgs) -> Result<Vec<Check>, Comman
         now: chrono::Utc::now(),
         in_bundle: true,
     };
-    run_network_checks(&ctx, &args.network, &overrides)
+    Ok(NetworkFindings {
+        checks: run_network_checks(&ctx, &args.network, &overrides)?,
+        agent_newest: ask_endpoint(&args.network, endpoint)?,
+    })
 }

@@ -191,7 +191,7 @@ pub(crate) fn submit_planned(
                 .or_else(|| by_email.then(|| PathBuf::from(".")));
             let keep_local = out.is_some();
             let extras = Extras {
-                network_checks: super::doctor::network_checks_for(&args)?,
+                network: super::doctor::network_for(&args, api.as_ref().map(Api::connection))?,
                 ..extras
             };
             let outcome = build_bundle(

@@ -445,6 +445,81 @@ fn network_checks_against_loopback_an_open_port_is_ok_a_closed_one_fails_and_the
     assert!((598..=601).contains(&offset), "{offset}");
 }
 
+/// `--check-host` for every network target, all at one closed loopback port.
+fn all_targets_closed() -> Vec<String> {
+    let closed = closed_port();
+    [
+        "agent-host.443",
+        "agent-host.444",
+        "kickstart.443",
+        "kickstart.444",
+    ]
+    .iter()
+    .flat_map(|name| {
+        [
+            "--check-host".to_string(),
+            format!("{name}=127.0.0.1:{closed}"),
+        ]
+    })
+    .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn doctor_compares_the_agent_with_the_version_the_endpoint_publishes() {
+    let publishing =
+        Intake::start_with(|config| config.agent_newest = Some("0.200.0".into())).await;
+    let silent = Intake::start().await;
+    let sb = healthy();
+    let version_check = |intake: &Intake, extra: &[&str]| {
+        let ca = intake.certs.ca_pem.display().to_string();
+        let mut args = vec!["--endpoint", &intake.url, "--ca-file", &ca];
+        args.extend_from_slice(extra);
+        let closed = all_targets_closed();
+        args.extend(closed.iter().map(String::as_str));
+        let (findings, _) = tokio::task::block_in_place(|| doctor(&sb, &args));
+        check(&findings, "agent.version").clone()
+    };
+    let texts = |c: &Check| {
+        c.evidence
+            .iter()
+            .map(|e| e.text.clone())
+            .collect::<Vec<_>>()
+            .join("\n")
+    };
+
+    // The endpoint's newer version makes the profile's newest (the agent's own) out of date.
+    let published = version_check(&publishing, &[]);
+    assert_eq!(published.status, Status::Warn, "{published:#?}");
+    let origin = format!("{}/", publishing.url);
+    assert!(
+        published
+            .summary
+            .contains("older than the newest known 0.200.0")
+            && published
+                .summary
+                .contains(&format!("published by {origin}")),
+        "{}",
+        published.summary
+    );
+
+    // Offline, the endpoint is not asked: the profile's version, with its date.
+    let offline = version_check(&publishing, &["--offline"]);
+    assert_eq!(offline.status, Status::Ok, "{offline:#?}");
+    assert!(
+        texts(&offline).contains(&format!("newest known {NEWEST} (recorded ")),
+        "{offline:#?}"
+    );
+    assert!(!texts(&offline).contains("0.200.0"), "{offline:#?}");
+
+    // An endpoint that publishes none: the profile's, and the check says so.
+    let fallback = version_check(&silent, &[]);
+    assert_eq!(fallback.status, Status::Ok, "{fallback:#?}");
+    assert!(
+        texts(&fallback).contains(&format!("{}/ publishes none", silent.url)),
+        "{fallback:#?}"
+    );
+}
+
 #[test]
 fn a_bad_check_host_is_a_usage_error_naming_the_targets() {
     let sb = healthy();
@@ -538,6 +613,15 @@ async fn submit_checks_the_network_and_case_show_and_list_give_the_worst_finding
         net.summary
     );
     assert_eq!(check(&findings, "clock.skew").status, Status::Unknown);
+    // submit asked its endpoint for the newest agent version; this one publishes none.
+    let version = check(&findings, "agent.version");
+    assert!(
+        version
+            .evidence
+            .iter()
+            .any(|e| e.text.contains(&format!("{}/ publishes none", intake.url))),
+        "{version:#?}"
+    );
 
     let page = stdout_of_success(&intake_cli(&intake.data_dir, &["case", "show", case_id]));
     let section = page

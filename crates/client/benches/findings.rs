@@ -199,7 +199,7 @@ fn main() {
             skipped: Vec::new(),
             obfuscate: Vec::new(),
             progress: &|_| {},
-            network_checks: Vec::new(),
+            network: Default::default(),
             parity: collect::parity::Options::default(),
         })
         .expect("collect");
@@ -225,7 +225,7 @@ fn main() {
             scan.scan(&format!("logs/{i}"), std::hint::black_box(text), i == 0);
         }
         let scan_secs = start.elapsed().as_secs_f64();
-        let found = findings::evaluate(&ctx, &scan, Vec::new());
+        let found = findings::evaluate(&ctx, &scan, Default::default());
         let alone = start.elapsed().as_secs_f64();
         eprintln!(
             "run {run}: {mib:.1} MiB without findings {without:.3} s ({without_cpu:.2} s CPU), with {with:.3} s ({with_cpu:.2} s CPU); findings' own work {alone:.3} s (scan {scan_secs:.3} s, checks {:.3} s; {} signatures, top {}x); bundle {size} bytes",

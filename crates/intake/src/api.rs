@@ -21,8 +21,8 @@ use super::state::{AppState, base_url};
 use super::store::{CaseHandle, DeclaredBundle, NewCase};
 use super::tokens::{self, Principal};
 use jcdiag_protocol::{
-    BundleDeclaration, CASE_SCHEMA, CaseRecord, CreateAttachment, CreateCase, Created,
-    EscalationAnswer, EscalationRequest, header as wire,
+    AgentVersion, BundleDeclaration, CASE_SCHEMA, CaseRecord, CreateAttachment, CreateCase,
+    Created, EscalationAnswer, EscalationRequest, header as wire,
 };
 
 /// The OpenAPI document, served as is and checked by the tests.
@@ -35,6 +35,7 @@ pub const JSON_BODY_LIMIT: usize = 1 << 20;
 pub fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/openapi.json", get(openapi))
+        .route(jcdiag_protocol::AGENT_VERSION_PATH, get(agent_version))
         .route("/v1/cases", post(create_case))
         .route("/v1/cases/{id}/attachments", post(add_attachment))
         .route("/v1/cases/{id}/escalations", post(escalate))
@@ -337,6 +338,22 @@ async fn escalate(
 /// Public: the API description holds nothing secret, and tools fetch it without a token.
 async fn openapi() -> Response {
     ([(header::CONTENT_TYPE, "application/json")], OPENAPI).into_response()
+}
+
+/// The newest agent version, when `--agent-newest` gave one. No token: the version is public,
+/// and `doctor` asks before any case exists.
+async fn agent_version(State(state): State<AppState>) -> Result<Json<AgentVersion>, ApiError> {
+    match &state.config.agent_newest {
+        Some(newest) => Ok(Json(AgentVersion {
+            schema: jcdiag_protocol::AGENT_VERSION_SCHEMA.into(),
+            newest: newest.clone(),
+        })),
+        None => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not_published",
+            "this endpoint publishes no agent version (jcdiag-intake serve --agent-newest VERSION)",
+        )),
+    }
 }
 
 pub async fn not_found() -> ApiError {

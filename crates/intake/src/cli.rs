@@ -148,6 +148,11 @@ pub struct ServeArgs {
     /// Retry-After, which jcdiag waits for and retries.
     #[arg(long, value_name = "N", default_value_t = Guards::default().max_concurrent_uploads)]
     pub max_concurrent_uploads: usize,
+    /// The newest JumpCloud agent version (e.g. 0.155.0), published at /v1/agent-version:
+    /// `jcdiag doctor` and `submit` then compare the installed agent with it instead of the
+    /// version recorded in their profile. Set it when JumpCloud releases an agent.
+    #[arg(long, env = "JCDIAG_INTAKE_AGENT_NEWEST", value_name = "VERSION", value_parser = parse_agent_version)]
+    pub agent_newest: Option<String>,
 }
 
 impl ServeArgs {
@@ -448,6 +453,21 @@ fn parse_tier(text: &str) -> Result<Tier, String> {
 /// `--public-url` as written into the installers (inside quotes in sh and PowerShell): an
 /// http(s) URL with a host, no user, query or fragment, and a path of plain characters only;
 /// without its trailing `/`. `None` for anything else.
+/// `--agent-newest`: a dotted number such as `0.155.0` (a leading `v` is dropped).
+fn parse_agent_version(text: &str) -> Result<String, String> {
+    let version = text.trim().trim_start_matches(['v', 'V']);
+    let parts_are_numbers = version.split('.').all(|part| {
+        !part.is_empty() && part.len() <= 9 && part.bytes().all(|b| b.is_ascii_digit())
+    });
+    if parts_are_numbers {
+        Ok(version.to_owned())
+    } else {
+        Err(format!(
+            "`{text}` is not a version: give dotted numbers, e.g. 0.155.0"
+        ))
+    }
+}
+
 pub fn parse_public_url(text: &str) -> Option<String> {
     let url = url::Url::parse(text).ok()?;
     let plain_path = url
@@ -493,6 +513,7 @@ fn serve(data: &Path, database: Option<Database>, args: ServeArgs) -> Result<(),
         return Err(CliError::NoReleases(dir.clone()));
     }
     config.releases = args.releases;
+    config.agent_newest = args.agent_newest;
     config.holidays = args.holidays.into_iter().collect();
     config.public_url = args
         .public_url

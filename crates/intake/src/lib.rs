@@ -81,6 +81,9 @@ pub struct Config {
     /// `--objects DIR|s3://…`: uploads' parts and bundles in a folder every replica mounts
     /// or in an S3-compatible bucket; `None`: in `data_dir`.
     pub objects: Option<backend::ObjectsConfig>,
+    /// `--agent-newest`: the newest JumpCloud agent version, published at
+    /// `GET /v1/agent-version` for `doctor` and `submit`; `None`: nothing published (404).
+    pub agent_newest: Option<String>,
 }
 
 impl Config {
@@ -98,6 +101,7 @@ impl Config {
             guards: state::Guards::default(),
             database: None,
             objects: None,
+            agent_newest: None,
         }
     }
 }

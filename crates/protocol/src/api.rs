@@ -92,6 +92,17 @@ impl Receipt {
     }
 }
 
+/// `GET /v1/agent-version` (no token needed): the newest JumpCloud agent version this endpoint's
+/// support team publishes (`jcdiag-intake serve --agent-newest`). `doctor` and `submit` compare
+/// the installed agent with it, and fall back on the profile's recorded version without it.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgentVersion {
+    /// [`crate::AGENT_VERSION_SCHEMA`].
+    pub schema: String,
+    /// A dotted number, e.g. `0.155.0`.
+    pub newest: String,
+}
+
 /// Every refusal's body: a stable code and a sentence for the user.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ErrorBody {

@@ -13,8 +13,8 @@ pub mod manifest;
 pub mod system;
 
 pub use api::{
-    BundleDeclaration, CreateAttachment, CreateCase, Created, ErrorBody, EscalationAnswer,
-    EscalationRequest, Receipt, ReceiptError,
+    AgentVersion, BundleDeclaration, CreateAttachment, CreateCase, Created, ErrorBody,
+    EscalationAnswer, EscalationRequest, Receipt, ReceiptError,
 };
 pub use case::{CaseForm, CaseRecord, Contact, RecordingWindow, SeverityInfo};
 pub use findings::{Check, Evidence, FINDINGS_SCHEMA, Findings, KnownSignature, Signature, Status};
@@ -28,6 +28,11 @@ pub const CASE_SCHEMA: &str = "jcdiag.case/1";
 pub const MANIFEST_SCHEMA: &str = "jcdiag.manifest/1";
 /// `schema` of system.json.
 pub const SYSTEM_SCHEMA: &str = "jcdiag.system/1";
+
+/// `schema` of the `GET /v1/agent-version` answer.
+pub const AGENT_VERSION_SCHEMA: &str = "jcdiag.agent-version/1";
+/// Where an endpoint publishes the newest agent version.
+pub const AGENT_VERSION_PATH: &str = "/v1/agent-version";
 
 /// The tus protocol version both sides speak.
 pub const TUS_VERSION: &str = "1.0.0";

@@ -67,7 +67,7 @@ pub struct Request<'a> {
     /// Told what is being done now, for a progress display.
     pub progress: &'a dyn Fn(&str),
     /// Network checks already run (`submit`), added to findings.json; `collect` has none.
-    pub network_checks: Vec<jcdiag_protocol::Check>,
+    pub network: findings::NetworkFindings,
     /// The parity list's switches and the collection's time budget.
     pub parity: parity::Options,
 }
@@ -224,7 +224,7 @@ pub fn collect(mut req: Request) -> Result<Outcome, BundleError> {
             in_bundle: true,
         },
         &scan,
-        std::mem::take(&mut req.network_checks),
+        std::mem::take(&mut req.network),
     );
     let mut summary = summary::render(req.form, &req.case, &system, main_log, &manifest);
     summary::add_os_logs(&mut summary, &os_logs);

@@ -889,7 +889,7 @@ mod tests {
             obfuscate: Vec::new(),
             progress: &|_| {},
             parity: options,
-            network_checks: Vec::new(),
+            network: Default::default(),
         })
         .expect("the collection succeeds");
         let file = std::fs::File::open(&outcome.bundle).unwrap();

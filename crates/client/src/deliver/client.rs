@@ -52,6 +52,33 @@ fn is_loopback(url: &Url) -> bool {
     }
 }
 
+/// The newest agent version the endpoint publishes (`GET /v1/agent-version`, no token sent):
+/// `Ok(None)` when it publishes none (404), `Err` with the reason when it could not be asked.
+/// A short timeout: it is one line of `doctor`, not worth waiting for.
+pub async fn published_agent_version(conn: &Connection) -> Result<Option<String>, String> {
+    let client = http_client(conn).map_err(|e| e.to_string())?;
+    let url = format!(
+        "{}{}",
+        conn.endpoint.as_str().trim_end_matches('/'),
+        jcdiag_protocol::AGENT_VERSION_PATH
+    );
+    let response = client
+        .get(&url)
+        .timeout(Duration::from_secs(5))
+        .send()
+        .await
+        .map_err(|e| chain(&e))?;
+    match response.status() {
+        StatusCode::NOT_FOUND => Ok(None),
+        status if status.is_success() => {
+            let body: jcdiag_protocol::AgentVersion =
+                response.json().await.map_err(|e| chain(&e))?;
+            Ok(Some(body.newest))
+        }
+        status => Err(format!("it answered {status}")),
+    }
+}
+
 /// The HTTP client with jcdiag's TLS rules: certificates are always checked, against the OS
 /// trust store (the platform verifier) plus the CAs of `--ca-file`.
 pub fn http_client(conn: &Connection) -> Result<reqwest::Client, DeliverError> {
@@ -321,6 +348,10 @@ impl Api {
 
     pub fn endpoint(&self) -> &Url {
         &self.conn.endpoint
+    }
+
+    pub fn connection(&self) -> &Connection {
+        &self.conn
     }
 
     fn url(&self, path: &str) -> String {

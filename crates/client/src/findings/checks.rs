@@ -117,7 +117,11 @@ pub fn agent_proxy(ctx: &Context) -> Option<super::network::Proxy> {
     }
 }
 
-pub fn offline(ctx: &Context, scan: &LogScan) -> Vec<Check> {
+pub fn offline(
+    ctx: &Context,
+    scan: &LogScan,
+    endpoint_newest: Option<&super::EndpointNewest>,
+) -> Vec<Check> {
     let layout = ctx.profile.layout(ctx.os);
     let config = read(ctx, &layout.config);
     let version = read(ctx, &layout.version_file);
@@ -132,7 +136,7 @@ pub fn offline(ctx: &Context, scan: &LogScan) -> Vec<Check> {
         enrolled_check(ctx, installed, &config, parsed.as_ref()),
         service_check(ctx, installed),
         log_fresh_check(ctx, installed, scan),
-        version_check(ctx, installed, &version),
+        version_check(ctx, installed, &version, endpoint_newest),
         log_level_check(ctx, installed),
         cert_check(ctx, installed),
         proxy_check(ctx),
@@ -429,7 +433,40 @@ fn version_parts(text: &str) -> Option<Vec<u64>> {
     text.split('.').map(|p| p.trim().parse().ok()).collect()
 }
 
-fn version_check(ctx: &Context, installed: bool, version: &Read) -> Check {
+/// The newest version to compare with: the endpoint's when it published one, else the
+/// profile's with the date it was recorded. The second part says where it came from.
+fn newest_known(ctx: &Context, endpoint: Option<&super::EndpointNewest>) -> (String, String) {
+    let known = &ctx.profile.findings.agent_version;
+    let recorded = format!("recorded {}", known.recorded);
+    match endpoint {
+        Some(super::EndpointNewest {
+            endpoint,
+            answer: Ok(Some(newest)),
+        }) => (newest.clone(), format!("published by {endpoint}")),
+        Some(super::EndpointNewest {
+            endpoint,
+            answer: Ok(None),
+        }) => (
+            known.newest.clone(),
+            format!("{recorded}; {endpoint} publishes none"),
+        ),
+        Some(super::EndpointNewest {
+            endpoint,
+            answer: Err(why),
+        }) => (
+            known.newest.clone(),
+            format!("{recorded}; {endpoint} was not asked: {why}"),
+        ),
+        None => (known.newest.clone(), recorded),
+    }
+}
+
+fn version_check(
+    ctx: &Context,
+    installed: bool,
+    version: &Read,
+    endpoint: Option<&super::EndpointNewest>,
+) -> Check {
     let layout = ctx.profile.layout(ctx.os);
     let known = &ctx.profile.findings.agent_version;
     let (id, title) = ("agent.version", "The agent's version is current");
@@ -449,10 +486,11 @@ fn version_check(ctx: &Context, installed: bool, version: &Read) -> Check {
         );
     };
     let text = String::from_utf8_lossy(bytes).trim().to_string();
+    let (newest_text, source) = newest_known(ctx, endpoint);
     let (Some(have), Some(minimum), Some(newest)) = (
         version_parts(&text),
         version_parts(&known.minimum),
-        version_parts(&known.newest),
+        version_parts(&newest_text),
     ) else {
         let mut c = check(
             id,
@@ -465,8 +503,8 @@ fn version_check(ctx: &Context, installed: bool, version: &Read) -> Check {
         return c;
     };
     let reference = format!(
-        "minimum {}, newest known {} (recorded {})",
-        known.minimum, known.newest, known.recorded
+        "minimum {}, newest known {newest_text} ({source})",
+        known.minimum
     );
     let (status, summary) = if have < minimum {
         (
@@ -479,18 +517,12 @@ fn version_check(ctx: &Context, installed: bool, version: &Read) -> Check {
     } else if have < newest {
         (
             Status::Warn,
-            format!(
-                "agent {text} is older than the newest known {} (recorded {})",
-                known.newest, known.recorded
-            ),
+            format!("agent {text} is older than the newest known {newest_text} ({source})"),
         )
     } else {
         (
             Status::Ok,
-            format!(
-                "agent {text} is at or above the newest known {}",
-                known.newest
-            ),
+            format!("agent {text} is at or above the newest known {newest_text}"),
         )
     };
     let mut c = check(id, title, status, summary);

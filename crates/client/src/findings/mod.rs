@@ -54,14 +54,33 @@ pub struct Context<'a> {
     pub in_bundle: bool,
 }
 
-/// Runs every offline check over the system and the scanned logs, then appends `network`
-/// (the network checks, when they ran).
-pub fn evaluate(ctx: &Context, scan: &LogScan, network: Vec<Check>) -> Findings {
+/// What the network side of `doctor` and `submit` found (nothing in `collect`, which stays
+/// offline).
+#[derive(Debug, Default)]
+pub struct NetworkFindings {
+    /// Reachability of the agent's hosts and the clock.
+    pub checks: Vec<Check>,
+    /// The endpoint's answer about the newest agent version, when an endpoint was asked.
+    pub agent_newest: Option<EndpointNewest>,
+}
+
+/// What an endpoint said at `GET /v1/agent-version`.
+#[derive(Debug, Clone)]
+pub struct EndpointNewest {
+    pub endpoint: String,
+    /// The newest version it publishes; `Ok(None)`: it publishes none; `Err`: why it could not
+    /// be asked. Without a version the profile's recorded one is used.
+    pub answer: Result<Option<String>, String>,
+}
+
+/// Runs every offline check over the system and the scanned logs, then appends the network
+/// checks (when they ran).
+pub fn evaluate(ctx: &Context, scan: &LogScan, network: NetworkFindings) -> Findings {
     if skipped_for_bench() {
         return Findings::default();
     }
-    let mut checks = checks::offline(ctx, scan);
-    checks.extend(network);
+    let mut checks = checks::offline(ctx, scan, network.agent_newest.as_ref());
+    checks.extend(network.checks);
     Findings {
         schema: FINDINGS_SCHEMA.into(),
         generated: ctx.now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),

@@ -2,6 +2,7 @@
 //! 127.0.0.1 (`jcdiag-testkit`) or runs the `jcdiag-intake` binary itself.
 
 mod access;
+mod agent_version;
 mod cli;
 mod console;
 mod fuzz;
