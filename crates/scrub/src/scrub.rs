@@ -298,7 +298,11 @@ impl Scrubber {
             .collect::<Result<Vec<_>, _>>()?;
         let wakes = WakeTables::new(&keys.spellings)?;
         let pem = PemFinder::new(&mut kinds)?;
-        let providers = ProviderRules::new(&options.disabled_rules, &mut |k| kinds.intern(k))?;
+        let providers = ProviderRules::new(
+            &options.disabled_rules,
+            &mut |k| kinds.intern(k),
+            wakes.long_literals.clone(),
+        )?;
         Ok(Scrubber {
             rules,
             keys,
@@ -330,11 +334,11 @@ impl Scrubber {
                 redactions: Redactions::default(),
             };
         }
-        self.redact(&input, spans)
+        self.redact(input, spans)
     }
 
     /// Replaces `spans` (found in `input`) and what their placeholders uncover.
-    fn redact(&self, input: &[u8], mut spans: Vec<Span>) -> Scrubbed {
+    fn redact(&self, input: Cow<'_, [u8]>, mut spans: Vec<Span>) -> Scrubbed {
         let (mut bytes, mut placed) = self.render(input, &mut spans, &[]);
         // A placeholder changes the context of the text next to it. For example, a value that
         // ended at a newline may now run into the rest of a PEM block's last line. So the
@@ -348,7 +352,7 @@ impl Scrubber {
             if spans.is_empty() {
                 break;
             }
-            (bytes, placed) = self.render(&bytes, &mut spans, &placed);
+            (bytes, placed) = self.render(Cow::Owned(bytes), &mut spans, &placed);
         }
         let mut redactions = Redactions::default();
         for p in &placed {
@@ -1147,12 +1151,11 @@ impl KeyWords {
 /// What wakes which rule, compiled from the `wake` column of [`RULES`]. Rule sets are bit
 /// masks over [`RULES`]; bit [`PEM_BIT`] asks for a PEM block check.
 struct WakeTables {
-    /// Case-sensitive literals ([`Wake::Literal`]), longest match first. Literal `i` wakes
-    /// `literal_masks[i]`. Each mask includes the masks of the literal's prefixes, because
-    /// only the longest literal at a position is reported.
-    literals: AhoCorasick,
-    literal_masks: Vec<u32>,
-    max_literal_len: usize,
+    /// Case-sensitive literals of three bytes or more ([`Wake::Literal`]), each with the rules
+    /// it wakes. They are searched for in the provider rules' pass over the text
+    /// ([`ProviderRules::wake_ups`]): one pass finds both, where a second automaton over the
+    /// whole text cost a sixth of the scrub.
+    pub(crate) long_literals: Vec<(Vec<u8>, u32)>,
     /// The literals of two bytes (`--`, `</`), each with its mask. They are searched for on
     /// their own: with them the automaton's SIMD prefilter would compare two bytes rather
     /// than three, and common pairs (`ey` of `eyJ`, `di` of `discord`) would stop it on most
@@ -1229,8 +1232,6 @@ impl WakeTables {
             .into_iter()
             .map(|(p, mask)| (memmem::Finder::new(&p).into_owned(), mask))
             .collect();
-        let (literal_patterns, literal_masks): (Vec<Vec<u8>>, Vec<u32>) =
-            closed.into_iter().unzip();
         let (gate_patterns, key_gate_masks): (Vec<Vec<u8>>, Vec<u32>) =
             gate_masks.into_iter().unzip();
         let min_key_len = gate_patterns
@@ -1241,12 +1242,8 @@ impl WakeTables {
             .min()
             .unwrap_or(usize::MAX);
         Ok(WakeTables {
-            literals: AhoCorasick::builder()
-                .match_kind(MatchKind::LeftmostLongest)
-                .build(&literal_patterns)?,
-            literal_masks,
+            long_literals: closed,
             short_literals,
-            max_literal_len: literal_patterns.iter().map(Vec::len).max().unwrap_or(0),
             key_gate: AhoCorasick::builder()
                 .ascii_case_insensitive(true)
                 .match_kind(MatchKind::Standard)
@@ -1260,29 +1257,17 @@ impl WakeTables {
         })
     }
 
-    /// Appends `(offset, rules to wake)` for everything in `input[start..end]` that wakes a
-    /// rule. Offsets point into the line concerned (a literal's start, a separator). Works in
-    /// chunks that stay in cache while both searches read them.
+    /// Appends `(offset, rules to wake)` for the two-byte literals and the separators in
+    /// `input[start..end]` (the longer literals are found with the provider rules'). Offsets
+    /// point into the line concerned (a literal's start, a separator). Works in chunks that
+    /// stay in cache while the searches read them.
     fn wake_ups(&self, input: &[u8], start: usize, end: usize, wakes: &mut Wakes) {
         const CHUNK: usize = 32 << 10;
         let mut chunk_start = start;
         while chunk_start < end {
             let chunk_end = end.min(chunk_start + CHUNK);
-            // Literals that start in this chunk; they may run into the next one. Restarting
-            // one byte after each hit finds a literal at every position where one starts,
-            // even where hits overlap.
-            let reach = end.min(chunk_end + self.max_literal_len);
-            let mut at = chunk_start;
-            while let Some(m) = self
-                .literals
-                .find(aho_corasick::Input::new(input).range(at..reach))
-            {
-                if m.start() >= chunk_end {
-                    break;
-                }
-                wakes.push(input, m.start(), self.literal_masks[m.pattern().as_usize()]);
-                at = m.start() + 1;
-            }
+            // Literals that start in this chunk may end in the next one.
+            let reach = end.min(chunk_end + 1);
             for (finder, mask) in &self.short_literals {
                 for i in finder.find_iter(&input[chunk_start..reach]) {
                     if chunk_start + i >= chunk_end {
@@ -1451,8 +1436,8 @@ impl Scrubber {
     /// Collects the spans to redact from `ranges` of the input (sorted, disjoint, whole
     /// lines). Each line that something wakes runs the rules woken, once.
     fn find_spans(&self, input: &[u8], ranges: &[(usize, usize)], spans: &mut Vec<Span>) {
-        self.provider_spans(input, ranges, spans);
         let mut wakes = Wakes::default();
+        self.provider_spans(input, ranges, spans, &mut wakes);
         for &(start, end) in ranges {
             self.wakes.wake_ups(input, start, end, &mut wakes);
         }
@@ -1517,10 +1502,20 @@ impl Scrubber {
     /// Collects the spans of the provider rules: each rule runs on the lines that hold one of
     /// its literals. Every capture group of a match is a secret (the whole match if the rule
     /// has none). A generic rule's match that names a public key (`systemKey`) is kept.
-    fn provider_spans(&self, input: &[u8], ranges: &[(usize, usize)], spans: &mut Vec<Span>) {
+    /// The same pass adds the wake-ups of [`WakeTables::long_literals`] to `wakes`.
+    fn provider_spans(
+        &self,
+        input: &[u8],
+        ranges: &[(usize, usize)],
+        spans: &mut Vec<Span>,
+        wakes: &mut Wakes,
+    ) {
         let mut hits = Vec::new();
         for &(start, end) in ranges {
-            self.providers.wake_ups(input, start, end, &mut hits);
+            self.providers
+                .wake_ups(input, start, end, &mut hits, &mut |at, mask| {
+                    wakes.push(input, at, mask)
+                });
         }
 
         for (line_start, r) in hits {
@@ -1811,9 +1806,24 @@ impl Scrubber {
     /// touching spans. `old` lists the placeholders this scrub made in earlier rounds (in
     /// `input` coordinates). They are carried over to output coordinates, or dropped if a
     /// group swallows them.
-    fn render(&self, input: &[u8], spans: &mut [Span], old: &[Placed]) -> (Vec<u8>, Vec<Placed>) {
+    ///
+    /// Text the scrubber owns is rewritten in its own buffer while the output stays behind what
+    /// is still to be read (a placeholder no longer than what it replaces, plus what earlier
+    /// ones saved): no second buffer of the whole text to allocate and fault in. From the first
+    /// placeholder that would overtake, the rest goes into a new buffer.
+    fn render(
+        &self,
+        mut input: Cow<'_, [u8]>,
+        spans: &mut [Span],
+        old: &[Placed],
+    ) -> (Vec<u8>, Vec<Placed>) {
         spans.sort_unstable_by_key(|s| (s.start, Reverse(s.end), s.priority));
-        let mut out = Vec::with_capacity(input.len());
+        // `None`: writing in place, the first `written` bytes of `input` being output.
+        let mut fresh = match &input {
+            Cow::Borrowed(text) => Some(Vec::with_capacity(text.len())),
+            Cow::Owned(_) => None,
+        };
+        let mut written = 0;
         let mut placed = Vec::with_capacity(old.len() + spans.len());
         let mut old = old.iter().peekable();
         let mut copied = 0;
@@ -1826,25 +1836,61 @@ impl Scrubber {
                 end = end.max(spans[i].end);
                 i += 1;
             }
+            let out_len = fresh.as_ref().map_or(written, Vec::len);
             while let Some(p) = old.next_if(|p| p.end <= first.start) {
-                placed.push(p.carried(out.len(), copied));
+                placed.push(p.carried(out_len, copied));
             }
             while old.next_if(|p| p.start < end).is_some() {}
-            out.extend_from_slice(&input[copied..first.start]);
             let placeholder = &self.kinds.placeholders[first.kind as usize];
+            let at = match &mut fresh {
+                Some(out) => {
+                    out.extend_from_slice(&input[copied..first.start]);
+                    let at = out.len();
+                    out.extend_from_slice(placeholder);
+                    at
+                }
+                None => {
+                    let buf = input.to_mut();
+                    buf.copy_within(copied..first.start, written);
+                    written += first.start - copied;
+                    let at = written;
+                    if written + placeholder.len() <= end {
+                        buf[at..at + placeholder.len()].copy_from_slice(placeholder);
+                        written += placeholder.len();
+                    } else {
+                        let mut out = Vec::with_capacity(buf.len() + placeholder.len());
+                        out.extend_from_slice(&buf[..written]);
+                        out.extend_from_slice(placeholder);
+                        fresh = Some(out);
+                    }
+                    at
+                }
+            };
             placed.push(Placed {
-                start: out.len(),
-                end: out.len() + placeholder.len(),
+                start: at,
+                end: at + placeholder.len(),
                 kind: first.kind,
                 fresh: true,
             });
-            out.extend_from_slice(placeholder);
             copied = end;
         }
+        let out_len = fresh.as_ref().map_or(written, Vec::len);
         for p in old {
-            placed.push(p.carried(out.len(), copied));
+            placed.push(p.carried(out_len, copied));
         }
-        out.extend_from_slice(&input[copied..]);
+        let out = match fresh {
+            Some(mut out) => {
+                out.extend_from_slice(&input[copied..]);
+                out
+            }
+            None => {
+                let mut buf = input.into_owned();
+                let len = buf.len();
+                buf.copy_within(copied..len, written);
+                buf.truncate(written + (len - copied));
+                buf
+            }
+        };
         (out, placed)
     }
 
@@ -1852,6 +1898,10 @@ impl Scrubber {
     #[cfg(test)]
     fn wakes_anything(&self, input: &[u8]) -> bool {
         let mut wakes = Wakes::default();
+        self.providers
+            .wake_ups(input, 0, input.len(), &mut Vec::new(), &mut |at, mask| {
+                wakes.push(input, at, mask)
+            });
         self.wakes.wake_ups(input, 0, input.len(), &mut wakes);
         !wakes.list.is_empty()
     }
@@ -2612,6 +2662,30 @@ mod tests {
             scrubber().scrub_json_strings(b"{\"a\": "),
             Err(ScrubError::NotJson(_))
         ));
+    }
+
+    /// Owned text is rewritten in its own buffer while placeholders fit behind what is still
+    /// to be read, and in a new one from the first that does not: the same output either way.
+    #[test]
+    fn owned_text_rewritten_in_place_or_not_matches_borrowed_text() {
+        let long = "password=Zq8vLm3Nx7Rt2Wp9Ks4Hd6Jf1Gb5Yc0Ae\n";
+        let short = "password=hunter2\n";
+        let plain = "2021/05/07 10:00:00 [1] [INFO] nothing to see here\n";
+        for input in [
+            // Every placeholder shorter than its secret: all in place.
+            [plain, long, plain, long, plain].concat(),
+            // The first placeholder is longer than its secret: a new buffer from there.
+            [short, plain, long, short].concat(),
+            // Long secrets first leave room for a longer placeholder after them.
+            [long, long, short, plain].concat(),
+        ] {
+            let borrowed = text(input.as_bytes());
+            let owned = scrubber().scrub_owned(input.clone().into_bytes());
+            assert_eq!(show(&owned.bytes), show(&borrowed.bytes), "{input}");
+            assert_eq!(owned.redactions, borrowed.redactions);
+            assert!(!show(&owned.bytes).contains("hunter2"));
+            assert!(!show(&owned.bytes).contains("Zq8vLm3"));
+        }
     }
 
     #[test]

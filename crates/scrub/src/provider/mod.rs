@@ -285,8 +285,13 @@ struct Chunk<'a> {
 pub(crate) struct ProviderRules {
     pub(crate) rules: Vec<ProviderRule>,
     /// The literals of each rule's first group; literal `i` wakes the rules `first_rules[i]`.
+    /// After them, the scrubber's own wake literals (lower-cased here): literal
+    /// `first_rules.len() + j` is `wake_literals[j]`.
     finder: GramFinder,
     first_rules: Vec<Vec<u32>>,
+    /// The scrubber's case-sensitive wake literals and the rules each wakes, found in the
+    /// same pass (see `WakeTables::long_literals`).
+    wake_literals: Vec<(Vec<u8>, u32)>,
     max_literal_len: usize,
 }
 
@@ -297,6 +302,7 @@ impl ProviderRules {
     pub(crate) fn new(
         disabled: &[String],
         intern: &mut dyn FnMut(&str) -> u16,
+        wake_literals: Vec<(Vec<u8>, u32)>,
     ) -> Result<ProviderRules, ProviderError> {
         if let Some(unknown) = disabled
             .iter()
@@ -360,22 +366,27 @@ impl ProviderRules {
             rs.sort_unstable();
             rs.dedup();
         }
+        let mut literals = first;
+        literals.extend(wake_literals.iter().map(|(l, _)| l.to_ascii_lowercase()));
         Ok(ProviderRules {
             rules,
-            max_literal_len: first.iter().map(Vec::len).max().unwrap_or(0),
-            finder: GramFinder::new(first),
+            max_literal_len: literals.iter().map(Vec::len).max().unwrap_or(0),
+            finder: GramFinder::new(literals),
             first_rules,
+            wake_literals,
         })
     }
 
     /// `(line start, rule)` for every line of `input[start..end]` that holds a literal of each
-    /// of the rule's groups, each pair once, appended to `out` in text order.
+    /// of the rule's groups, each pair once, appended to `out` in text order; and
+    /// `wake(offset, rules)` for each of the scrubber's wake literals found, in text order.
     pub(crate) fn wake_ups(
         &self,
         input: &[u8],
         start: usize,
         end: usize,
         out: &mut Vec<(usize, u32)>,
+        wake: &mut dyn FnMut(usize, u32),
     ) {
         // The text is searched lower-cased, a chunk at a time; chunks overlap by a literal's
         // length so that a literal across their border is found in the first.
@@ -416,6 +427,13 @@ impl ProviderRules {
             self.finder.find_all(&lower, 0, lower.len(), |at, literal| {
                 let hit = cs + at;
                 if hit >= ce {
+                    return;
+                }
+                if let Some(j) = literal.checked_sub(self.first_rules.len()) {
+                    let (text, mask) = &self.wake_literals[j];
+                    if input[hit..].starts_with(text) {
+                        wake(hit, *mask);
+                    }
                     return;
                 }
                 match line {
