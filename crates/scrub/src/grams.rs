@@ -18,7 +18,49 @@ pub(crate) struct GramFinder {
     bits: Box<[u64; (1 << HASH_BITS) / 64]>,
     /// The literals whose first three bytes hash to `h`: `items[starts[h]..starts[h + 1]]`.
     starts: Vec<u32>,
-    items: Vec<u32>,
+    items: Vec<Item>,
+}
+
+/// A literal in a hash bucket, with its first eight bytes (or fewer) as a number, so that
+/// most candidates are ruled out by one comparison of a word already loaded.
+#[derive(Clone, Copy)]
+struct Item {
+    literal: u32,
+    len: u32,
+    /// The literal's first `min(len, 8)` bytes, little-endian, and the mask that keeps them.
+    head: u64,
+    mask: u64,
+}
+
+impl Item {
+    fn new(index: usize, literal: &[u8]) -> Item {
+        let n = literal.len().min(8);
+        let mut bytes = [0u8; 8];
+        bytes[..n].copy_from_slice(&literal[..n]);
+        Item {
+            literal: index as u32,
+            len: literal.len() as u32,
+            head: u64::from_le_bytes(bytes),
+            mask: if n == 8 {
+                u64::MAX
+            } else {
+                (1u64 << (8 * n)) - 1
+            },
+        }
+    }
+}
+
+/// Up to eight bytes from the start of `w`, little-endian, zero past its end.
+#[inline(always)]
+fn head_of(w: &[u8]) -> u64 {
+    match w.get(..8) {
+        Some(eight) => u64::from_le_bytes(eight.try_into().unwrap_or([0; 8])),
+        None => {
+            let mut bytes = [0u8; 8];
+            bytes[..w.len()].copy_from_slice(w);
+            u64::from_le_bytes(bytes)
+        }
+    }
 }
 
 /// The first three bytes of `w` as a number.
@@ -37,14 +79,14 @@ impl GramFinder {
     pub(crate) fn new(literals: Vec<Vec<u8>>) -> GramFinder {
         let size = 1usize << HASH_BITS;
         let mut bits = Box::new([0u64; (1 << HASH_BITS) / 64]);
-        let mut lists: Vec<Vec<u32>> = vec![Vec::new(); size];
+        let mut lists: Vec<Vec<Item>> = vec![Vec::new(); size];
         for (i, l) in literals.iter().enumerate() {
             if l.len() < 3 {
                 continue;
             }
             let h = hash(gram(l));
             bits[h / 64] |= 1 << (h % 64);
-            lists[h].push(i as u32);
+            lists[h].push(Item::new(i, l));
         }
         let mut starts = Vec::with_capacity(size + 1);
         let mut items = Vec::new();
@@ -77,9 +119,13 @@ impl GramFinder {
         let mut verify = |i: usize| {
             let h = hash(gram(&text[i..]));
             let at = &text[i..];
-            for &l in &self.items[self.starts[h] as usize..self.starts[h + 1] as usize] {
-                if at.starts_with(&self.literals[l as usize]) {
-                    found(start + i, l as usize);
+            let head = head_of(at);
+            for item in &self.items[self.starts[h] as usize..self.starts[h + 1] as usize] {
+                if head & item.mask == item.head
+                    && item.len as usize <= at.len()
+                    && (item.len <= 8 || at.starts_with(&self.literals[item.literal as usize]))
+                {
+                    found(start + i, item.literal as usize);
                 }
             }
         };
