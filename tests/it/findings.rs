@@ -544,7 +544,7 @@ async fn submit_checks_the_network_and_case_show_and_list_give_the_worst_finding
     );
     sb.write(
         LOG,
-        line(Duration::minutes(2), "ERROR", "screen \u{1b}[2J cleared")
+        line(Duration::minutes(2), "ERROR", "screen \u{1b}[H cleared")
             + &line(Duration::minutes(1), "INFO", "sending heartbeat"),
     );
     let closed = closed_port();
@@ -631,7 +631,7 @@ async fn submit_checks_the_network_and_case_show_and_list_give_the_worst_finding
     assert!(section.contains("worst: fail"), "{page}");
     assert!(section.contains("agent.enrolled"), "{page}");
     assert!(section.contains(&format!("127.0.0.1:{closed}")), "{page}");
-    assert!(section.contains("screen \\u{1b}[2J cleared"), "{page}");
+    assert!(section.contains("screen \\u{1b}[H cleared"), "{page}");
     assert!(!page.contains('\u{1b}'), "{page}");
     let table = stdout_of_success(&intake_cli(&intake.data_dir, &["case", "list"]));
     assert!(

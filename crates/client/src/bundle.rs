@@ -9,6 +9,7 @@ use std::collections::VecDeque;
 use std::fs::File;
 use std::io::{self, BufWriter, Read};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::thread::JoinHandle;
 
 use chrono::{DateTime, Datelike, Timelike, Utc};
@@ -160,35 +161,55 @@ impl BundleWriter {
     /// scrubbed text) makes one, so unscrubbed text cannot reach the bundle by mistake.
     /// Returns the stored size and hash.
     pub fn add(&mut self, name: &str, text: Scrubbed) -> Result<Stored, BundleError> {
+        self.add_and_read(name, text, |_| {})
+    }
+
+    /// [`BundleWriter::add`], then `read` over the entry's text while it is compressed: work
+    /// on the text (the findings' scan of a log) that no longer holds the compression back.
+    pub fn add_and_read(
+        &mut self,
+        name: &str,
+        text: Scrubbed,
+        read: impl FnOnce(&[u8]),
+    ) -> Result<Stored, BundleError> {
         let (bytes, _) = text.into_parts();
-        self.add_bytes(name, bytes)
+        self.add_bytes(name, bytes, read)
     }
 
     /// Adds a screenshot as it is: the one kind of entry that is not scrubbed. A
     /// [`Screenshot`] is made only by `screenshots::read`, which recognises the image by
     /// its content.
     pub fn add_image(&mut self, name: &str, image: Screenshot) -> Result<Stored, BundleError> {
-        self.add_bytes(name, image.into_bytes())
+        self.add_bytes(name, image.into_bytes(), |_| {})
     }
 
-    /// Compression happens on a worker thread.
-    fn add_bytes(&mut self, name: &str, bytes: Vec<u8>) -> Result<Stored, BundleError> {
-        let stored = Stored {
-            name: name.to_string(),
-            size: bytes.len() as u64,
-            sha256: hex::encode(Sha256::digest(&bytes)),
-        };
+    /// Compression happens on a worker thread; the hash and `read` while it runs.
+    fn add_bytes(
+        &mut self,
+        name: &str,
+        bytes: Vec<u8>,
+        read: impl FnOnce(&[u8]),
+    ) -> Result<Stored, BundleError> {
         // Entries over 4 GiB are impossible here (caps), so zip64 is only needed for huge sets.
         let options = self
             .options
             .large_file(bytes.len() as u64 >= u32::MAX as u64);
-        if self.preview {
-            return Ok(stored);
+        let bytes = Arc::new(bytes);
+        if !self.preview {
+            let entry_name = name.to_string();
+            let shared = Arc::clone(&bytes);
+            let worker = std::thread::spawn(move || {
+                PreparedZipFile::from_data(entry_name, options, &shared)
+            });
+            self.in_flight.push_back((name.to_string(), worker));
         }
-        let entry_name = name.to_string();
-        let worker =
-            std::thread::spawn(move || PreparedZipFile::from_data(entry_name, options, &bytes));
-        self.in_flight.push_back((name.to_string(), worker));
+        let stored = Stored {
+            name: name.to_string(),
+            size: bytes.len() as u64,
+            sha256: hex::encode(Sha256::digest(&*bytes)),
+        };
+        read(&bytes);
+        drop(bytes);
         while self.in_flight.len() > self.parallelism {
             self.write_oldest()?;
         }

@@ -352,26 +352,30 @@ fn store_log(
     );
     let located = log.located;
     let is_main = located.system_path.eq_ignore_ascii_case(main_log);
-    if is_main {
-        *error_lines = Some(last_lines_with(
-            scrubbed.bytes(),
-            &profile.logs.error_marker,
-            SUMMARY_ERROR_LINES,
-        ));
-    }
     let name = entry_name("logs", &located.system_path, req.os);
-    // Signatures from the text as stored: scrubbed, so no secret reaches them.
-    scan.scan(&name, scrubbed.bytes(), is_main);
-    add_entry(
-        writer,
+    let redactions = scrubbed.redactions().0.clone();
+    // Signatures from the text as stored (scrubbed, so no secret reaches them), read while it
+    // is compressed.
+    let stored = writer.add_and_read(&name, scrubbed, |text| {
+        if is_main {
+            *error_lines = Some(last_lines_with(
+                text,
+                &profile.logs.error_marker,
+                SUMMARY_ERROR_LINES,
+            ));
+        }
+        scan.scan(&name, text, is_main);
+    })?;
+    record_entry(
         manifest,
-        &name,
+        stored,
+        redactions,
         Some(&located.system_path),
         log.size_before,
-        Content::Text(scrubbed),
         log.truncated,
         log.modified,
-    )
+    );
+    Ok(())
 }
 
 /// Adds the agent logs, newest first, within the caps. Returns the ERROR lines of jcagent.log,
@@ -777,6 +781,28 @@ fn add_entry(
         }
         Content::Image(image) => (writer.add_image(name, image)?, BTreeMap::new()),
     };
+    record_entry(
+        manifest,
+        stored,
+        redactions,
+        source,
+        size_before,
+        truncated,
+        modified,
+    );
+    Ok(())
+}
+
+/// The manifest's line for an entry the writer has taken.
+fn record_entry(
+    manifest: &mut Manifest,
+    stored: crate::bundle::Stored,
+    redactions: BTreeMap<String, u64>,
+    source: Option<&str>,
+    size_before: u64,
+    truncated: Option<String>,
+    modified: Option<SystemTime>,
+) {
     manifest.entries.push(Entry {
         name: stored.name,
         source: source.map(str::to_string),
@@ -789,7 +815,6 @@ fn add_entry(
         modified: modified
             .map(|m| DateTime::<Utc>::from(m).to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
     });
-    Ok(())
 }
 
 /// `logs/var/log/jcagent.log`, `logs/Windows/Temp/jcagent.log`: the system path below the root.
