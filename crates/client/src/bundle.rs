@@ -161,7 +161,7 @@ impl BundleWriter {
     /// scrubbed text) makes one, so unscrubbed text cannot reach the bundle by mistake.
     /// Returns the stored size and hash.
     pub fn add(&mut self, name: &str, text: Scrubbed) -> Result<Stored, BundleError> {
-        self.add_and_read(name, text, |_| {})
+        self.add_and_read(name, text, &mut |_| {})
     }
 
     /// [`BundleWriter::add`], then `read` over the entry's text while it is compressed: work
@@ -170,7 +170,7 @@ impl BundleWriter {
         &mut self,
         name: &str,
         text: Scrubbed,
-        read: impl FnOnce(&[u8]),
+        read: &mut dyn FnMut(&[u8]),
     ) -> Result<Stored, BundleError> {
         let (bytes, _) = text.into_parts();
         self.add_bytes(name, bytes, read)
@@ -180,7 +180,7 @@ impl BundleWriter {
     /// [`Screenshot`] is made only by `screenshots::read`, which recognises the image by
     /// its content.
     pub fn add_image(&mut self, name: &str, image: Screenshot) -> Result<Stored, BundleError> {
-        self.add_bytes(name, image.into_bytes(), |_| {})
+        self.add_bytes(name, image.into_bytes(), &mut |_| {})
     }
 
     /// Compression happens on a worker thread; the hash and `read` while it runs.
@@ -188,7 +188,7 @@ impl BundleWriter {
         &mut self,
         name: &str,
         bytes: Vec<u8>,
-        read: impl FnOnce(&[u8]),
+        read: &mut dyn FnMut(&[u8]),
     ) -> Result<Stored, BundleError> {
         // Entries over 4 GiB are impossible here (caps), so zip64 is only needed for huge sets.
         let options = self

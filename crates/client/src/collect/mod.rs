@@ -356,7 +356,7 @@ fn store_log(
     let redactions = scrubbed.redactions().0.clone();
     // Signatures from the text as stored (scrubbed, so no secret reaches them), read while it
     // is compressed.
-    let stored = writer.add_and_read(&name, scrubbed, |text| {
+    let stored = writer.add_and_read(&name, scrubbed, &mut |text| {
         if is_main {
             *error_lines = Some(last_lines_with(
                 text,

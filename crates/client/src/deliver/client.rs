@@ -71,9 +71,15 @@ pub async fn published_agent_version(conn: &Connection) -> Result<Option<String>
     match response.status() {
         StatusCode::NOT_FOUND => Ok(None),
         status if status.is_success() => {
-            let body: jcdiag_protocol::AgentVersion =
-                response.json().await.map_err(|e| chain(&e))?;
-            Ok(Some(body.newest))
+            let body = json_body(response).await.map_err(|failure| match failure {
+                Failure::Transient { message, .. }
+                | Failure::Refused { message, .. }
+                | Failure::Untrusted(message) => message,
+                Failure::UploadGone | Failure::OffsetConflict => "no answer".into(),
+            })?;
+            let answer: jcdiag_protocol::AgentVersion =
+                serde_json::from_slice(&body).map_err(|e| e.to_string())?;
+            Ok(Some(answer.newest))
         }
         status => Err(format!("it answered {status}")),
     }
