@@ -244,10 +244,11 @@ fn evidence(entry: &str, index: usize, line: &[u8]) -> Evidence {
 
 /// `[PID] [LEVEL] message` → (`LEVEL`, `message`).
 fn level_and_message(rest: &[u8]) -> Option<(&[u8], &[u8])> {
+    // Both brackets close within a few bytes: a plain loop beats a call to memchr here.
     let rest = rest.strip_prefix(b"[")?;
-    let close = memchr::memchr(b']', rest)?;
+    let close = rest.iter().position(|&b| b == b']')?;
     let rest = rest[close + 1..].strip_prefix(b" [")?;
-    let close = memchr::memchr(b']', rest)?;
+    let close = rest.iter().position(|&b| b == b']')?;
     let level = &rest[..close];
     let message = &rest[close + 1..];
     let message = message.strip_prefix(b" ").unwrap_or(message);
