@@ -7,7 +7,10 @@
 #   into $GARAGE_ROOT (default ~/.cache/jcdiag-bench/garage), timed and kept for the next run.
 #   PostgreSQL: Debian's `postgresql` (the tests run it as the postgres user).
 # Prints Garage's install time (when it was built here), the suite's result and its time.
+# With --replicas N it runs benches/replicas.sh on the same Garage instead: two replicas, one
+# PostgreSQL, one bucket, N concurrent 6 MiB uploads.
 # Usage: bash benches/garage.sh [test filter…]   (arguments go to the test binary)
+#        bash benches/garage.sh --replicas [N=1000]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -74,6 +77,16 @@ for _ in $(seq 100); do
     sleep 0.2
 done
 "$garage" key allow --create-bucket "$GARAGE_DEFAULT_ACCESS_KEY" >/dev/null
+
+if [ "${1:-}" = --replicas ]; then
+    "$garage" bucket create jcdiag >/dev/null
+    "$garage" bucket allow --read --write jcdiag --key "$GARAGE_DEFAULT_ACCESS_KEY" >/dev/null
+    status=0
+    S3_ENDPOINT=http://127.0.0.1:$s3port S3_BUCKET=jcdiag AWS_ACCESS_KEY_ID=$GARAGE_DEFAULT_ACCESS_KEY \
+        AWS_SECRET_ACCESS_KEY=$GARAGE_DEFAULT_SECRET_KEY bash benches/replicas.sh "${2:-1000}" || status=$?
+    echo "objects in the bucket: $("$garage" bucket info jcdiag | grep -i 'objects' | head -1 | tr -s ' ')"
+    exit "$status"
+fi
 
 export JCDIAG_TEST_S3_ENDPOINT=http://127.0.0.1:$s3port
 export JCDIAG_TEST_S3_ACCESS_KEY=$GARAGE_DEFAULT_ACCESS_KEY
