@@ -3,7 +3,7 @@
 
 use std::process::{Command, Stdio};
 
-use jcdiag_testkit::{Intake, intake_bin};
+use jcdiag_testkit::{Intake, Launch, intake_bin};
 use reqwest::Method;
 
 #[tokio::test(flavor = "multi_thread")]
@@ -41,7 +41,7 @@ fn a_published_version_that_is_not_a_dotted_number_is_refused_at_start() {
             .arg(tmp.path().join("data"))
             .env_remove("JCDIAG_INTAKE_AGENT_NEWEST")
             .stdin(Stdio::null())
-            .output()
+            .run()
             .unwrap();
         let stderr = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{bad}: {stderr}");
