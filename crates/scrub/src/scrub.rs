@@ -24,9 +24,10 @@
 //!      for secret key words, header names (`Authorization`, `Cookie`, `X-...`) and query
 //!      names (`sig`). A `://` counts only with an `@` in the authority.
 //!    * case-sensitive literals that mark a token format or a construct without a separator:
-//!      `eyJ`, `AKIA`, `ghp_`, `xoxb-`, `Bearer`, `-----BEGIN`, `--`, `-u ` (aho-corasick
-//!      with its SIMD prefilter). Key words and header names are matched in any case;
-//!      these literals only in the case forms listed.
+//!      `eyJ`, `AKIA`, `ghp_`, `xoxb-`, `Bearer`, `-----BEGIN`, `--`, `-u `. Those of three
+//!      bytes or more are found in the provider rules' pass (3 below), checked in their case at
+//!      each hit; the two-byte ones by `memmem`. Key words and header names are matched in any
+//!      case; these literals only in the case forms listed.
 //!
 //!    Text that wakes nothing is copied unchanged. That is almost all of a log, which is why
 //!    the scrubber is fast. Prose such as "token refresh succeeded" has no separator after
@@ -35,8 +36,8 @@
 //!    group `v` is the secret value. Rules with a `key` group also need that key to name a
 //!    secret (see `KeyWords::classify`).
 //! 3. **Provider rules** ([`crate::provider`]) run on the lines that hold their literals (and
-//!    the other literals and bytes a match needs), found by one more pass over the text,
-//!    lower-cased a chunk at a time. Rules that span lines run on a
+//!    the other literals and bytes a match needs), found by a hashed 3-byte pass over the
+//!    text lower-cased a chunk at a time (the same pass finds the wake literals of 1). Rules that span lines run on a
 //!    few lines around the hit, also with XML entities decoded and indentation removed.
 //!    **plist values**: a `<key>` naming a secret wakes `Scrubber::plist_value`, which takes
 //!    the `<string>` or `<data>` after it, across lines.
