@@ -111,7 +111,7 @@ pub fn scan_system_logs(ctx: &Context, scrubber: &Scrubber, caps: Caps) -> LogSc
             continue;
         };
         budget = budget.saturating_sub(text.bytes.len() as u64);
-        let scrubbed = scrubber.scrub_text(&text.bytes);
+        let scrubbed = scrubber.scrub_owned(text.bytes);
         let main = located.system_path.eq_ignore_ascii_case(&layout.main_log);
         scan.scan(&located.system_path, scrubbed.bytes(), main);
     }
