@@ -22,7 +22,12 @@ trap 'wineserver -k >/dev/null 2>&1 || true' EXIT
 export INSTA_WORKSPACE_ROOT="$PWD"
 echo "== cross-check: cargo test --target x86_64-pc-windows-gnu (under Wine)"
 start=$SECONDS
+# One Wine server for the whole test run, kept 30 s after its last client: the default one
+# exits 3 s after, and a test binary that starts just as it exits fails with "wine client
+# error: recvmsg: Connection reset by peer" before running anything (seen once in CI).
+wineserver -p30
 cargo test --workspace --target x86_64-pc-windows-gnu "$@"
+wineserver -k >/dev/null 2>&1 || true
 echo "== cross-check: windows tests took $((SECONDS - start))s"
 
 echo "== cross-check: the .msi (wixl), installed and removed under Wine"
